@@ -1,0 +1,24 @@
+"""Errors a connector reports, sorted by what the caller should do about them."""
+
+from __future__ import annotations
+
+
+class PayloadError(ValueError):
+    """A delivery is not a shape this connector knows (the sender gets a 400 with the reason)."""
+
+
+class TrackerError(Exception):
+    """A tracker call failed.
+
+    `transient` says whether trying again later may succeed (timeouts, 5xx, 429, a tracker
+    that is down); a permanent error (validation, not found) is dead-lettered at once.
+    """
+
+    def __init__(self, message: str, *, transient: bool, status: int | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.status = status
+
+
+class UnknownReference(LookupError):
+    """A payload names an id (status, tracker, project...) the cached vocabulary lacks."""

@@ -1,0 +1,258 @@
+"""The Redmine connector: the only code that speaks Redmine's REST API (through python-redmine).
+
+Reads issues, their journals and the names behind ids; applies planned effects. Every write
+carries `X-Skip-Webhooks` so the redmine_webhook plugin does not echo our own changes back.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator, TypeVar
+
+import requests
+from redminelib import Redmine, exceptions as rm
+from redminelib.engines.sync import SyncEngine
+
+from connector.errors import TrackerError, UnknownReference
+from connector.redmine_payloads import KIND, Vocabulary, event_from_body, parse_time, ticket_from_issue
+from rules.model import Effect, Event, Person, Ticket
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _TimeoutSession(requests.Session):
+    """requests has no session-wide timeout; a tracker that hangs must not hang the worker."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self._timeout = timeout
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _engine_with_timeout(timeout: float) -> type[SyncEngine]:
+    class TimeoutEngine(SyncEngine):
+        @staticmethod
+        def create_session(**params: Any) -> requests.Session:
+            session = _TimeoutSession(timeout)
+            for name, value in params.items():
+                if name == "headers":
+                    session.headers.update(value)
+                else:
+                    setattr(session, name, value)
+            return session
+
+    return TimeoutEngine
+
+
+def format_filter_time(moment: datetime) -> str:
+    """Redmine's filters accept exactly `YYYY-MM-DDTHH:MM:SSZ` (isoformat() gets a 422)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RedmineConnector:
+    kind = KIND
+
+    def __init__(self, url: str, api_key: str, *, timeout: float = 15.0):
+        self.url = url.rstrip("/")
+        self._redmine = Redmine(
+            self.url, key=api_key, engine=_engine_with_timeout(timeout),
+            requests={"headers": {"X-Skip-Webhooks": "1", "User-Agent": "ticketwarden"}},
+        )
+        self._vocabulary: Vocabulary | None = None
+        self._service_user: Person | None = None
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def service_user(self) -> Person:
+        """The API user ticketwarden acts as; its own changes never trigger rules."""
+        if self._service_user is None:
+            raw = self._call(lambda: self._redmine.user.get("current").raw())
+            name = " ".join(p for p in (raw.get("firstname"), raw.get("lastname")) if p)
+            self._service_user = Person(str(raw["id"]), raw.get("login", ""), name)
+        return self._service_user
+
+    def vocabulary(self, refresh: bool = False) -> Vocabulary:
+        """Names behind the ids in journals (statuses, trackers, priorities, projects)."""
+        if self._vocabulary is None or refresh:
+            self._vocabulary = self._call(self._fetch_vocabulary)
+        return self._vocabulary
+
+    def _fetch_vocabulary(self) -> Vocabulary:
+        statuses = list(self._redmine.issue_status.all().values())
+        trackers = list(self._redmine.tracker.all().values())
+        priorities = list(self._redmine.enumeration.filter(resource="issue_priorities").values())
+        projects = list(self._redmine.project.all().values())
+        return Vocabulary(
+            statuses={str(s["id"]): s["name"] for s in statuses},
+            closed_statuses=frozenset(s["name"] for s in statuses if s.get("is_closed")),
+            trackers={str(t["id"]): t["name"] for t in trackers},
+            priorities={str(p["id"]): p["name"] for p in priorities},
+            projects={str(p["id"]): (p["identifier"], p["name"]) for p in projects},
+        )
+
+    def fetch_issue(self, issue_id: int | str) -> dict[str, Any] | None:
+        """The issue with its journals, as GET /issues/:id.json returns it; None when gone."""
+        try:
+            return self._call(lambda: dict(
+                self._redmine.issue.get(int(issue_id), include=["journals"]).raw()))
+        except TrackerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def issues_updated_since(self, since: datetime) -> list[dict[str, Any]]:
+        """Issues of every status updated at or after `since`, oldest first."""
+        flt = ">=" + format_filter_time(since)
+        return self._call(lambda: [
+            dict(issue) for issue in self._redmine.issue.filter(
+                updated_on=flt, status_id="*", sort="updated_on").values()
+        ])
+
+    def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
+        """The Event of a stored delivery and the newest known Ticket (fetched fresh).
+
+        The payload's snapshot may be stale (deliveries arrive late and out of order), so
+        conditions are evaluated on the ticket as Redmine has it now.
+        """
+        try:
+            event = event_from_body(body, self.vocabulary())
+        except UnknownReference:
+            event = event_from_body(body, self.vocabulary(refresh=True))
+        if not event.triggers:
+            return event, None
+        issue = self.fetch_issue(event.ticket_id)
+        if issue is None:
+            return event, None
+        return event, self.ticket_from(issue)
+
+    def ticket_from(self, issue: dict[str, Any]) -> Ticket:
+        try:
+            return ticket_from_issue(issue, self.vocabulary(), self.url)
+        except UnknownReference:
+            return ticket_from_issue(issue, self.vocabulary(refresh=True), self.url)
+
+    def poll(self, since: datetime, overlap: timedelta) -> Iterator[dict[str, Any]]:
+        """Poll-shaped deliveries for everything that happened since `since` (minus overlap).
+
+        Journals by our own user are left out: they are our writes coming back.
+        """
+        floor = since - overlap
+        me = self.service_user().id
+        for summary in self.issues_updated_since(floor):
+            issue = self.fetch_issue(summary["id"])
+            if issue is None:
+                continue
+            journals = issue.pop("journals", []) or []
+            created = parse_time(issue.get("created_on"))
+            if created is not None and created >= floor:
+                yield {"poll": {"action": "created", "issue": issue, "journal": None}}
+            for journal in journals:
+                at = parse_time(journal.get("created_on"))
+                if at is None or at < floor or str((journal.get("user") or {}).get("id")) == me:
+                    continue
+                yield {"poll": {"action": "updated", "issue": issue, "journal": journal}}
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def apply(self, effect: Effect, first_attempt: bool) -> str:
+        """Write one effect; returns what was done. Raises TrackerError.
+
+        A note is the one write that is not naturally idempotent: on a retry (the previous
+        attempt may have reached Redmine before failing) an identical note by our user is
+        looked for first.
+        """
+        appliers: dict[str, Callable[[Effect, bool], str]] = {
+            "set": self._apply_set, "comment": self._apply_comment}
+        applier = appliers.get(effect.action)
+        if applier is None:
+            raise TrackerError(f"action {effect.action!r} is not supported by Redmine", transient=False)
+        return applier(effect, first_attempt)
+
+    def _apply_set(self, effect: Effect, first_attempt: bool) -> str:
+        issue = self.fetch_issue(effect.ticket_id)
+        if issue is None:
+            raise TrackerError(f"issue {effect.ticket_id} not found", transient=False, status=404)
+        changes: dict[str, Any] = {}
+        for name, value in effect.params.get("standard", {}).items():
+            changes.update(self._standard_change(name, value))
+        custom = []
+        for ref, value in effect.params.get("custom", {}).items():
+            custom.append({"id": self._custom_field_id(issue, ref), "value": value or ""})
+        if custom:
+            changes["custom_fields"] = custom
+        self._call(lambda: self._redmine.issue.update(int(effect.ticket_id), **changes))
+        return f"set {', '.join(sorted(effect.params.get('standard', {})) + sorted(effect.params.get('custom', {})))}"
+
+    def _standard_change(self, name: str, value: Any) -> dict[str, Any]:
+        if name in ("status", "priority"):
+            table = "statuses" if name == "status" else "priorities"
+            ident = self._id_for(table, value)
+            return {f"{name}_id": int(ident)}
+        if name == "assignee":
+            return {"assigned_to_id": int(value) if value else ""}
+        return {name: value or ""}
+
+    def _id_for(self, table: str, name: Any) -> str:
+        for refresh in (False, True):
+            mapping = getattr(self.vocabulary(refresh=refresh), table)
+            for ident, label in mapping.items():
+                label = label[0] if isinstance(label, tuple) else label
+                if str(label).casefold() == str(name).casefold():
+                    return str(ident)
+        raise TrackerError(f"Redmine has no {table[:-1]} named {name!r}", transient=False)
+
+    @staticmethod
+    def _custom_field_id(issue: dict[str, Any], ref: str) -> int:
+        for field in issue.get("custom_fields") or []:
+            if str(field.get("id")) == ref or field.get("name") == ref:
+                return int(field["id"])
+        raise TrackerError(
+            f"issue {issue.get('id')} has no custom field {ref!r} (is it enabled for its "
+            f"project and tracker?)", transient=False)
+
+    def _apply_comment(self, effect: Effect, first_attempt: bool) -> str:
+        body = str(effect.params["body"])
+        private = bool(effect.params.get("private"))
+        if not first_attempt and self._has_own_note(effect.ticket_id, body):
+            return "note already present (earlier attempt reached Redmine)"
+        self._call(lambda: self._redmine.issue.update(
+            int(effect.ticket_id), notes=body, private_notes=private))
+        return "private note added" if private else "public note added"
+
+    def _has_own_note(self, issue_id: str, body: str) -> bool:
+        issue = self.fetch_issue(issue_id)
+        if issue is None:
+            return False
+        me = self.service_user().id
+        return any(str((j.get("user") or {}).get("id")) == me and (j.get("notes") or "").strip() == body
+                   for j in issue.get("journals") or [])
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _call(self, operation: Callable[[], T]) -> T:
+        """Run a python-redmine call; translate its failures into TrackerError."""
+        try:
+            return operation()
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TrackerError(f"Redmine unreachable: {type(exc).__name__}", transient=True) from exc
+        except rm.ValidationError as exc:
+            raise TrackerError(f"Redmine refused the change: {exc}", transient=False, status=422) from exc
+        except rm.ResourceNotFoundError as exc:
+            raise TrackerError("not found in Redmine", transient=False, status=404) from exc
+        except rm.ForbiddenError as exc:
+            raise TrackerError("Redmine forbids this to the API user", transient=False, status=403) from exc
+        except rm.AuthError as exc:
+            raise TrackerError("Redmine rejected the API key", transient=True, status=401) from exc
+        except rm.ServerError as exc:
+            raise TrackerError("Redmine answered 500", transient=True, status=500) from exc
+        except rm.UnknownError as exc:
+            status = exc.status_code
+            raise TrackerError(f"Redmine answered {status}", transient=status == 429 or status >= 500,
+                               status=status) from exc
+        except rm.BaseRedmineError as exc:
+            raise TrackerError(f"Redmine error: {exc}", transient=False) from exc

@@ -1,0 +1,76 @@
+"""`set`: give fields new values (standard fields, and custom fields through `fields`).
+
+Options are a mapping of field → value. Values are text and may be templates. Standard fields
+are written by name; a logical field from the rulebook's `fields` is written to the tracker
+field it maps to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rules.actions import ActionSpec, CompileContext, PlanError, Scope
+from rules.context import Where
+from rules.templates import TemplateError, compile_template, dry_render, render
+
+STANDARD = ("status", "priority", "subject", "description", "assignee")
+
+
+def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
+    if not isinstance(value, dict) or not value:
+        where.error("expected a mapping of field: value")
+        return None
+    compiled: dict[str, Any] = {}
+    ok = True
+    for name, raw in value.items():
+        here = where.child(value, name)
+        if name not in STANDARD and name not in book.field_names:
+            known = ", ".join(list(STANDARD) + sorted(book.field_names))
+            here.error(f"unknown field {name!r} (known: {known})")
+            ok = False
+            continue
+        if raw is None:
+            compiled[name] = None
+            continue
+        if not isinstance(raw, (str, int, float, bool)):
+            here.error(f"expected a text value, got {type(raw).__name__}")
+            ok = False
+            continue
+        try:
+            template = compile_template(str(raw))
+        except TemplateError as exc:
+            here.error(f"template error: {exc}")
+            ok = False
+            continue
+        problem = dry_render(template, book.field_names)
+        if problem:
+            here.error(problem)
+            ok = False
+            continue
+        compiled[name] = template
+    return compiled if ok else None
+
+
+def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
+    standard: dict[str, str | None] = {}
+    custom: dict[str, str | None] = {}
+    for name, template in compiled.items():
+        value = None if template is None else render(template, scope.template_context)
+        if name in STANDARD:
+            standard[name] = value
+            continue
+        ref = scope.field_refs.get(name)
+        if not ref:
+            raise PlanError(f"field {name!r} has no mapping for {scope.ticket.tracker_kind}")
+        custom[ref] = value
+    return {"standard": standard, "custom": custom}
+
+
+SPEC = ActionSpec(
+    name="set",
+    summary="Set standard fields and custom fields (through the rulebook's `fields`).",
+    options=None,
+    compile=compile_action,
+    plan=plan,
+    sets_fields=lambda compiled: list(compiled),
+)

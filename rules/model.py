@@ -1,0 +1,134 @@
+"""One Ticket / Event model shared by every tracker.
+
+Connectors translate tracker payloads into these values; rules only ever see these values, so
+one rulebook serves Redmine and Jira alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+TRIGGERS = ("ticket.created", "ticket.updated", "ticket.commented", "ticket.closed", "ticket.reopened")
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone acting on a tracker. `id` is the tracker's own id, as a string."""
+
+    id: str
+    login: str = ""
+    name: str = ""
+
+    def matches(self, value: str) -> bool:
+        """A person matches their id, login or display name (case-insensitive)."""
+        wanted = value.casefold()
+        return wanted in {self.id.casefold(), self.login.casefold(), self.name.casefold()}
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A snapshot of a ticket as a rule sees it.
+
+    `custom_fields` is keyed by the tracker's field name; `custom_field_ids` maps the same names
+    to the tracker's ids, so a rulebook may reference a field by either.
+    """
+
+    tracker_kind: str
+    id: str
+    key: str
+    url: str
+    project: str
+    project_name: str
+    tracker: str
+    status: str
+    priority: str
+    subject: str
+    description: str = ""
+    author: Person | None = None
+    assignee: Person | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+    closed: datetime | None = None
+    is_closed: bool = False
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    custom_field_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def custom_field(self, reference: str) -> Any:
+        """The value of a custom field referenced by name or id (None when absent)."""
+        if reference in self.custom_fields:
+            return self.custom_fields[reference]
+        for name, field_id in self.custom_field_ids.items():
+            if field_id == reference:
+                return self.custom_fields.get(name)
+        return None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field changed by the triggering event.
+
+    `field` is a standard field name (status, priority, assignee, tracker, subject, ...) or
+    `cf:<tracker field name>` for custom fields. Values are display values (names, not ids).
+    """
+
+    field: str
+    old: str | None
+    new: str | None
+    field_id: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a ticket.
+
+    `id` is stable across deliveries of the same happening (webhook, poll, replay), so it is
+    the basis of every idempotency key. `triggers` is the set of rule triggers it fires: a
+    journal that changes the status and adds a note is both ticket.updated and
+    ticket.commented.
+    """
+
+    id: str
+    tracker_kind: str
+    ticket_id: str
+    triggers: frozenset[str]
+    occurred_at: datetime
+    actor: Person | None = None
+    changes: tuple[Change, ...] = ()
+    comment: Comment | None = None
+
+    def change_of(self, field_name: str) -> Change | None:
+        for change in self.changes:
+            if change.field == field_name:
+                return change
+        return None
+
+    def change_of_custom(self, reference: str) -> Change | None:
+        """The change of a custom field referenced by tracker name or id."""
+        for change in self.changes:
+            if change.field == f"cf:{reference}" or (change.field_id and change.field_id == reference):
+                return change
+        return None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A change to write back to the tracker, planned by a rule.
+
+    `key` is the idempotency key (ticket, rule, event, action): the store records it once and
+    the connector applies it once, however often the event is delivered.
+    """
+
+    key: str
+    action: str
+    tracker_kind: str
+    ticket_id: str
+    rule: str
+    params: Mapping[str, Any]

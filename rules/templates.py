@@ -1,0 +1,100 @@
+"""Templates for notes and field values: sandboxed Jinja2, strict about undefined names.
+
+Every template is compiled and dry-rendered when the rulebook loads, against a sample ticket,
+so `{{ ticket.subjet }}` fails at load time with file:line instead of at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from rules.model import Change, Comment, Event, Person, Ticket
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def _isoformat(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+_ENV.filters["iso"] = _isoformat
+
+Template = Any  # jinja2.Template; kept opaque to callers
+
+
+def compile_template(text: str) -> Template:
+    """Compile a template; raises jinja2.TemplateError on a syntax error."""
+    return _ENV.from_string(text)
+
+
+def render(template: Template, context: Mapping[str, Any]) -> str:
+    return str(template.render(**context))
+
+
+def template_context(
+    ticket: Ticket,
+    event: Event,
+    field_refs: Mapping[str, str | None],
+    now: datetime,
+    rule: str,
+) -> dict[str, Any]:
+    """The names a template may use. `field_refs` maps logical field names to this tracker's refs."""
+    fields = {name: (ticket.custom_field(ref) if ref else None) for name, ref in field_refs.items()}
+    return {
+        "ticket": {
+            "id": ticket.id, "key": ticket.key, "url": ticket.url, "subject": ticket.subject,
+            "description": ticket.description, "project": ticket.project,
+            "project_name": ticket.project_name, "tracker": ticket.tracker, "type": ticket.tracker,
+            "status": ticket.status, "priority": ticket.priority,
+            "author": _person_name(ticket.author), "assignee": _person_name(ticket.assignee),
+            "created": ticket.created, "updated": ticket.updated, "fields": fields,
+        },
+        "event": {
+            "id": event.id, "triggers": sorted(event.triggers), "actor": _person_name(event.actor),
+            "occurred_at": event.occurred_at,
+            "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in event.changes],
+            "comment": event.comment.text if event.comment else "",
+        },
+        "rule": rule,
+        "now": now,
+    }
+
+
+def _person_name(person: Person | None) -> str:
+    return (person.name or person.login or person.id) if person else ""
+
+
+_SAMPLE_TIME = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+SAMPLE_TICKET = Ticket(
+    tracker_kind="sample", id="1", key="#1", url="https://tracker.invalid/issues/1",
+    project="support", project_name="Support", tracker="Incident", status="New",
+    priority="Normal", subject="Sample subject", description="Sample description",
+    author=Person("2", "customer", "Sample Customer"), assignee=Person("3", "agent", "Sample Agent"),
+    created=_SAMPLE_TIME, updated=_SAMPLE_TIME,
+)
+SAMPLE_EVENT = Event(
+    id="sample:1", tracker_kind="sample", ticket_id="1",
+    triggers=frozenset({"ticket.updated", "ticket.commented"}), occurred_at=_SAMPLE_TIME,
+    actor=Person("3", "agent", "Sample Agent"),
+    changes=(Change("status", "New", "Feedback"),), comment=Comment("Sample note"),
+)
+
+
+def dry_render(template: Template, field_names: list[str]) -> str | None:
+    """Render against the sample ticket; the error message, or None when it renders."""
+    context = template_context(SAMPLE_TICKET, SAMPLE_EVENT, {name: None for name in field_names},
+                               _SAMPLE_TIME, "sample rule")
+    try:
+        render(template, context)
+    except TemplateError as exc:
+        return f"template error: {exc}"
+    except Exception as exc:  # noqa: BLE001 - any failure of an admin's template is a load error
+        return f"template error: {type(exc).__name__}: {exc}"
+    return None
+
+
+__all__ = ["TemplateError", "compile_template", "dry_render", "render", "template_context"]

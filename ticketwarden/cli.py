@@ -1,0 +1,108 @@
+"""The `ticketwarden` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from rules.errors import RulebookInvalid
+from ticketwarden import __version__
+from ticketwarden.config import ConfigError, Settings, from_environment
+from ticketwarden.rulefiles import load_paths, rule_files
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return from_environment().with_overrides(**overrides)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+def main(log_level: str) -> None:
+    """ticketwarden: SLA, failure origin, escalation and nonconformities on your tracker."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(f"ticketwarden {__version__}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def check(paths: tuple[str, ...]) -> None:
+    """Validate rule files or directories: SUCCESS / FAILED per file, exit 1 on any error.
+
+    A directory is one rulebook (names are shared across its files).
+    """
+    failed = False
+    for path in paths:
+        try:
+            rulebook = load_paths([path])
+        except RulebookInvalid as exc:
+            failed = True
+            click.echo(f"FAILED {path}: {len(exc.errors)} error(s)")
+            for error in exc.errors:
+                click.echo(f"  {error}")
+            continue
+        files = ", ".join(str(p) for p in rule_files([path]))
+        click.echo(f"SUCCESS {path}: {len(rulebook.rules)} rule(s) in {files}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
+              help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
+def migrate(database_url: str | None) -> None:
+    """Create or upgrade the database schema (idempotent)."""
+    from ticketwarden import migrate as migrations
+    from ticketwarden.store import create_db_engine
+
+    settings = _settings(database_url=database_url)
+    engine = create_db_engine(settings.effective_database_url)
+    migrations.upgrade(engine)
+    click.echo(f"database at revision {migrations.current_revision(engine)} "
+               f"({settings.describe()['database_url']})")
+
+
+@main.command()
+@click.option("--bind", envvar="TICKETWARDEN_BIND", default=None,
+              help="HOST:PORT to listen on [env TICKETWARDEN_BIND; default 127.0.0.1:8080]")
+@click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
+              help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
+@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
+              help="Rule file or directory, repeatable [env TICKETWARDEN_RULES, ':'-separated]")
+@click.option("--redmine-url", envvar="REDMINE_URL", default=None,
+              help="Redmine base URL [env REDMINE_URL]; the API key comes from REDMINE_API_KEY")
+@click.option("--poll-interval", type=float, default=None,
+              help="Seconds between reconciliation polls [env TICKETWARDEN_POLL_INTERVAL; default 60]")
+def serve(bind: str | None, database_url: str | None, rules: tuple[str, ...],
+          redmine_url: str | None, poll_interval: float | None) -> None:
+    """Run the webhook intake, the worker and the scheduler in one process.
+
+    Secrets come from the environment only: REDMINE_API_KEY, TICKETWARDEN_WEBHOOK_TOKEN,
+    TICKETWARDEN_REDMINE_WEBHOOK_SECRET.
+    """
+    from ticketwarden.service import NotMigrated, serve as run
+
+    settings = _settings(bind=bind, database_url=database_url, rules=rules, redmine_url=redmine_url,
+                         poll_interval=poll_interval)
+    if not settings.rules:
+        raise click.UsageError("no rules given: use --rules PATH or set TICKETWARDEN_RULES")
+    try:
+        settings.host_port
+        run(settings)
+    except (NotMigrated, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Reading rule files from disk and keeping the last good rulebook running."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Iterable
+
+from rules.errors import RuleError, RulebookInvalid
+from rules.rulebook import Rulebook, load_rulebook
+
+log = logging.getLogger(__name__)
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+def rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus every *.yaml / *.yml of a directory, in name order."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir() if p.suffix in RULE_SUFFIXES and p.is_file()))
+        else:
+            found.append(path)
+    return found
+
+
+def read_sources(paths: Iterable[str | Path]) -> tuple[list[tuple[str, str]], list[RuleError]]:
+    sources, errors = [], []
+    for path in rule_files(paths):
+        try:
+            sources.append((str(path), path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(RuleError(str(path), 1, (), f"cannot read: {exc}"))
+    return sources, errors
+
+
+def load_paths(paths: Iterable[str | Path]) -> Rulebook:
+    """Load one rulebook from files and directories; RulebookInvalid lists every error."""
+    paths = list(paths)
+    if not paths:
+        raise RulebookInvalid([RuleError("(rules)", 1, (), "no rule files given (set TICKETWARDEN_RULES)")])
+    sources, errors = read_sources(paths)
+    if not sources and not errors:
+        errors.append(RuleError(str(paths[0]), 1, (), "no *.yaml rule files found"))
+    try:
+        rulebook = load_rulebook(sources)
+    except RulebookInvalid as exc:
+        errors.extend(exc.errors)
+        raise RulebookInvalid(errors) from None
+    if errors:
+        raise RulebookInvalid(errors)
+    return rulebook
+
+
+class RulebookHolder:
+    """The rulebook in force. A reload that does not validate leaves the last good one running."""
+
+    def __init__(self, paths: Iterable[str | Path]):
+        self.paths = list(paths)
+        self._lock = threading.Lock()
+        self._current: Rulebook | None = None
+        self.last_errors: list[RuleError] = []
+
+    @property
+    def current(self) -> Rulebook | None:
+        return self._current
+
+    def reload(self) -> list[RuleError]:
+        """Load the files again; returns the errors (empty when the new rulebook is in force)."""
+        try:
+            rulebook = load_paths(self.paths)
+        except RulebookInvalid as exc:
+            self.last_errors = exc.errors
+            for error in exc.errors:
+                log.error("rulebook rejected: %s", error)
+            if self._current is not None:
+                log.error("keeping the last good rulebook (%d rules)", len(self._current.rules))
+            return exc.errors
+        with self._lock:
+            self._current = rulebook
+        self.last_errors = []
+        log.info("rulebook loaded: %d rules from %s", len(rulebook.rules), ", ".join(rulebook.files))
+        return []

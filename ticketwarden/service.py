@@ -1,0 +1,164 @@
+"""Wiring: one process runs the HTTP intake, the worker and the scheduler (the embedded default)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Mapping
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+from connector.redmine import RedmineConnector
+from ticketwarden import migrate
+from ticketwarden.clock import Clock, utcnow
+from ticketwarden.config import Settings
+from ticketwarden.poller import Poller
+from ticketwarden.rulefiles import RulebookHolder
+from ticketwarden.store import Store, create_db_engine
+from ticketwarden.worker import Connector, RetryPolicy, Worker
+from webhooks.app import WebhookSettings, create_app
+
+log = logging.getLogger(__name__)
+
+
+class StoreIntake:
+    """The webhooks layer's Intake, over the store."""
+
+    def __init__(self, store: Store, clock: Clock):
+        self._store = store
+        self._clock = clock
+
+    def store(self, *, source: str, shape: str, dedup_key: str, path: str,
+              headers: Mapping[str, str], body: bytes) -> tuple[bool, int]:
+        return self._store.store_delivery(source=source, shape=shape, dedup_key=dedup_key, path=path,
+                                          headers=headers, body=body, now=self._clock())
+
+
+@dataclass
+class Application:
+    settings: Settings
+    store: Store
+    rules: RulebookHolder
+    connectors: dict[str, Connector]
+    worker: Worker
+    pollers: list[Poller]
+    app: Flask
+    clock: Clock = utcnow
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        store_ok = self.store.ping()
+        rules_ok = self.rules.current is not None
+        details: dict[str, Any] = {"checks": {"store": store_ok, "rules": rules_ok}}
+        if self.rules.last_errors:
+            details["rule_errors"] = [str(error) for error in self.rules.last_errors]
+        return store_ok and rules_ok, details
+
+    def work_loop(self) -> None:
+        """Drain inbox and outbox until stopped; sleep briefly when both are empty."""
+        while not self._stop.is_set():
+            busy = 0
+            try:
+                busy += self.worker.process_inbox()
+                busy += self.worker.apply_outbox()
+            except Exception:  # noqa: BLE001 - the loop must survive a store hiccup
+                log.exception("worker pass failed; retrying")
+                self._stop.wait(self.settings.worker_interval * 5)
+                continue
+            if not busy:
+                self._stop.wait(self.settings.worker_interval)
+
+    def poll_all(self) -> None:
+        for poller in self.pollers:
+            try:
+                poller.poll_once()
+            except Exception as exc:  # noqa: BLE001 - the next pass heals what this one missed
+                log.warning("poller %s failed: %s", poller.connector.kind, exc)
+
+    def start_background(self) -> BackgroundScheduler:
+        """Start the worker thread and the scheduler (poller); returns the scheduler."""
+        threading.Thread(target=self.work_loop, name="ticketwarden-worker", daemon=True).start()
+        scheduler = BackgroundScheduler(timezone="UTC")
+        if self.pollers:
+            scheduler.add_job(self.poll_all, "interval", seconds=self.settings.poll_interval,
+                              id="poll", max_instances=1, coalesce=True, next_run_time=self.clock())
+        scheduler.start()
+        return scheduler
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class NotMigrated(RuntimeError):
+    pass
+
+
+def build(settings: Settings, *, clock: Clock = utcnow,
+          connectors: dict[str, Connector] | None = None, check_schema: bool = True) -> Application:
+    """Assemble the application from settings. Raises NotMigrated when the schema is behind."""
+    engine = create_db_engine(settings.effective_database_url)
+    if check_schema:
+        current, head = migrate.current_revision(engine), migrate.head_revision()
+        if current != head:
+            raise NotMigrated(f"database schema is at {current or 'nothing'}, expected {head}: "
+                              f"run `ticketwarden migrate`")
+    store = Store(engine)
+    rules = RulebookHolder(settings.rules)
+    rules.reload()
+    if connectors is None:
+        connectors = {}
+        if settings.redmine_url:
+            connectors["redmine"] = RedmineConnector(settings.redmine_url, settings.redmine_api_key,
+                                                     timeout=settings.tracker_timeout)
+    retry = RetryPolicy(max_attempts=settings.outbox_max_attempts)
+    worker = Worker(store, connectors, rules, clock=clock, retry=retry)
+    pollers = [Poller(store, connector, clock=clock,  # type: ignore[arg-type]
+                      overlap=timedelta(seconds=settings.poll_overlap),
+                      lookback=timedelta(seconds=settings.poll_lookback))
+               for connector in connectors.values() if hasattr(connector, "poll")]
+    intake = StoreIntake(store, clock)
+    application = Application(settings, store, rules, connectors, worker, pollers,
+                              app=Flask("placeholder"), clock=clock)
+    application.app = create_app(
+        intake, WebhookSettings(settings.webhook_token, settings.redmine_webhook_secret, settings.max_body),
+        readiness=application.readiness)
+    return application
+
+
+def serve(settings: Settings) -> None:
+    """Run everything in this process until SIGINT/SIGTERM."""
+    from waitress.server import create_server
+
+    application = build(settings)
+    if application.rules.current is None:
+        raise SystemExit("the rulebook does not validate; fix it (see `ticketwarden check`) and start again")
+    if not application.connectors:
+        log.warning("no tracker configured (set REDMINE_URL and REDMINE_API_KEY): "
+                    "deliveries are stored but wait for a tracker")
+    host, port = settings.host_port
+    server = create_server(application.app, host=host, port=port, threads=8, ident="ticketwarden")
+    scheduler = application.start_background()
+
+    def reload_rules(*_: Any) -> None:
+        application.rules.reload()
+
+    def shutdown(*_: Any) -> None:
+        log.info("stopping")
+        application.stop()
+        server.close()
+
+    signal.signal(signal.SIGHUP, reload_rules)
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    log.info("ticketwarden listening on http://%s:%d (webhooks: POST /webhooks/redmine)", host, port)
+    try:
+        server.run()
+    except OSError:
+        pass  # the socket closed by shutdown()
+    finally:
+        application.stop()
+        scheduler.shutdown(wait=False)

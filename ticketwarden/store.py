@@ -1,0 +1,350 @@
+"""Durable state: inbox, outbox (the effect ledger), audit log and small named values.
+
+SQLAlchemy Core over SQLite (WAL, the embedded default) or PostgreSQL. Rows are claimed with
+a conditional UPDATE (and `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several workers, in one
+process or many, never take the same row; a claim is a lease, so a row held by a process that
+died is taken again when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from rules.model import Effect
+from webhooks.app import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+metadata = sa.MetaData()
+
+inbox = sa.Table(
+    "inbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("shape", sa.String(16), nullable=False),
+    sa.Column("dedup_key", sa.String(255), nullable=False),
+    sa.Column("path", sa.String(255), nullable=False),
+    sa.Column("headers", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("available_at", UTCDateTime, nullable=False),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("processed_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("source", "dedup_key", name="uq_inbox_source_dedup_key"),
+    sa.Index("ix_inbox_state_available_at", "state", "available_at"),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("effect_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("inbox_id", BigId, sa.ForeignKey("inbox.id", name="fk_outbox_inbox_id")),
+    sa.Column("tracker", sa.String(16), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("rule", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("available_at", UTCDateTime, nullable=False),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("applied_at", UTCDateTime),
+    sa.Column("outcome", sa.Text),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_outbox_state_available_at", "state", "available_at"),
+)
+
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("tracker", sa.String(16), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_audit_ticket", "tracker", "ticket_id"),
+)
+
+named_values = sa.Table(
+    "named_values", metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    source: str
+    shape: str
+    dedup_key: str
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    effect: Effect
+    attempts: int
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for the URL; SQLite gets WAL, a busy timeout and its data folder created."""
+    if url.startswith("sqlite"):
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa_event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+class Store:
+    """All reads and writes of the service's own state."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._skip_locked = engine.dialect.name == "postgresql"
+
+    # -- health ------------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except DBAPIError:
+            return False
+
+    # -- inbox -------------------------------------------------------------------------------
+
+    def store_delivery(self, *, source: str, shape: str, dedup_key: str, path: str,
+                       headers: Mapping[str, str], body: bytes | str,
+                       now: datetime) -> tuple[bool, int]:
+        """Insert a delivery unless one with the same key is there: (new?, inbox id)."""
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        try:
+            with self.engine.begin() as conn:
+                existing = conn.execute(sa.select(inbox.c.id).where(
+                    inbox.c.source == source, inbox.c.dedup_key == dedup_key)).scalar()
+                if existing is not None:
+                    return False, int(existing)
+                statement = self._insert(inbox).values(
+                    source=source, shape=shape, dedup_key=dedup_key, path=path,
+                    headers=_dumps(dict(headers)), body=text, received_at=now, state=PENDING,
+                    attempts=0, available_at=now,
+                ).on_conflict_do_nothing(index_elements=["source", "dedup_key"]).returning(inbox.c.id)
+                inserted = conn.execute(statement).scalar()
+                if inserted is not None:
+                    return True, int(inserted)
+                # A concurrent delivery of the same event won the race.
+                raced = conn.execute(sa.select(inbox.c.id).where(
+                    inbox.c.source == source, inbox.c.dedup_key == dedup_key)).scalar_one()
+                return False, int(raced)
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig)) from exc
+
+    def known_keys(self, source: str, keys: Iterable[str]) -> set[str]:
+        keys = list(keys)
+        if not keys:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(inbox.c.dedup_key).where(
+                inbox.c.source == source, inbox.c.dedup_key.in_(keys)))
+            return {row[0] for row in rows}
+
+    def claim_inbox(self, now: datetime, lease: timedelta, limit: int = 10) -> list[InboxItem]:
+        rows = self._claim(inbox, now, lease, limit)
+        return [InboxItem(r.id, r.source, r.shape, r.dedup_key, r.body, r.attempts) for r in rows]
+
+    def complete_inbox(self, item_id: int, *, effects: list[Effect], trace: Mapping[str, Any],
+                       tracker: str, ticket_id: str, now: datetime) -> int:
+        """Record the decision: outbox rows, audit trace and done, in ONE transaction.
+
+        Returns how many effects were new (a replayed event's effects are already there).
+        """
+        new = 0
+        with self.engine.begin() as conn:
+            for effect in effects:
+                result = conn.execute(self._insert(outbox).values(
+                    effect_key=effect.key, inbox_id=item_id, tracker=effect.tracker_kind,
+                    ticket_id=effect.ticket_id, rule=effect.rule, action=effect.action,
+                    params=_dumps(dict(effect.params)), state=PENDING, attempts=0,
+                    available_at=now, created_at=now,
+                ).on_conflict_do_nothing(index_elements=["effect_key"]))
+                new += result.rowcount or 0
+            self._audit(conn, now, "decision", tracker, ticket_id, str(trace.get("event", "")), trace)
+            conn.execute(sa.update(inbox).where(inbox.c.id == item_id).values(
+                state=DONE, processed_at=now, lease_until=None, last_error=None))
+        return new
+
+    def retry_inbox(self, item_id: int, error: str, available_at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(inbox).where(inbox.c.id == item_id).values(
+                state=PENDING, available_at=available_at, lease_until=None, last_error=error))
+
+    def dead_inbox(self, item_id: int, error: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(inbox).where(inbox.c.id == item_id).values(
+                state=DEAD, processed_at=now, lease_until=None, last_error=error))
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    def claim_outbox(self, now: datetime, lease: timedelta, limit: int = 10) -> list[OutboxItem]:
+        rows = self._claim(outbox, now, lease, limit)
+        return [OutboxItem(r.id, Effect(r.effect_key, r.action, r.tracker, r.ticket_id, r.rule,
+                                        json.loads(r.params)), r.attempts) for r in rows]
+
+    def effect_applied(self, item: OutboxItem, outcome: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(outbox).where(outbox.c.id == item.id).values(
+                state=DONE, applied_at=now, outcome=outcome, lease_until=None, last_error=None))
+            self._audit(conn, now, "effect", item.effect.tracker_kind, item.effect.ticket_id,
+                        item.effect.rule, {"action": item.effect.action, "key": item.effect.key,
+                                           "outcome": outcome, "attempt": item.attempts})
+
+    def effect_failed(self, item: OutboxItem, error: str, now: datetime, retry_at: datetime | None) -> None:
+        """Schedule a retry, or dead-letter when `retry_at` is None; both are audited."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(outbox).where(outbox.c.id == item.id).values(
+                state=PENDING if retry_at else DEAD, available_at=retry_at or now,
+                lease_until=None, last_error=error))
+            self._audit(conn, now, "effect-retry" if retry_at else "effect-dead",
+                        item.effect.tracker_kind, item.effect.ticket_id, item.effect.rule,
+                        {"action": item.effect.action, "key": item.effect.key, "error": error,
+                         "attempt": item.attempts, "retry_at": retry_at})
+
+    def outbox_rows(self, **filters: Any) -> list[dict[str, Any]]:
+        query = sa.select(outbox).order_by(outbox.c.id)
+        for name, value in filters.items():
+            query = query.where(outbox.c[name] == value)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def inbox_rows(self, **filters: Any) -> list[dict[str, Any]]:
+        query = sa.select(inbox).order_by(inbox.c.id)
+        for name, value in filters.items():
+            query = query.where(inbox.c[name] == value)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def audit_rows(self, ticket_id: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(audit).order_by(audit.c.id)
+        if ticket_id is not None:
+            query = query.where(audit.c.ticket_id == ticket_id)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) | {"detail": json.loads(row.detail)} for row in conn.execute(query)]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Rows per state in inbox and outbox (for /readyz and the operator)."""
+        result: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for table in (inbox, outbox):
+                rows = conn.execute(sa.select(table.c.state, sa.func.count()).group_by(table.c.state))
+                result[table.name] = {state: count for state, count in rows}
+        return result
+
+    # -- named values (watermarks) -------------------------------------------------------------
+
+    def get_value(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(named_values.c.value).where(named_values.c.name == name)).scalar()
+
+    def set_value(self, name: str, value: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            statement = self._insert(named_values).values(name=name, value=value, updated_at=now)
+            conn.execute(statement.on_conflict_do_update(
+                index_elements=["name"], set_={"value": value, "updated_at": now}))
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+
+    def _claim(self, table: sa.Table, now: datetime, lease: timedelta, limit: int) -> list[Any]:
+        """Take up to `limit` due rows: pending and available, or processing with a lapsed lease."""
+        due = sa.or_(
+            sa.and_(table.c.state == PENDING, table.c.available_at <= now),
+            sa.and_(table.c.state == PROCESSING, table.c.lease_until < now),
+        )
+        claimed = []
+        with self.engine.begin() as conn:
+            query = sa.select(table.c.id, table.c.state, table.c.attempts).where(due) \
+                .order_by(table.c.id).limit(limit)
+            if self._skip_locked:
+                query = query.with_for_update(skip_locked=True)
+            for ident, state, attempts in conn.execute(query).all():
+                taken = conn.execute(sa.update(table).where(
+                    table.c.id == ident, table.c.state == state, table.c.attempts == attempts,
+                ).values(state=PROCESSING, lease_until=now + lease, attempts=attempts + 1))
+                if taken.rowcount == 1:
+                    claimed.append(ident)
+            if not claimed:
+                return []
+            return list(conn.execute(sa.select(table).where(table.c.id.in_(claimed)).order_by(table.c.id)))
+
+    @staticmethod
+    def _audit(conn: Connection, now: datetime, kind: str, tracker: str, ticket_id: str,
+               subject: str, detail: Any) -> None:
+        conn.execute(sa.insert(audit).values(at=now, kind=kind, tracker=tracker, ticket_id=ticket_id,
+                                             subject=subject[:255], detail=_dumps(detail)))

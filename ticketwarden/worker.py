@@ -1,0 +1,155 @@
+"""The worker: inbox -> normalise -> rules -> outbox, and outbox -> tracker.
+
+Delivery is at least once (webhooks, polling and replays overlap); effects are exactly once:
+each effect's idempotency key is recorded once in the outbox, in the same transaction that
+marks its event done, and the connector applies it once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Mapping, Protocol
+
+from connector.errors import PayloadError, TrackerError
+from rules.engine import Decision, evaluate
+from rules.model import Effect, Event, Person, Ticket
+from ticketwarden.clock import Clock, utcnow
+from ticketwarden.rulefiles import RulebookHolder
+from ticketwarden.store import InboxItem, OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+
+class Connector(Protocol):
+    kind: str
+
+    def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]: ...
+
+    def service_user(self) -> Person: ...
+
+    def apply(self, effect: Effect, first_attempt: bool) -> str: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base: float = 5.0
+    cap: float = 900.0
+    max_attempts: int = 20
+
+    def delay(self, attempt: int) -> timedelta:
+        """Exponential backoff with ±20% jitter, so many failures do not retry in lock-step."""
+        seconds = min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+
+
+class Worker:
+    def __init__(self, store: Store, connectors: Mapping[str, Connector], rules: RulebookHolder,
+                 *, clock: Clock = utcnow, retry: RetryPolicy = RetryPolicy(),
+                 lease: timedelta = timedelta(minutes=5)):
+        self.store = store
+        self.connectors = connectors
+        self.rules = rules
+        self.clock = clock
+        self.retry = retry
+        self.lease = lease
+
+    # -- inbox ---------------------------------------------------------------------------------
+
+    def process_inbox(self, limit: int = 50) -> int:
+        """Handle due inbox rows; returns how many were taken."""
+        items = self.store.claim_inbox(self.clock(), self.lease, limit)
+        for item in items:
+            self._process(item)
+        return len(items)
+
+    def _process(self, item: InboxItem) -> None:
+        connector = self.connectors.get(item.source)
+        if connector is None:
+            self._retry_inbox(item, f"no {item.source} tracker is configured")
+            return
+        rulebook = self.rules.current
+        if rulebook is None:
+            self._retry_inbox(item, "no valid rulebook is loaded")
+            return
+        try:
+            event, ticket = connector.normalize(json.loads(item.body))
+            decision = self._decide(connector, event, ticket)
+        except TrackerError as exc:
+            if exc.transient:
+                self._retry_inbox(item, str(exc))
+            else:
+                self.store.dead_inbox(item.id, str(exc), self.clock())
+            return
+        except (PayloadError, ValueError, KeyError, TypeError) as exc:
+            log.exception("inbox %s cannot be normalised", item.id)
+            self.store.dead_inbox(item.id, f"{type(exc).__name__}: {exc}", self.clock())
+            return
+        new = self.store.complete_inbox(
+            item.id, effects=decision.effects, trace=decision.to_dict(),
+            tracker=event.tracker_kind, ticket_id=event.ticket_id, now=self.clock())
+        log.info("%s", decision.format())
+        if decision.effects and new < len(decision.effects):
+            log.info("event %s: %d of %d effects were already recorded", event.id,
+                     len(decision.effects) - new, len(decision.effects))
+
+    def _decide(self, connector: Connector, event: Event, ticket: Ticket | None) -> Decision:
+        decision = Decision(event.id, f"{event.tracker_kind}:{event.ticket_id}", sorted(event.triggers))
+        if not event.triggers:
+            decision.ignored = "no trigger (a no-op update or a deletion)"
+            return decision
+        if ticket is None:
+            decision.ignored = "the ticket no longer exists"
+            return decision
+        if event.actor is not None and event.actor.id == connector.service_user().id:
+            decision.ignored = "change made by ticketwarden itself (loop guard)"
+            return decision
+        rulebook = self.rules.current
+        assert rulebook is not None
+        return evaluate(rulebook, event, ticket, self.clock())
+
+    def _retry_inbox(self, item: InboxItem, error: str) -> None:
+        log.warning("inbox %s: %s; retrying later", item.id, error)
+        self.store.retry_inbox(item.id, error, self.clock() + self.retry.delay(item.attempts))
+
+    # -- outbox ----------------------------------------------------------------------------------
+
+    def apply_outbox(self, limit: int = 50) -> int:
+        """Apply due effects; returns how many were taken."""
+        items = self.store.claim_outbox(self.clock(), self.lease, limit)
+        for item in items:
+            self._apply(item)
+        return len(items)
+
+    def _apply(self, item: OutboxItem) -> None:
+        effect = item.effect
+        connector = self.connectors.get(effect.tracker_kind)
+        try:
+            if connector is None:
+                raise TrackerError(f"no {effect.tracker_kind} tracker is configured", transient=True)
+            outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
+        except TrackerError as exc:
+            self._effect_failed(item, str(exc), exc.transient)
+            return
+        except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, never lost
+            log.exception("effect %s failed unexpectedly", effect.key)
+            self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
+            return
+        self.store.effect_applied(item, outcome, self.clock())
+        log.info("applied %s on %s %s (rule %r): %s", effect.action, effect.tracker_kind,
+                 effect.ticket_id, effect.rule, outcome)
+
+    def _effect_failed(self, item: OutboxItem, error: str, transient: bool) -> None:
+        now = self.clock()
+        if transient and item.attempts < self.retry.max_attempts:
+            retry_at = now + self.retry.delay(item.attempts)
+            log.warning("effect %s on %s: %s; retry %d at %s", item.effect.action,
+                        item.effect.ticket_id, error, item.attempts, retry_at.isoformat())
+            self.store.effect_failed(item, error, now, retry_at)
+        else:
+            log.error("effect %s on %s dead-lettered after %d attempts: %s", item.effect.action,
+                      item.effect.ticket_id, item.attempts, error)
+            self.store.effect_failed(item, error, now, None)

@@ -1,0 +1,132 @@
+"""The HTTP edge: authenticate, size-check, recognise, store, acknowledge. Nothing else.
+
+Rules are never evaluated here: a delivery is stored raw in the inbox and answered 202 within
+milliseconds; the worker does the rest. Bad input never gets a 500 and is never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from connector.errors import PayloadError
+from connector.redmine_payloads import classify as classify_redmine
+from webhooks.signatures import SignatureError, token_matches, verify_signature
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 1024 * 1024
+# Headers never stored nor logged: they carry credentials.
+SECRET_HEADERS = frozenset({"authorization", "x-ticketwarden-token", "cookie", "x-redmine-api-key"})
+
+
+class StoreUnavailable(Exception):
+    """The inbox cannot take the delivery now; the sender should retry (503)."""
+
+
+class Intake(Protocol):
+    """Where deliveries go. The application implements it over its database."""
+
+    def store(self, *, source: str, shape: str, dedup_key: str, path: str,
+              headers: Mapping[str, str], body: bytes) -> tuple[bool, int]:
+        """Store durably; (True, id) when new, (False, id) for a duplicate. May raise StoreUnavailable."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    token: str = ""
+    redmine_secret: str = ""
+    max_body: int = DEFAULT_MAX_BODY
+
+
+def error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify({"error": reason, **extra}), status
+
+
+def create_app(intake: Intake, settings: WebhookSettings,
+               readiness: Callable[[], tuple[bool, dict[str, Any]]] | None = None) -> Flask:
+    """The Flask application of the intake. `readiness` answers /readyz (ok, details)."""
+    app = Flask("ticketwarden")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        code = exc.code or 500
+        if code == 413:
+            return error(413, f"body larger than the limit of {settings.max_body} bytes")
+        return error(code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        log.exception("unexpected error in the intake")
+        return error(503, "internal error while accepting the delivery; please retry")
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        ok, details = readiness() if readiness else (True, {})
+        return jsonify({"status": "ready" if ok else "not ready", **details}), 200 if ok else 503
+
+    @app.post("/webhooks/redmine")
+    def redmine_webhook() -> tuple[Response, int]:
+        if request.content_length is not None and request.content_length > settings.max_body:
+            return error(413, f"body larger than the limit of {settings.max_body} bytes")
+        body = request.get_data(cache=True)
+        denied = _authenticate_redmine(body, settings)
+        if denied:
+            return denied
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return error(400, f"body is not JSON: {exc}")
+        try:
+            delivery = classify_redmine(document)
+        except PayloadError as exc:
+            return error(400, str(exc))
+        try:
+            new, ident = intake.store(
+                source="redmine", shape=delivery.shape, dedup_key=delivery.dedup_key,
+                path=request.path, headers=_safe_headers(request.headers), body=body)
+        except StoreUnavailable as exc:
+            log.warning("inbox unavailable: %s", exc)
+            return error(503, "the inbox is unavailable; please retry")
+        return jsonify({"status": "accepted" if new else "duplicate", "event": delivery.dedup_key,
+                        "inbox_id": ident}), 202
+
+    return app
+
+
+def _authenticate_redmine(body: bytes, settings: WebhookSettings) -> tuple[Response, int] | None:
+    """Redmine 7 core webhooks are signed; the plugin's deliveries carry the shared token."""
+    signature = request.headers.get("X-Redmine-Signature-256")
+    if signature is not None:
+        if not settings.redmine_secret:
+            return error(403, "signed Redmine webhooks are not accepted: "
+                              "TICKETWARDEN_REDMINE_WEBHOOK_SECRET is not set on this server")
+        try:
+            verify_signature(body, signature, settings.redmine_secret)
+        except SignatureError as exc:
+            return error(403, f"invalid X-Redmine-Signature-256: {exc}")
+        return None
+    presented = request.headers.get("X-Ticketwarden-Token") or request.args.get("token")
+    if not settings.token:
+        return error(403, "token-authenticated webhooks are not accepted: "
+                          "TICKETWARDEN_WEBHOOK_TOKEN is not set on this server")
+    if not presented:
+        return error(401, "missing token: add ?token=... to the webhook URL or send X-Ticketwarden-Token")
+    if not token_matches(presented, settings.token):
+        return error(403, "invalid token")
+    return None
+
+
+def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() not in SECRET_HEADERS}
