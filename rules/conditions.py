@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from rules.model import Event, Ticket
@@ -64,6 +64,8 @@ def parse_condition(text: str, custom_fields: Mapping[str, Any]) -> Condition:
         raise ConditionSyntaxError(f"unknown operator in {text!r}")
     op = " ".join(match["op"].split())
     raw = match["value"].strip()
+    if match["value"][:1] in ("=", "<", ">", "~", "!"):
+        raise ConditionSyntaxError(f"unknown operator {op + match['value'].split()[0]!r} in {text!r}")
     if op in ("is empty", "is not empty", "changed"):
         if raw:
             raise ConditionSyntaxError(f"`{op}` takes no value, got {raw!r}")
@@ -166,7 +168,9 @@ def _ordered(left: str, right: str) -> tuple[Any, Any] | None:
 
 
 def _as_datetime(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """ISO dates and times; a value without a zone is taken as UTC."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 _ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {

@@ -28,6 +28,8 @@ def main(log_level: str) -> None:
     """ticketwarden: SLA, failure origin, escalation and nonconformities on your tracker."""
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "alembic.runtime.plugins", "waitress.queue"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 @main.command()

@@ -1,0 +1,121 @@
+"""Shared fixtures: the sandbox Redmine, PostgreSQL, and stores on both backends.
+
+`make test` starts the sandbox Redmine and PostgreSQL first and writes their credentials to
+var/. Outside CI a missing service skips its tests with the reason; in CI it fails them, so
+nothing the suite promises can silently not run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from ticketwarden import migrate
+from ticketwarden.store import Store, create_db_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_RULEBOOK = ROOT / "examples" / "rulebooks" / "redmine-support.yaml"
+
+
+def read_env_file(name: str) -> dict[str, str]:
+    path = ROOT / "var" / name
+    if not path.exists():
+        return {}
+    values = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key] = value
+    return values
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run every test: `make test` starts the services)")
+    pytest.skip(f"{reason}; run `make test` to start it")
+
+
+@pytest.fixture(scope="session")
+def redmine_env() -> dict[str, str]:
+    values = read_env_file("sandbox-redmine.env")
+    if not values.get("REDMINE_URL"):
+        unavailable("sandbox Redmine not set up (var/sandbox-redmine.env missing)")
+    import requests
+
+    try:
+        requests.get(values["REDMINE_URL"] + "/login", timeout=10).raise_for_status()
+    except requests.RequestException as exc:
+        unavailable(f"sandbox Redmine at {values['REDMINE_URL']} does not answer: {exc}")
+    return values
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    url = os.environ.get("TICKETWARDEN_TEST_POSTGRES_URL") or read_env_file("test-postgres.env").get(
+        "TICKETWARDEN_TEST_POSTGRES_URL")
+    if not url:
+        unavailable("PostgreSQL test role not set up (var/test-postgres.env missing)")
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except sa.exc.OperationalError as exc:
+        unavailable(f"PostgreSQL does not answer: {exc.orig}")
+    return url  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server_url: str) -> Iterator[str]:
+    """A fresh database for this test session, dropped at the end."""
+    name = f"tw_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(postgres_server_url).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_schema(url: str) -> None:
+    engine = create_db_engine(url)
+    with engine.begin() as conn:
+        for table in ("outbox", "audit", "inbox", "named_values", "alembic_version"):
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ticketwarden.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        _reset_schema(url)
+    engine = create_db_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = create_db_engine(database_url)
+    yield Store(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'unit.db'}")
+    migrate.upgrade(engine)
+    yield Store(engine)
+    engine.dispose()

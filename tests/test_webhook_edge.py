@@ -1,0 +1,79 @@
+"""The HTTP edge: limits, errors as JSON, health and readiness."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from ticketwarden.clock import utcnow
+from ticketwarden.service import StoreIntake
+from ticketwarden.store import Store, create_db_engine
+from webhooks.app import WebhookSettings, create_app
+
+TOKEN = "edge-token"
+OPENED = {"payload": {"action": "opened", "issue": {"id": 5, "created_on": "2026-11-22T01:00:00Z"}}}
+
+
+def client(store: Store, **settings):
+    app = create_app(StoreIntake(store, utcnow), WebhookSettings(**{"token": TOKEN, **settings}),
+                     readiness=lambda: (store.ping(), {"checks": {"store": store.ping()}}))
+    return app.test_client()
+
+
+def test_oversized_body_is_413_and_not_stored(sqlite_store):
+    web = client(sqlite_store, max_body=1000)
+    padded = dict(OPENED, padding="x" * 2000)
+    response = web.post("/webhooks/redmine", data=json.dumps(padded), headers={"X-Ticketwarden-Token": TOKEN})
+    assert response.status_code == 413
+    assert "limit of 1000 bytes" in response.get_json()["error"]
+    assert sqlite_store.inbox_rows() == []
+
+
+def test_oversized_chunked_body_is_413(sqlite_store):
+    web = client(sqlite_store, max_body=1000)
+    body = json.dumps(dict(OPENED, padding="x" * 5000)).encode()
+    response = web.post("/webhooks/redmine", input_stream=io.BytesIO(body),
+                        headers={"X-Ticketwarden-Token": TOKEN, "Transfer-Encoding": "chunked"})
+    assert response.status_code == 413
+    assert response.is_json and sqlite_store.inbox_rows() == []
+
+
+def test_store_unavailable_is_503(tmp_path):
+    unmigrated = Store(create_db_engine(f"sqlite:///{tmp_path / 'empty.db'}"))
+    response = client(unmigrated).post("/webhooks/redmine", json=OPENED, headers={"X-Ticketwarden-Token": TOKEN})
+    assert response.status_code == 503
+    assert response.get_json() == {"error": "the inbox is unavailable; please retry"}
+
+
+def test_no_token_configured_refuses_everything(sqlite_store):
+    web = client(sqlite_store, token="")
+    for headers in ({}, {"X-Ticketwarden-Token": ""}, {"X-Ticketwarden-Token": "guess"}):
+        response = web.post("/webhooks/redmine", json=OPENED, headers=headers)
+        assert response.status_code == 403
+        assert "TICKETWARDEN_WEBHOOK_TOKEN is not set" in response.get_json()["error"]
+    assert sqlite_store.inbox_rows() == []
+
+
+def test_signed_delivery_without_configured_secret_is_refused(sqlite_store):
+    response = client(sqlite_store).post("/webhooks/redmine", json=OPENED,
+                                         headers={"X-Redmine-Signature-256": "sha256=" + "0" * 64})
+    assert response.status_code == 403
+    assert "TICKETWARDEN_REDMINE_WEBHOOK_SECRET is not set" in response.get_json()["error"]
+
+
+def test_wrong_method_and_unknown_path_answer_json(sqlite_store):
+    web = client(sqlite_store)
+    assert web.get("/webhooks/redmine").status_code == 405
+    assert web.get("/webhooks/redmine").is_json
+    missing = web.get("/nothing-here")
+    assert missing.status_code == 404 and "error" in missing.get_json()
+
+
+def test_health_and_readiness(sqlite_store, tmp_path):
+    web = client(sqlite_store)
+    assert web.get("/healthz").get_json() == {"status": "ok"}
+    ready = web.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
+    broken = Store(create_db_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    not_ready = client(broken).get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.get_json()["checks"] == {"store": False}
