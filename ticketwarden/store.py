@@ -225,8 +225,8 @@ class Store:
                     ticket_id=effect.ticket_id, rule=effect.rule, action=effect.action,
                     params=_dumps(dict(effect.params)), state=PENDING, attempts=0,
                     available_at=now, created_at=now,
-                ).on_conflict_do_nothing(index_elements=["effect_key"]))
-                new += result.rowcount or 0
+                ).on_conflict_do_nothing(index_elements=["effect_key"]).returning(outbox.c.id))
+                new += len(result.all())
             self._audit(conn, now, "decision", tracker, ticket_id, str(trace.get("event", "")), trace)
             conn.execute(sa.update(inbox).where(inbox.c.id == item_id).values(
                 state=DONE, processed_at=now, lease_until=None, last_error=None))

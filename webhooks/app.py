@@ -52,8 +52,7 @@ def error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
 def create_app(intake: Intake, settings: WebhookSettings,
                readiness: Callable[[], tuple[bool, dict[str, Any]]] | None = None) -> Flask:
     """The Flask application of the intake. `readiness` answers /readyz (ok, details)."""
-    app = Flask("ticketwarden")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    app = Flask("ticketwarden")  # the body limit is enforced by reading at most max_body + 1 bytes
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
@@ -80,7 +79,9 @@ def create_app(intake: Intake, settings: WebhookSettings,
     def redmine_webhook() -> tuple[Response, int]:
         if request.content_length is not None and request.content_length > settings.max_body:
             return error(413, f"body larger than the limit of {settings.max_body} bytes")
-        body = request.get_data(cache=True)
+        body = request.stream.read(settings.max_body + 1)
+        if len(body) > settings.max_body:  # no Content-Length (chunked): count what arrives
+            return error(413, f"body larger than the limit of {settings.max_body} bytes")
         denied = _authenticate_redmine(body, settings)
         if denied:
             return denied

@@ -1,0 +1,204 @@
+"""End to end against the real sandbox Redmine, on SQLite and on PostgreSQL.
+
+A person creates and updates issues through Redmine's REST API; deliveries reach the real HTTP
+server as the plugin or a core webhook would send them, or the poller finds them; the worker
+writes back through python-redmine; the test reads the result from Redmine.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any, Iterator
+
+import pytest
+import requests
+import sqlalchemy as sa
+from waitress.server import create_server
+
+from connector.redmine import RedmineConnector
+from connector.redmine_payloads import parse_time
+from ticketwarden.config import Settings
+from ticketwarden.service import Application, build
+from ticketwarden.store import inbox
+from ticketwarden.worker import Worker
+from tests.conftest import EXAMPLE_RULEBOOK
+from tests.integration.sandbox import SandboxRedmine
+from webhooks.signatures import sign
+
+pytestmark = pytest.mark.redmine
+TOKEN = "e2e-" + uuid.uuid4().hex
+SECRET = "e2e-secret-" + uuid.uuid4().hex
+SERVICE_NAME = "ticketwarden service"
+
+
+@pytest.fixture(scope="module")
+def redmine(redmine_env) -> SandboxRedmine:
+    return SandboxRedmine(redmine_env)
+
+
+@pytest.fixture
+def service(database_url, redmine_env) -> Iterator[tuple[Application, str]]:
+    settings = Settings(database_url=database_url, rules=(str(EXAMPLE_RULEBOOK),),
+                        redmine_url=redmine_env["REDMINE_URL"], redmine_api_key=redmine_env["REDMINE_API_KEY"],
+                        webhook_token=TOKEN, redmine_webhook_secret=SECRET, max_body=64 * 1024,
+                        poll_overlap=0)
+    application = build(settings)
+    server = create_server(application.app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield application, f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    application.store.engine.dispose()
+
+
+def post(base: str, body: Any, *, token: str | None = TOKEN, headers: dict[str, str] | None = None,
+         raw: bytes | None = None) -> requests.Response:
+    data = raw if raw is not None else json.dumps(body).encode()
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if token is not None:
+        all_headers["X-Ticketwarden-Token"] = token
+    return requests.post(base + "/webhooks/redmine", data=data, headers=all_headers, timeout=30)
+
+
+def drain(application: Application) -> tuple[int, int]:
+    return application.worker.process_inbox(), application.worker.apply_outbox()
+
+
+def assert_triaged(redmine: SandboxRedmine, issue_id: int) -> dict[str, Any]:
+    issue = redmine.issue(issue_id)
+    assert redmine.custom_field(issue, "Failure origin") == "unknown"
+    assert redmine.custom_field(issue, "Triage").startswith("received ")
+    [note] = redmine.notes_by(issue, SERVICE_NAME)
+    assert note["private_notes"] is True
+    assert note["notes"].startswith(f"ticketwarden: incident #{issue_id} received (Normal priority).")
+    return issue
+
+
+def test_plugin_webhook_round_trip_and_replay(service, redmine):
+    application, base = service
+    created = redmine.create_incident("VPN down for ACME (plugin webhook)")
+    delivery = redmine.plugin_payload(redmine.issue(created["id"]))
+
+    answer = post(base, delivery)
+    assert answer.status_code == 202 and answer.json()["status"] == "accepted"
+    assert drain(application) == (1, 2)
+    issue = assert_triaged(redmine, created["id"])
+    journals = len(issue["journals"])
+
+    # The same delivery again: acknowledged, not stored, nothing written.
+    again = post(base, delivery)
+    assert again.status_code == 202 and again.json()["status"] == "duplicate"
+    # Even a replay of the stored event (a worker died after writing) writes nothing twice.
+    with application.store.engine.begin() as conn:
+        conn.execute(sa.update(inbox).values(state="pending"))
+    assert drain(application) == (1, 0)
+    assert len(redmine.issue(created["id"])["journals"]) == journals
+
+    # A person asks the customer for feedback: the update rule adds its note.
+    redmine.update(created["id"], status="Feedback", notes="Please send the VPN client logs.")
+    issue = redmine.issue(created["id"])
+    journal = issue["journals"][-1]
+    assert post(base, redmine.plugin_payload(issue, journal)).status_code == 202
+    assert drain(application) == (1, 1)
+    notes = [j["notes"] for j in redmine.notes_by(redmine.issue(created["id"]), SERVICE_NAME)]
+    assert notes[-1].startswith("ticketwarden: waiting for the customer since ")
+    assert notes[-1].endswith("(Alice Agent asked).")
+
+    # Our own write delivered back (a plugin without X-Skip-Webhooks support): loop guard.
+    ours = redmine.issue(created["id"])["journals"][-1]
+    assert ours["user"]["name"] == SERVICE_NAME
+    assert post(base, redmine.plugin_payload(redmine.issue(created["id"]), ours)).status_code == 202
+    assert drain(application) == (1, 0)
+    trace = application.store.audit_rows(str(created["id"]))[-1]["detail"]
+    assert trace["ignored"] == "change made by ticketwarden itself (loop guard)"
+
+
+def test_poller_alone_brings_the_event(service, redmine):
+    application, _ = service
+    created = redmine.create_incident("Mail relay rejects customer mail (polling)")
+    [poller] = application.pollers
+    since = parse_time(created["created_on"])
+    application.store.set_value(poller.state_name, since.isoformat(), since)
+
+    assert poller.poll_once() >= 1
+    keys = [row["dedup_key"] for row in application.store.inbox_rows()]
+    assert f"redmine:issue:{created['id']}:created" in keys
+    while drain(application) != (0, 0):
+        pass
+    assert_triaged(redmine, created["id"])
+
+    # Our writes changed updated_on, so the issue comes back, but nothing is new for it.
+    poller.poll_once()
+    keys_after = [row["dedup_key"] for row in application.store.inbox_rows()]
+    assert [k for k in keys_after if k.startswith(f"redmine:issue:{created['id']}:")] == \
+        [f"redmine:issue:{created['id']}:created"]
+    assert len(redmine.notes_by(redmine.issue(created["id"]), SERVICE_NAME)) == 1
+
+
+def test_webhook_and_poll_of_one_event_write_once(service, redmine):
+    application, base = service
+    created = redmine.create_incident("Printer queue stuck (webhook and poll)")
+    assert post(base, redmine.plugin_payload(redmine.issue(created["id"]))).status_code == 202
+    since = parse_time(created["created_on"])
+    [poller] = application.pollers
+    application.store.set_value(poller.state_name, since.isoformat(), since)
+    poller.poll_once()
+    while drain(application) != (0, 0):
+        pass
+    assert_triaged(redmine, created["id"])  # exactly one note
+
+
+def test_signed_core_webhook(service, redmine):
+    application, base = service
+    created = redmine.create_incident("Backup job failed (core webhook)")
+    body = json.dumps(redmine.core_payload(redmine.issue(created["id"]))).encode()
+    unsigned = post(base, None, raw=body, token=None, headers={"X-Redmine-Signature-256": sign(body, "wrong")})
+    assert unsigned.status_code == 403
+    signed = post(base, None, raw=body, token=None, headers={"X-Redmine-Signature-256": sign(body, SECRET)})
+    assert signed.status_code == 202
+    assert drain(application) == (1, 2)
+    assert_triaged(redmine, created["id"])
+
+
+def test_bad_requests_change_nothing(service, redmine):
+    application, base = service
+    created = redmine.create_incident("Bad deliveries must not touch this")
+    before = redmine.issue(created["id"])
+    delivery = redmine.plugin_payload(before)
+    malformed = post(base, None, raw=b'{"payload": {"action": "opened", "issue": ')
+    oversized = post(base, dict(delivery, padding="x" * (128 * 1024)))
+    chunked = requests.post(base + "/webhooks/redmine", data=iter([b"{" + b" " * (70 * 1024), b"}"]),
+                            headers={"X-Ticketwarden-Token": TOKEN}, timeout=30)
+    unauthenticated = post(base, delivery, token=None)
+    wrong_token = post(base, delivery, token="not-the-token")
+    answers = [(r.status_code, "error" in r.json()) for r in
+               (malformed, oversized, chunked, unauthenticated, wrong_token)]
+    assert answers == [(400, True), (413, True), (413, True), (401, True), (403, True)]
+    assert application.store.inbox_rows() == []
+    assert drain(application) == (0, 0)
+    assert redmine.issue(created["id"]) == before
+
+
+def test_tracker_down_is_retried_not_lost(service, redmine, redmine_env):
+    application, base = service
+    created = redmine.create_incident("Effects wait for Redmine to come back")
+    assert post(base, redmine.plugin_payload(redmine.issue(created["id"]))).status_code == 202
+    assert application.worker.process_inbox() == 1
+
+    down = RedmineConnector("http://127.0.0.1:9", redmine_env["REDMINE_API_KEY"], timeout=2)
+    down_worker = Worker(application.store, {"redmine": down}, application.rules)
+    assert down_worker.apply_outbox() == 2
+    rows = application.store.outbox_rows()
+    assert [(r["state"], r["attempts"]) for r in rows] == [("pending", 1), ("pending", 1)]
+    assert all(r["last_error"].startswith("Redmine unreachable") for r in rows)
+    assert redmine.notes_by(redmine.issue(created["id"]), SERVICE_NAME) == []
+
+    # Later, Redmine is back: the retries apply each effect once.
+    later = Worker(application.store, application.connectors, application.rules,
+                   clock=lambda: application.clock() + timedelta(hours=1))
+    assert later.apply_outbox() == 2
+    assert [(r["state"], r["attempts"]) for r in application.store.outbox_rows()] == [("done", 2), ("done", 2)]
+    assert_triaged(redmine, created["id"])

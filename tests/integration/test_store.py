@@ -1,0 +1,114 @@
+"""The store on SQLite and on a real PostgreSQL: migrations, de-duplication, claims, leases."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from rules.model import Effect
+from ticketwarden import migrate
+from ticketwarden.store import Store, create_db_engine, metadata
+from tests.helpers import T0
+
+
+def deliver(store: Store, key: str, now=T0) -> tuple[bool, int]:
+    return store.store_delivery(source="redmine", shape="plugin", dedup_key=key, path="/webhooks/redmine",
+                                headers={"Content-Type": "application/json"}, body=b'{"payload": {}}', now=now)
+
+
+def test_migrations_match_the_table_definitions(database_url):
+    engine = create_db_engine(database_url)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert differences == []
+    migrate.upgrade(engine)  # running it again changes nothing
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
+def test_downgrade_and_upgrade_again(database_url):
+    engine = create_db_engine(database_url)
+    migrate.downgrade(engine, "base")
+    assert "inbox" not in sa.inspect(engine).get_table_names()
+    migrate.upgrade(engine)
+    assert {"inbox", "outbox", "audit", "named_values"} <= set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_duplicate_delivery_is_stored_once(store):
+    new, first = deliver(store, "redmine:issue:1:created")
+    again, second = deliver(store, "redmine:issue:1:created")
+    assert (new, again) == (True, False) and first == second
+    assert len(store.inbox_rows()) == 1
+
+
+def test_a_claim_is_exclusive_across_threads(store):
+    for number in range(40):
+        deliver(store, f"redmine:issue:{number}:created")
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def claim() -> None:
+        while items := store.claim_inbox(T0, timedelta(minutes=5), limit=3):
+            with lock:
+                taken.extend(item.id for item in items)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken) == sorted(row["id"] for row in store.inbox_rows())  # every row once, none twice
+
+
+def test_a_lapsed_lease_is_taken_again(store):
+    deliver(store, "redmine:issue:1:created")
+    [item] = store.claim_inbox(T0, timedelta(minutes=5))
+    assert store.claim_inbox(T0 + timedelta(minutes=4), timedelta(minutes=5)) == []
+    [again] = store.claim_inbox(T0 + timedelta(minutes=6), timedelta(minutes=5))
+    assert again.id == item.id and again.attempts == 2
+
+
+def test_decision_and_effects_are_recorded_together_once(store):
+    _, inbox_id = deliver(store, "redmine:issue:1:created")
+    [item] = store.claim_inbox(T0, timedelta(minutes=5))
+    effects = [Effect("k1", "comment", "redmine", "1", "r", {"body": "hi", "private": True}),
+               Effect("k2", "set", "redmine", "1", "r", {"standard": {}, "custom": {"Team": "network"}})]
+    assert store.complete_inbox(item.id, effects=effects, trace={"event": "e"}, tracker="redmine",
+                                ticket_id="1", now=T0) == 2
+    # A replay of the same event plans the same keys: nothing new is recorded.
+    assert store.complete_inbox(item.id, effects=effects, trace={"event": "e"}, tracker="redmine",
+                                ticket_id="1", now=T0) == 0
+    assert [row["effect_key"] for row in store.outbox_rows()] == ["k1", "k2"]
+    assert store.inbox_rows()[0]["state"] == "done"
+    assert [row["kind"] for row in store.audit_rows("1")] == ["decision", "decision"]
+    claimed = store.claim_outbox(T0, timedelta(minutes=5))
+    assert [c.effect.params for c in claimed] == [e.params for e in effects]
+
+
+def test_effect_retry_and_dead_letter(store):
+    _, inbox_id = deliver(store, "redmine:issue:1:created")
+    store.complete_inbox(inbox_id, effects=[Effect("k", "comment", "redmine", "1", "r", {"body": "x"})],
+                         trace={}, tracker="redmine", ticket_id="1", now=T0)
+    [item] = store.claim_outbox(T0, timedelta(minutes=5))
+    store.effect_failed(item, "Redmine unreachable", T0, T0 + timedelta(seconds=10))
+    assert store.claim_outbox(T0 + timedelta(seconds=5), timedelta(minutes=5)) == []
+    [retry] = store.claim_outbox(T0 + timedelta(seconds=11), timedelta(minutes=5))
+    store.effect_failed(retry, "Redmine refused the change", T0, None)
+    row = store.outbox_rows()[0]
+    assert (row["state"], row["attempts"], row["last_error"]) == ("dead", 2, "Redmine refused the change")
+    assert [a["kind"] for a in store.audit_rows("1")][-2:] == ["effect-retry", "effect-dead"]
+
+
+def test_named_values_and_times_round_trip(store):
+    store.set_value("poll:redmine:watermark", "2026-03-02T09:00:00+00:00", T0)
+    store.set_value("poll:redmine:watermark", "2026-03-02T10:00:00+00:00", T0)
+    assert store.get_value("poll:redmine:watermark") == "2026-03-02T10:00:00+00:00"
+    deliver(store, "k", now=T0)
+    assert store.inbox_rows()[0]["received_at"] == T0  # aware UTC in, aware UTC out
+    assert store.counts() == {"inbox": {"pending": 1}, "outbox": {}}
