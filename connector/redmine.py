@@ -7,11 +7,13 @@ carries `X-Skip-Webhooks` so the redmine_webhook plugin does not echo our own ch
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import requests
-from redminelib import Redmine, exceptions as rm
+from redminelib import Redmine
+from redminelib import exceptions as rm
 from redminelib.engines.sync import SyncEngine
 
 from connector.errors import TrackerError, UnknownReference
@@ -51,7 +53,7 @@ def _engine_with_timeout(timeout: float) -> type[SyncEngine]:
 
 def format_filter_time(moment: datetime) -> str:
     """Redmine's filters accept exactly `YYYY-MM-DDTHH:MM:SSZ` (isoformat() gets a 422)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class RedmineConnector:

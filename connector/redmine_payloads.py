@@ -10,9 +10,10 @@ Three shapes arrive, all stored raw in the inbox and normalised here:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from connector.errors import PayloadError, UnknownReference
 from rules.model import Change, Comment, Event, Person, Ticket
@@ -155,7 +156,7 @@ def parse_time(value: Any) -> datetime | None:
         return None
     text = str(value).replace("Z", "+00:00")
     parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def person(raw: Any, vocabulary: Vocabulary | None = None) -> Person | None:
@@ -223,12 +224,13 @@ def event_from_body(body: dict[str, Any], vocabulary: Vocabulary) -> Event:
     if delivery.action == "deleted":
         return Event(event_id, KIND, str(delivery.issue_id), frozenset(),
                      parse_time(body.get("timestamp")) or _epoch())
-    if delivery.action == "created" or journal is None:
-        occurred = parse_time(issue.get("created_on")) if delivery.action == "created" else \
-            parse_time(issue.get("updated_on"))
-        triggers = frozenset({"ticket.created"}) if delivery.action == "created" else frozenset()
-        return Event(event_id, KIND, str(delivery.issue_id), triggers, occurred or _epoch(),
-                     actor=person(issue.get("author"), vocabulary) if delivery.action == "created" else None)
+    if delivery.action == "created":
+        return Event(event_id, KIND, str(delivery.issue_id), frozenset({"ticket.created"}),
+                     parse_time(issue.get("created_on")) or _epoch(),
+                     actor=person(issue.get("author"), vocabulary))
+    if journal is None:  # an update delivered without its journal says nothing we can act on
+        return Event(event_id, KIND, str(delivery.issue_id), frozenset(),
+                     parse_time(issue.get("updated_on")) or _epoch())
     _, cf_ids = custom_fields(issue)
     cf_names = {ident: name for name, ident in cf_ids.items()}
     changes = tuple(
@@ -237,7 +239,7 @@ def event_from_body(body: dict[str, Any], vocabulary: Vocabulary) -> Event:
     )
     notes = journal.get("notes") or ""
     comment = Comment(notes, bool(journal.get("private_notes"))) if notes.strip() else None
-    triggers = set()
+    triggers: set[str] = set()
     if changes:
         triggers.add("ticket.updated")
     if comment:
@@ -256,7 +258,7 @@ def event_from_body(body: dict[str, Any], vocabulary: Vocabulary) -> Event:
 
 
 def _epoch() -> datetime:
-    return datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return datetime(1970, 1, 1, tzinfo=UTC)
 
 
 _TABLES = {"status": "statuses", "tracker": "trackers", "priority": "priorities", "project": "projects"}

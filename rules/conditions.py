@@ -13,9 +13,10 @@ Comparisons are case-insensitive for text; `<`/`>` compare numbers or ISO dates.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from rules.model import Event, Ticket
 
@@ -170,7 +171,7 @@ def _ordered(left: str, right: str) -> tuple[Any, Any] | None:
 def _as_datetime(text: str) -> datetime:
     """ISO dates and times; a value without a zone is taken as UTC."""
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 _ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {

@@ -19,7 +19,7 @@ class Where:
     errors: list[RuleError] = field(default_factory=list)
 
     def child(self, container: Any, key: str | int) -> "Where":
-        return Where(self.file, line_of(container, key, self.line), self.path + (key,), self.errors)
+        return Where(self.file, line_of(container, key, self.line), (*self.path, key), self.errors)
 
     def error(self, message: str) -> None:
         self.errors.append(RuleError(self.file, self.line, self.path, message))

@@ -6,9 +6,10 @@ one rulebook serves Redmine and Jira alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 TRIGGERS = ("ticket.created", "ticket.updated", "ticket.commented", "ticket.closed", "ticket.reopened")
 

@@ -7,13 +7,14 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from rules.actions import ACTIONS, ActionSpec, CompileContext
 from rules.conditions import Condition, ConditionSyntaxError, parse_condition
 from rules.context import Where
-from rules.errors import RuleError, RulebookInvalid
+from rules.errors import RulebookInvalid, RuleError
 from rules.model import TRIGGERS
 from rules.source import MappingNode, YamlSyntaxError, parse_yaml
 

@@ -6,8 +6,9 @@ so `{{ ticket.subjet }}` fails at load time with file:line instead of at 3 a.m.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -68,7 +69,7 @@ def _person_name(person: Person | None) -> str:
     return (person.name or person.login or person.id) if person else ""
 
 
-_SAMPLE_TIME = datetime(2026, 1, 5, 9, 30, tzinfo=timezone.utc)
+_SAMPLE_TIME = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 SAMPLE_TICKET = Ticket(
     tracker_kind="sample", id="1", key="#1", url="https://tracker.invalid/issues/1",
     project="support", project_name="Support", tracker="Incident", status="New",

@@ -93,14 +93,15 @@ def serve(bind: str | None, database_url: str | None, rules: tuple[str, ...],
     Secrets come from the environment only: REDMINE_API_KEY, TICKETWARDEN_WEBHOOK_TOKEN,
     TICKETWARDEN_REDMINE_WEBHOOK_SECRET.
     """
-    from ticketwarden.service import NotMigrated, serve as run
+    from ticketwarden.service import NotMigrated
+    from ticketwarden.service import serve as run
 
     settings = _settings(bind=bind, database_url=database_url, rules=rules, redmine_url=redmine_url,
                          poll_interval=poll_interval)
     if not settings.rules:
         raise click.UsageError("no rules given: use --rules PATH or set TICKETWARDEN_RULES")
     try:
-        settings.host_port
+        settings.host_port  # noqa: B018 - validates the bind address before anything starts
         run(settings)
     except (NotMigrated, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -7,9 +7,10 @@ printed: `Settings.describe()` masks them.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_BIND = "127.0.0.1:8080"
 SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Protocol
+from typing import Any, Protocol
 
 from connector.redmine_payloads import classify, parse_time
 from ticketwarden.clock import Clock, utcnow

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from rules.errors import RuleError, RulebookInvalid
+from rules.errors import RulebookInvalid, RuleError
 from rules.rulebook import Rulebook, load_rulebook
 
 log = logging.getLogger(__name__)

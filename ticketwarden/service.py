@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
@@ -65,7 +66,7 @@ class Application:
             try:
                 busy += self.worker.process_inbox()
                 busy += self.worker.apply_outbox()
-            except Exception:  # noqa: BLE001 - the loop must survive a store hiccup
+            except Exception:
                 log.exception("worker pass failed; retrying")
                 self._stop.wait(self.settings.worker_interval * 5)
                 continue

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -37,13 +38,13 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -192,7 +193,7 @@ class Store:
                 if inserted is not None:
                     return True, int(inserted)
                 # A concurrent delivery of the same event won the race.
-                raced = conn.execute(sa.select(inbox.c.id).where(
+                raced: int = conn.execute(sa.select(inbox.c.id).where(
                     inbox.c.source == source, inbox.c.dedup_key == dedup_key)).scalar_one()
                 return False, int(raced)
         except OperationalError as exc:
@@ -294,7 +295,8 @@ class Store:
         result: dict[str, dict[str, int]] = {}
         with self.engine.connect() as conn:
             for table in (inbox, outbox):
-                rows = conn.execute(sa.select(table.c.state, sa.func.count()).group_by(table.c.state))
+                rows: list[Any] = list(conn.execute(
+                    sa.select(table.c.state, sa.func.count()).group_by(table.c.state)))
                 result[table.name] = {state: count for state, count in rows}
         return result
 
@@ -333,7 +335,8 @@ class Store:
                 .order_by(table.c.id).limit(limit)
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True)
-            for ident, state, attempts in conn.execute(query).all():
+            due_rows: list[Any] = list(conn.execute(query))
+            for ident, state, attempts in due_rows:
                 taken = conn.execute(sa.update(table).where(
                     table.c.id == ident, table.c.state == state, table.c.attempts == attempts,
                 ).values(state=PROCESSING, lease_until=now + lease, attempts=attempts + 1))

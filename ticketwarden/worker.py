@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from connector.errors import PayloadError, TrackerError
 from rules.engine import Decision, evaluate
@@ -43,7 +44,7 @@ class RetryPolicy:
     def delay(self, attempt: int) -> timedelta:
         """Exponential backoff with ±20% jitter, so many failures do not retry in lock-step."""
         seconds = min(self.cap, self.base * 2 ** max(0, attempt - 1))
-        return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+        return timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not a secret
 
 
 class Worker:
@@ -134,7 +135,7 @@ class Worker:
         except TrackerError as exc:
             self._effect_failed(item, str(exc), exc.transient)
             return
-        except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, never lost
+        except Exception as exc:
             log.exception("effect %s failed unexpectedly", effect.key)
             self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
             return

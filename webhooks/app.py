@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -96,7 +97,7 @@ def create_app(intake: Intake, settings: WebhookSettings,
         try:
             new, ident = intake.store(
                 source="redmine", shape=delivery.shape, dedup_key=delivery.dedup_key,
-                path=request.path, headers=_safe_headers(request.headers), body=body)
+                path=request.path, headers=_safe_headers(dict(request.headers)), body=body)
         except StoreUnavailable as exc:
             log.warning("inbox unavailable: %s", exc)
             return error(503, "the inbox is unavailable; please retry")

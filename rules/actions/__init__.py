@@ -7,9 +7,10 @@ effect to a tracker is the connector's job, never the action's.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from rules.context import Where
 from rules.model import Event, Ticket

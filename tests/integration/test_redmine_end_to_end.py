@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -20,12 +21,12 @@ from waitress.server import create_server
 
 from connector.redmine import RedmineConnector
 from connector.redmine_payloads import parse_time
+from tests.conftest import EXAMPLE_RULEBOOK
+from tests.integration.sandbox import SandboxRedmine
 from ticketwarden.config import Settings
 from ticketwarden.service import Application, build
 from ticketwarden.store import inbox
 from ticketwarden.worker import Worker
-from tests.conftest import EXAMPLE_RULEBOOK
-from tests.integration.sandbox import SandboxRedmine
 from webhooks.signatures import sign
 
 pytestmark = pytest.mark.redmine

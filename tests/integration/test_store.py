@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from rules.model import Effect
+from tests.helpers import T0
 from ticketwarden import migrate
 from ticketwarden.store import Store, create_db_engine, metadata
-from tests.helpers import T0
 
 
 def deliver(store: Store, key: str, now=T0) -> tuple[bool, int]:
@@ -75,7 +75,7 @@ def test_a_lapsed_lease_is_taken_again(store):
 
 
 def test_decision_and_effects_are_recorded_together_once(store):
-    _, inbox_id = deliver(store, "redmine:issue:1:created")
+    deliver(store, "redmine:issue:1:created")
     [item] = store.claim_inbox(T0, timedelta(minutes=5))
     effects = [Effect("k1", "comment", "redmine", "1", "r", {"body": "hi", "private": True}),
                Effect("k2", "set", "redmine", "1", "r", {"standard": {}, "custom": {"Team": "network"}})]

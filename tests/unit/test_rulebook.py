@@ -94,7 +94,8 @@ def test_duplicate_keys_are_refused():
     ("version: 1\nrules: {}\n", "book.yaml:2: rules: expected a list of rules"),
     ("version: 1\nrules:\n  - on: [ticket.created]\n    then: [{comment: {body: x}}]\n",
      "book.yaml:3: rules → 0: missing `name`"),
-    ("version: 1\nrules:\n  - name: x\n    on: [ticket.created]\n    enabled: maybe\n    then: [{comment: {body: x}}]\n",
+    ("version: 1\nrules:\n  - name: x\n    on: [ticket.created]\n    enabled: maybe\n"
+     "    then: [{comment: {body: x}}]\n",
      "book.yaml:5: rules → 0 → enabled: expected true or false"),
     ("version: 1\nrules:\n  - name: x\n    on: [ticket.created]\n    then: [{comment: {body: x, private: 'yes'}}]\n",
      "book.yaml:5: rules → 0 → then → 0 → comment → private: expected bool, got str"),
@@ -114,7 +115,8 @@ def test_a_directory_is_one_rulebook_with_shared_names():
     book = load_rulebook([first, second])
     assert [rule.name for rule in book.rules] == ["one", "two"]
     assert book.files == ("a.yaml", "b.yaml")
-    clash = ("c.yaml", "version: 1\nrules:\n  - name: one\n    on: [ticket.created]\n    then: [{comment: {body: x}}]\n")
+    clash = ("c.yaml", "version: 1\nrules:\n  - name: one\n    on: [ticket.created]\n"
+                       "    then: [{comment: {body: x}}]\n")
     with pytest.raises(RulebookInvalid) as caught:
         load_rulebook([first, clash])
     assert str(caught.value.errors[0]) == \
