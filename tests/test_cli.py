@@ -73,9 +73,11 @@ def test_serve_refuses_an_unmigrated_database(tmp_path):
 def test_serve_runs_and_stops_cleanly(tmp_path):
     """The embedded default: SQLite under the data folder, no tracker, answering on loopback."""
     port = free_port()
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(EXAMPLE_RULEBOOK.read_text())
     env = {key: value for key, value in os.environ.items() if not key.startswith(("REDMINE_", "TICKETWARDEN_"))}
     env.update(TICKETWARDEN_DATA_DIR=str(tmp_path), TICKETWARDEN_BIND=f"127.0.0.1:{port}",
-               TICKETWARDEN_WEBHOOK_TOKEN="serve-test", TICKETWARDEN_RULES=str(EXAMPLE_RULEBOOK))
+               TICKETWARDEN_WEBHOOK_TOKEN="serve-test", TICKETWARDEN_RULES=str(rules))
     subprocess.run([sys.executable, "-m", "ticketwarden.cli", "migrate"], env=env, check=True,
                    capture_output=True, timeout=60)
     process = subprocess.Popen([sys.executable, "-m", "ticketwarden.cli", "serve"], env=env,
@@ -95,6 +97,17 @@ def test_serve_runs_and_stops_cleanly(tmp_path):
                                  json={"payload": {"action": "opened", "issue": {"id": 1}}}, timeout=5)
         assert accepted.status_code == 202
         assert (Path(tmp_path) / "ticketwarden.db").exists()
+
+        # SIGHUP reloads; a broken rulebook is refused and the last good one keeps running.
+        rules.write_text("version: 1\nrules: [oops]\n")
+        process.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            after = requests.get(base + "/readyz", timeout=2).json()
+            if "rule_errors" in after:
+                break
+            time.sleep(0.1)
+        assert after["status"] == "ready"
+        assert after["rule_errors"] == [f"{rules}:2: rules → 0: a rule must be a mapping with name, on, if, then"]
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)

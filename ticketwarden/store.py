@@ -140,11 +140,19 @@ def create_db_engine(url: str) -> Engine:
 
         @sa_event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # transactions are begun below, not by pysqlite
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
+        @sa_event.listens_for(engine, "begin")
+        def _begin_immediate(connection: Connection) -> None:
+            # A deferred transaction that reads and then writes cannot wait for a concurrent
+            # writer (SQLite answers "database is locked" at once); taking the write lock up
+            # front lets the busy timeout queue writers instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)

@@ -68,6 +68,16 @@ class Worker:
         return len(items)
 
     def _process(self, item: InboxItem) -> None:
+        if item.attempts > self.retry.max_attempts:
+            self.store.dead_inbox(item.id, f"gave up after {item.attempts - 1} attempts", self.clock())
+            return
+        try:
+            self._handle(item)
+        except Exception as exc:  # noqa: BLE001 - an unexpected failure is retried, never lost
+            log.exception("inbox %s failed unexpectedly", item.id)
+            self._retry_inbox(item, f"{type(exc).__name__}: {exc}")
+
+    def _handle(self, item: InboxItem) -> None:
         connector = self.connectors.get(item.source)
         if connector is None:
             self._retry_inbox(item, f"no {item.source} tracker is configured")

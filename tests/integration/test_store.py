@@ -112,3 +112,29 @@ def test_named_values_and_times_round_trip(store):
     deliver(store, "k", now=T0)
     assert store.inbox_rows()[0]["received_at"] == T0  # aware UTC in, aware UTC out
     assert store.counts() == {"inbox": {"pending": 1}, "outbox": {}}
+
+
+def test_concurrent_deliveries_are_all_stored(store):
+    """Many intake threads at once (as waitress runs them): none refused, none lost."""
+    errors: list[Exception] = []
+
+    def deliver_many(thread: int) -> None:
+        for number in range(25):
+            try:
+                deliver(store, f"redmine:issue:{thread}:journal:{number}")
+                deliver(store, f"redmine:issue:{thread}:journal:{number}")  # and its duplicate
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=deliver_many, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(store.inbox_rows()) == 200
+
+
+def test_sqlite_runs_in_wal_mode(sqlite_store):
+    with sqlite_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
