@@ -73,7 +73,7 @@ class Worker:
             return
         try:
             self._handle(item)
-        except Exception as exc:  # noqa: BLE001 - an unexpected failure is retried, never lost
+        except Exception as exc:
             log.exception("inbox %s failed unexpectedly", item.id)
             self._retry_inbox(item, f"{type(exc).__name__}: {exc}")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from ticketwarden.rulefiles import RulebookHolder
-from ticketwarden.worker import RetryPolicy, Worker
 from tests.conftest import EXAMPLE_RULEBOOK
 from tests.helpers import T0
+from ticketwarden.rulefiles import RulebookHolder
+from ticketwarden.worker import RetryPolicy, Worker
 
 OPENED = {"payload": {"action": "opened", "issue": {"id": 9}}}
 
