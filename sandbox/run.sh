@@ -16,7 +16,6 @@ if [ -z "${REDMINE_URL:-}" ]; then
   set +a
   # The sandbox has no webhook plugin: polling brings its events in, so poll often.
   export TICKETWARDEN_POLL_INTERVAL="${TICKETWARDEN_POLL_INTERVAL:-10}"
-  export TICKETWARDEN_POLL_LOOKBACK="${TICKETWARDEN_POLL_LOOKBACK:-3600}"
 fi
 mkdir -p var
 if [ -z "${TICKETWARDEN_WEBHOOK_TOKEN:-}" ]; then

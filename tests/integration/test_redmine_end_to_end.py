@@ -203,3 +203,41 @@ def test_tracker_down_is_retried_not_lost(service, redmine, redmine_env):
     assert later.apply_outbox() == 2
     assert [(r["state"], r["attempts"]) for r in application.store.outbox_rows()] == [("done", 2), ("done", 2)]
     assert_triaged(redmine, created["id"])
+
+
+def test_the_served_process_writes_back_within_a_minute(redmine, redmine_env, tmp_path):
+    """What a newcomer does after `make run`: create an Incident, see the note appear."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("REDMINE_", "TICKETWARDEN_"))}
+    env.update(TICKETWARDEN_DATA_DIR=str(tmp_path), TICKETWARDEN_BIND=f"127.0.0.1:{port}",
+               TICKETWARDEN_RULES=str(EXAMPLE_RULEBOOK), TICKETWARDEN_POLL_INTERVAL="2",
+               TICKETWARDEN_POLL_LOOKBACK="5",
+               REDMINE_URL=redmine_env["REDMINE_URL"], REDMINE_API_KEY=redmine_env["REDMINE_API_KEY"])
+    subprocess.run([sys.executable, "-m", "ticketwarden.cli", "migrate"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    process = subprocess.Popen([sys.executable, "-m", "ticketwarden.cli", "serve"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1)
+        created = redmine.create_incident("Created by a person after make run")
+        started = time.monotonic()
+        notes: list = []
+        while time.monotonic() - started < 60 and not notes:
+            time.sleep(1)
+            notes = redmine.notes_by(redmine.issue(created["id"]), SERVICE_NAME)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert notes, f"no note within a minute; the service said:\n{output}"
+    assert_triaged(redmine, created["id"])
+    assert process.returncode == 0, output
+    assert redmine_env["REDMINE_API_KEY"] not in output  # the key is never logged
