@@ -148,9 +148,11 @@ def serve(settings: Settings) -> None:
         application.rules.reload()
 
     def shutdown(*_: Any) -> None:
+        # waitress's loop ends on SystemExit (and then finishes its running requests); closing
+        # its socket alone would leave it serving open keep-alive connections.
         log.info("stopping")
         application.stop()
-        server.close()
+        raise SystemExit(0)
 
     signal.signal(signal.SIGHUP, reload_rules)
     signal.signal(signal.SIGTERM, shutdown)
@@ -158,8 +160,8 @@ def serve(settings: Settings) -> None:
     log.info("ticketwarden listening on http://%s:%d (webhooks: POST /webhooks/redmine)", host, port)
     try:
         server.run()
-    except OSError:
-        pass  # the socket closed by shutdown()
     finally:
         application.stop()
+        server.close()
         scheduler.shutdown(wait=False)
+        log.info("stopped")

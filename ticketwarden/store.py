@@ -278,16 +278,16 @@ class Store:
                          "attempt": item.attempts, "retry_at": retry_at})
 
     def outbox_rows(self, **filters: Any) -> list[dict[str, Any]]:
-        query = sa.select(outbox).order_by(outbox.c.id)
-        for name, value in filters.items():
-            query = query.where(outbox.c[name] == value)
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+        return self._rows(outbox, filters)
 
     def inbox_rows(self, **filters: Any) -> list[dict[str, Any]]:
-        query = sa.select(inbox).order_by(inbox.c.id)
+        return self._rows(inbox, filters)
+
+    def _rows(self, table: sa.Table, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Rows of a table, oldest first, where each named column equals its value."""
+        query = sa.select(table).order_by(table.c.id)
         for name, value in filters.items():
-            query = query.where(inbox.c[name] == value)
+            query = query.where(table.c[name] == value)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from rules.context import Where
 from rules.model import Event, Ticket
+from rules.templates import Template, TemplateError, compile_template, dry_render
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,21 @@ def check_options(options: Mapping[str, Option], value: Any, where: Where) -> di
             ok = False
         result[key] = value[key]
     return result if ok else None
+
+
+def checked_template(text: str, where: Where, book: CompileContext) -> Template | None:
+    """Compile a template and dry-render it against the sample ticket; None (and an error
+    recorded at `where`) when either fails, so a typo fails the load, not the event."""
+    try:
+        template = compile_template(text)
+    except TemplateError as exc:
+        where.error(f"template error: {exc}")
+        return None
+    problem = dry_render(template, book.field_names)
+    if problem:
+        where.error(problem)
+        return None
+    return template
 
 
 def _registry() -> dict[str, ActionSpec]:

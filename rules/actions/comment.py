@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, Option, Scope, check_options
+from rules.actions import ActionSpec, CompileContext, Option, Scope, check_options, checked_template
 from rules.context import Where
-from rules.templates import TemplateError, compile_template, dry_render, render
+from rules.templates import render
 
 OPTIONS = {
     "body": Option("template", required=True, doc="Text of the note (a template)."),
@@ -19,15 +19,8 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     options = check_options(OPTIONS, value, where)
     if options is None:
         return None
-    body_where = where.child(value, "body")
-    try:
-        template = compile_template(options["body"])
-    except TemplateError as exc:
-        body_where.error(f"template error: {exc}")
-        return None
-    problem = dry_render(template, book.field_names)
-    if problem:
-        body_where.error(problem)
+    template = checked_template(options["body"], where.child(value, "body"), book)
+    if template is None:
         return None
     return {"body": template, "private": options["private"]}
 

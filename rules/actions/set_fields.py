@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, PlanError, Scope
+from rules.actions import ActionSpec, CompileContext, PlanError, Scope, checked_template
 from rules.context import Where
-from rules.templates import TemplateError, compile_template, dry_render, render
+from rules.templates import render
 
 STANDARD = ("status", "priority", "subject", "description", "assignee")
 
@@ -36,15 +36,8 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
             here.error(f"expected a text value, got {type(raw).__name__}")
             ok = False
             continue
-        try:
-            template = compile_template(str(raw))
-        except TemplateError as exc:
-            here.error(f"template error: {exc}")
-            ok = False
-            continue
-        problem = dry_render(template, book.field_names)
-        if problem:
-            here.error(problem)
+        template = checked_template(str(raw), here, book)
+        if template is None:
             ok = False
             continue
         compiled[name] = template
