@@ -1,30 +1,37 @@
-"""Conditions: `field op value` strings, parsed once at load and evaluated against a ticket.
+"""Conditions: `field op value` strings and any / all / not groups, parsed once at load.
 
-Grammar (one condition per string; a rule's list of conditions is an implicit AND):
+Grammar (one condition per string; a list of conditions is an implicit AND):
 
     field = value | != | < | <= | > | >= | ~= regex
     field in (a, b, "c d")      field not in (a, b)
     field is empty              field is not empty
     field changed               field changed_to value     field changed_from value
+    - any: [cond, ...]          - all: [cond, ...]          - not: cond
 
-Comparisons are case-insensitive for text; `<`/`>` compare numbers or ISO dates.
+Text compares case-insensitively; `<`/`>` compare numbers, ISO dates or (for `age`) durations.
+Values of fields with a declared vocabulary (statuses, priorities, ... and custom fields with
+`values`) are checked at load, so `status = Feedbak` is an error, not a rule that never fires.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Mapping, Sequence
 
-from rules.model import Event, Ticket
+from rules.durations import DurationError, parse_duration
+from rules.model import Event, Person, Ticket
 
 STANDARD_FIELDS = (
-    "project", "tracker", "type", "status", "priority", "assignee", "author",
-    "subject", "description", "created", "updated", "actor",
+    "project", "tracker", "type", "status", "priority", "assignee", "author", "subject",
+    "description", "labels", "created", "updated", "age", "actor", "actor_role", "author_role",
+    "comment", "comment_visibility", "sla.policy",
 )
 CHANGE_NAMES = {"type": "tracker"}
+ROLES = ("staff", "customer")
+_VOCABULARY_OF = {"status": "statuses", "priority": "priorities", "tracker": "trackers",
+                  "type": "trackers", "project": "projects"}
 
 _HEAD = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.]*)\s*(?P<rest>.*?)\s*$", re.S)
 _OPERATOR = re.compile(
@@ -32,6 +39,10 @@ _OPERATOR = re.compile(
     r"|~=|!=|<=|>=|=|<|>)(?P<value>.*)$",
     re.S,
 )
+ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+}
 
 
 class ConditionSyntaxError(ValueError):
@@ -39,8 +50,18 @@ class ConditionSyntaxError(ValueError):
 
 
 @dataclass(frozen=True)
+class ConditionContext:
+    """What the rulebook declares that conditions are checked against at load."""
+
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    vocabulary: Mapping[str, Sequence[str]] = field(default_factory=dict)  # statuses -> names
+    field_values: Mapping[str, Sequence[str]] = field(default_factory=dict)  # logical -> values
+    sla_policies: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
 class Condition:
-    """A parsed condition. `custom` is the logical custom-field name when the field is one."""
+    """A parsed leaf condition. `custom` says the field is a logical custom field."""
 
     text: str
     field: str
@@ -48,25 +69,51 @@ class Condition:
     values: tuple[str, ...]
     custom: bool
     pattern: re.Pattern[str] | None = None
+    duration: timedelta | None = None
 
 
-def parse_condition(text: str, custom_fields: Mapping[str, Any]) -> Condition:
+@dataclass(frozen=True)
+class Group:
+    """any / all / not over child conditions."""
+
+    kind: str
+    children: tuple["Condition | Group", ...]
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind}:"
+
+
+Node = Condition | Group
+
+
+@dataclass
+class ConditionTrace:
+    """One evaluated node: its text, result, the values it looked at, and its nesting depth."""
+
+    text: str
+    result: bool
+    actual: str = ""
+    depth: int = 0
+
+
+def parse_condition(text: str, context: ConditionContext) -> Condition:
     """Parse one condition; raise ConditionSyntaxError with an admin-readable reason."""
     head = _HEAD.match(text)
     if not head:
         raise ConditionSyntaxError(f"cannot read condition {text!r}: expected `field operator value`")
     name, rest = head["field"], head["rest"]
-    custom = name in custom_fields
+    custom = name in context.custom_fields
     if not custom and name not in STANDARD_FIELDS:
-        known = ", ".join(sorted(set(STANDARD_FIELDS) | set(custom_fields)))
+        known = ", ".join(sorted(set(STANDARD_FIELDS) | set(context.custom_fields)))
         raise ConditionSyntaxError(f"unknown field {name!r} (known: {known})")
     match = _OPERATOR.match(rest)
     if not match:
         raise ConditionSyntaxError(f"unknown operator in {text!r}")
     op = " ".join(match["op"].split())
-    raw = match["value"].strip()
     if match["value"][:1] in ("=", "<", ">", "~", "!"):
         raise ConditionSyntaxError(f"unknown operator {op + match['value'].split()[0]!r} in {text!r}")
+    raw = match["value"].strip()
     if op in ("is empty", "is not empty", "changed"):
         if raw:
             raise ConditionSyntaxError(f"`{op}` takes no value, got {raw!r}")
@@ -77,17 +124,52 @@ def parse_condition(text: str, custom_fields: Mapping[str, Any]) -> Condition:
         values = tuple(_split_list(raw[1:-1]))
         if not values:
             raise ConditionSyntaxError(f"`{op}` needs at least one value")
-        return Condition(text, name, op, values, custom)
-    value = _unquote(raw)
-    if not value and not raw:
-        raise ConditionSyntaxError(f"`{op}` needs a value")
-    pattern = None
+    else:
+        if not raw:
+            raise ConditionSyntaxError(f"`{op}` needs a value")
+        values = (_unquote(raw),)
+    pattern = duration = None
     if op == "~=":
         try:
-            pattern = re.compile(value, re.IGNORECASE)
+            pattern = re.compile(values[0], re.IGNORECASE)
         except re.error as exc:
-            raise ConditionSyntaxError(f"invalid regular expression {value!r}: {exc}") from exc
-    return Condition(text, name, op, (value,), custom, pattern)
+            raise ConditionSyntaxError(f"invalid regular expression {values[0]!r}: {exc}") from exc
+    else:
+        _check_values(name, custom, op, values, context)
+    if name == "age":
+        if op not in ORDER_OPS:
+            raise ConditionSyntaxError("`age` compares with <, <=, > or >= and a duration, e.g. age > 2d")
+        try:
+            duration = parse_duration(values[0])
+        except DurationError as exc:
+            raise ConditionSyntaxError(str(exc)) from exc
+    return Condition(text, name, op, values, custom, pattern, duration)
+
+
+def _check_values(name: str, custom: bool, op: str, values: tuple[str, ...], context: ConditionContext) -> None:
+    """A value outside a declared vocabulary can never match: refuse it at load."""
+    if op in ORDER_OPS:
+        return
+    if custom:
+        allowed: Sequence[str] | None = context.field_values.get(name)
+        kind = f"value of {name}"
+    elif name in ("actor_role", "author_role"):
+        allowed, kind = ROLES, "role"
+    elif name == "comment_visibility":
+        allowed, kind = ("public", "private"), "visibility"
+    elif name == "sla.policy":
+        allowed, kind = context.sla_policies, "SLA policy"
+    else:
+        table = _VOCABULARY_OF.get(name)
+        allowed = context.vocabulary.get(table) if table else None
+        kind = name
+    if not allowed:
+        return
+    folded = {str(item).casefold() for item in allowed}
+    for value in values:
+        if value.casefold() not in folded:
+            raise ConditionSyntaxError(
+                f"unknown {kind} {value!r} (declared: {', '.join(map(str, allowed))})")
 
 
 def _unquote(raw: str) -> str:
@@ -118,8 +200,88 @@ def _split_list(body: str) -> list[str]:
     return [item for item in items if item]
 
 
-def ticket_values(ticket: Ticket, event: Event, name: str, custom_ref: str | None) -> list[str] | None:
+# -- evaluation ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything a condition may look at."""
+
+    ticket: Ticket
+    event: Event
+    now: datetime
+    field_refs: Mapping[str, str | None]
+    role_of: Callable[[Person | None], str | None]
+
+
+def evaluate(nodes: Sequence[Node], facts: Facts, trace: list[ConditionTrace] | None = None,
+             depth: int = 0) -> bool:
+    """AND over the nodes, stopping at the first false; every evaluated node is traced."""
+    for node in nodes:
+        if not evaluate_node(node, facts, trace, depth):
+            return False
+    return True
+
+
+def evaluate_node(node: Node, facts: Facts, trace: list[ConditionTrace] | None, depth: int) -> bool:
+    if isinstance(node, Group):
+        entry = ConditionTrace(node.text, False, depth=depth)
+        if trace is not None:
+            trace.append(entry)
+        if node.kind == "all":
+            result = evaluate(node.children, facts, trace, depth + 1)
+        elif node.kind == "any":
+            result = any(evaluate_node(child, facts, trace, depth + 1) for child in node.children)
+        else:  # not
+            result = not evaluate(node.children, facts, trace, depth + 1)
+        entry.result = result
+        return result
+    result, actual = evaluate_condition(node, facts)
+    if trace is not None:
+        trace.append(ConditionTrace(node.text, result, actual, depth))
+    return result
+
+
+def evaluate_condition(condition: Condition, facts: Facts) -> tuple[bool, str]:
+    """(holds?, the values looked at, for the trace)."""
+    ref = facts.field_refs.get(condition.field) if condition.custom else None
+    if condition.custom and not ref:
+        return False, f"{condition.field} has no mapping for {facts.ticket.tracker_kind}"
+    op = condition.op
+    if op.startswith("changed"):
+        return _evaluate_change(condition, facts.event, ref)
+    values = ticket_values(condition.field, ref, facts)
+    shown = "empty" if values is None else " | ".join(values)
+    if op == "is empty":
+        return values is None, shown
+    if op == "is not empty":
+        return values is not None, shown
+    if values is None:
+        return op in ("!=", "not in"), shown
+    if condition.duration is not None:  # age
+        age = facts.now - facts.ticket.created if facts.ticket.created else None
+        shown = "unknown" if age is None else _short(age)
+        return age is not None and ORDER_OPS[op](age, condition.duration), shown
+    wanted = condition.values
+    if op in ("=", "in"):
+        return any(_same(value, w) for value in values for w in wanted), shown
+    if op in ("!=", "not in"):
+        return not any(_same(value, w) for value in values for w in wanted), shown
+    if op == "~=":
+        assert condition.pattern is not None
+        return any(condition.pattern.search(value) for value in values), shown
+    pairs = [_ordered(value, wanted[0]) for value in values]
+    return any(pair is not None and ORDER_OPS[op](*pair) for pair in pairs), shown
+
+
+def _short(delta: timedelta) -> str:
+    from rules.durations import format_duration
+
+    return format_duration(delta)
+
+
+def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] | None:
     """Every text form a field may be matched by (an id, a login, a name); None when empty."""
+    ticket, event = facts.ticket, facts.event
     if custom_ref is not None:
         return _as_values(ticket.custom_field(custom_ref))
     getters: dict[str, Callable[[], Any]] = {
@@ -130,16 +292,24 @@ def ticket_values(ticket: Ticket, event: Event, name: str, custom_ref: str | Non
         "priority": lambda: ticket.priority,
         "subject": lambda: ticket.subject,
         "description": lambda: ticket.description,
+        "labels": lambda: list(ticket.labels),
         "created": lambda: ticket.created,
         "updated": lambda: ticket.updated,
+        "age": lambda: ticket.created,
         "assignee": lambda: _person(ticket.assignee),
         "author": lambda: _person(ticket.author),
         "actor": lambda: _person(event.actor),
+        "actor_role": lambda: facts.role_of(event.actor),
+        "author_role": lambda: facts.role_of(ticket.author),
+        "comment": lambda: event.comment.text if event.comment else None,
+        "comment_visibility": lambda: (("private" if event.comment.private else "public")
+                                       if event.comment else None),
+        "sla.policy": lambda: event.sla_policy,
     }
     return _as_values(getters[name]())
 
 
-def _person(person: Any) -> list[str] | None:
+def _person(person: Person | None) -> list[str] | None:
     if person is None:
         return None
     return [value for value in (person.id, person.login, person.name) if value]
@@ -171,50 +341,18 @@ def _ordered(left: str, right: str) -> tuple[Any, Any] | None:
 def _as_datetime(text: str) -> datetime:
     """ISO dates and times; a value without a zone is taken as UTC."""
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-}
-
-
-def evaluate_condition(condition: Condition, ticket: Ticket, event: Event, custom_ref: str | None) -> bool:
-    """True when the condition holds for this ticket and triggering event."""
-    op = condition.op
-    if op.startswith("changed"):
-        return _evaluate_change(condition, event, custom_ref)
-    values = ticket_values(ticket, event, condition.field, custom_ref)
-    if op == "is empty":
-        return values is None
-    if op == "is not empty":
-        return values is not None
-    if values is None:
-        return op in ("!=", "not in")
-    if op == "=":
-        return any(_same(value, condition.values[0]) for value in values)
-    if op == "!=":
-        return not any(_same(value, condition.values[0]) for value in values)
-    if op == "in":
-        return any(_same(value, wanted) for value in values for wanted in condition.values)
-    if op == "not in":
-        return not any(_same(value, wanted) for value in values for wanted in condition.values)
-    if op == "~=":
-        assert condition.pattern is not None
-        return any(condition.pattern.search(value) for value in values)
-    pairs = [_ordered(value, condition.values[0]) for value in values]
-    return any(pair is not None and _ORDER_OPS[op](*pair) for pair in pairs)
-
-
-def _evaluate_change(condition: Condition, event: Event, custom_ref: str | None) -> bool:
+def _evaluate_change(condition: Condition, event: Event, custom_ref: str | None) -> tuple[bool, str]:
     if custom_ref is not None:
         change = event.change_of_custom(custom_ref)
     else:
         change = event.change_of(CHANGE_NAMES.get(condition.field, condition.field))
     if change is None:
-        return False
+        return False, "not changed"
+    shown = f"{change.old or 'empty'} → {change.new or 'empty'}"
     if condition.op == "changed":
-        return True
+        return True, shown
     side = change.new if condition.op == "changed_to" else change.old
-    return side is not None and _same(side, condition.values[0])
+    return side is not None and _same(side, condition.values[0]), shown

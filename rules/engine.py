@@ -1,22 +1,27 @@
 """The engine: (rulebook, event, ticket, now) -> Decision (effects to write, and why).
 
-Every matching rule runs, in file order. The returned trace records the trigger, each
-condition with its result, and each action with its outcome, so the CLI can print it and the
-audit log can keep it.
+Every matching rule runs, in file order. Effects that change the ticket (set, transition,
+assign) are fed back as a derived event, so rules reacting to those changes run too, in the
+same decision; the rulebook's chain limit (default 10) stops rules that keep triggering each
+other. The returned trace records the trigger, each condition with its result and the values
+it compared, and each action with its outcome.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from rules.actions import PlanError, Scope
-from rules.conditions import evaluate_condition
-from rules.model import Effect, Event, Ticket
+from rules.conditions import ConditionTrace, Facts, evaluate as evaluate_conditions
+from rules.model import Change, Effect, Event, Person, Ticket
 from rules.rulebook import Rule, Rulebook
 from rules.templates import TemplateError, template_context
+
+SELF = Person("ticketwarden", "ticketwarden", "ticketwarden")
 
 
 @dataclass
@@ -30,13 +35,11 @@ class ActionTrace:
 class RuleTrace:
     rule: str
     triggered: bool
-    conditions: list[tuple[str, bool]] = field(default_factory=list)
+    conditions: list[ConditionTrace] = field(default_factory=list)
     actions: list[ActionTrace] = field(default_factory=list)
     skipped: str = ""
-
-    @property
-    def matched(self) -> bool:
-        return self.triggered and not self.skipped and all(ok for _, ok in self.conditions)
+    matched: bool = False
+    depth: int = 0
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Decision:
     event_id: str
     ticket_id: str
     triggers: list[str]
+    rulebook_version: str = ""
     effects: list[Effect] = field(default_factory=list)
     rules: list[RuleTrace] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -53,28 +57,37 @@ class Decision:
         """A JSON-ready trace for the audit log."""
         return {
             "event": self.event_id, "ticket": self.ticket_id, "triggers": self.triggers,
-            "ignored": self.ignored, "warnings": self.warnings,
+            "rulebook": self.rulebook_version, "ignored": self.ignored, "warnings": self.warnings,
             "rules": [
-                {"rule": r.rule, "triggered": r.triggered, "skipped": r.skipped,
-                 "conditions": [{"condition": c, "result": ok} for c, ok in r.conditions],
+                {"rule": r.rule, "depth": r.depth, "triggered": r.triggered, "matched": r.matched,
+                 "skipped": r.skipped,
+                 "conditions": [{"condition": c.text, "result": c.result, "actual": c.actual, "depth": c.depth}
+                                for c in r.conditions],
                  "actions": [{"action": a.action, "outcome": a.outcome, "key": a.key} for a in r.actions]}
                 for r in self.rules
             ],
+            "effects": [{"key": e.key, "action": e.action, "rule": e.rule, "params": dict(e.params)}
+                        for e in self.effects],
         }
 
-    def format(self) -> str:
+    def format(self, verbose: bool = True) -> str:
         """The trace as lines a person reads."""
-        lines = [f"event {self.event_id} on ticket {self.ticket_id}: {', '.join(self.triggers) or '-'}"]
+        version = f" (rulebook {self.rulebook_version})" if self.rulebook_version else ""
+        lines = [f"event {self.event_id} on ticket {self.ticket_id}: {', '.join(self.triggers) or '-'}{version}"]
         if self.ignored:
             lines.append(f"  ignored: {self.ignored}")
         for rule in self.rules:
+            chain = f" [chain {rule.depth}]" if rule.depth else ""
             if not rule.triggered:
-                lines.append(f"  rule {rule.rule!r}: not triggered")
+                if verbose:
+                    lines.append(f"  rule {rule.rule!r}{chain}: not triggered")
                 continue
             verdict = "matched" if rule.matched else (rule.skipped or "not matched")
-            lines.append(f"  rule {rule.rule!r}: {verdict}")
-            for text, ok in rule.conditions:
-                lines.append(f"    [{'x' if ok else ' '}] {text}")
+            lines.append(f"  rule {rule.rule!r}{chain}: {verdict}")
+            for condition in rule.conditions:
+                indent = "  " * condition.depth
+                actual = f"  ({condition.actual})" if condition.actual else ""
+                lines.append(f"    {indent}[{'x' if condition.result else ' '}] {condition.text}{actual}")
             for action in rule.actions:
                 lines.append(f"    -> {action.action}: {action.outcome}")
         lines.extend(f"  warning: {warning}" for warning in self.warnings)
@@ -88,36 +101,72 @@ def effect_key(tracker_kind: str, ticket_id: str, rule: str, event_id: str, inde
 
 
 def evaluate(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime) -> Decision:
-    """Run every rule of the rulebook against one event. Pure: `now` is an argument."""
-    decision = Decision(event.id, ticket.key, sorted(event.triggers))
+    """Run every rule against one event, then against the changes its effects make.
+
+    Pure: `now` is an argument, and the ticket's changes are simulated, not written.
+    """
+    decision = Decision(event.id, ticket.key, sorted(event.triggers), rulebook.version)
     field_refs = rulebook.field_refs(ticket.tracker_kind)
-    set_by: dict[str, str] = {}
+    current_event, current_ticket = event, ticket
+    for depth in range(rulebook.chain_limit + 1):
+        set_by: dict[str, str] = {}  # per event: a chain reacting to itself is not a conflict
+        planned = _run_rules(rulebook, current_event, current_ticket, now, field_refs, decision, set_by, depth)
+        derived = _derive(planned, current_event, current_ticket, field_refs, depth)
+        if derived is None:
+            break
+        if depth == rulebook.chain_limit:
+            decision.warnings.append(
+                f"chain limit of {rulebook.chain_limit} reached: rules kept changing the ticket "
+                f"(last changes: {', '.join(c.field for c in derived[0].changes)}); stopped there")
+            break
+        current_event, current_ticket = derived
+    return decision
+
+
+def evaluate_scheduled(rulebook: Rulebook, rule_name: str, fired_at: datetime, now: datetime) -> Decision:
+    """Run one scheduled rule (no ticket: only ticket-less actions such as notify are allowed)."""
+    event_id = f"schedule:{rule_name}:{fired_at.isoformat()}"
+    decision = Decision(event_id, "-", ["schedule"], rulebook.version)
+    rule = rulebook.rule(rule_name)
+    if rule is None or not rule.schedules:
+        decision.ignored = f"rule {rule_name!r} is not a scheduled rule of rulebook {rulebook.version}"
+        return decision
+    ticket = Ticket("schedule", "", "-", "", "", "", "", "", "", "")
+    event = Event(event_id, "schedule", "", frozenset({"schedule"}), fired_at, SELF)
+    trace = RuleTrace(rule.name, triggered=True)
+    decision.rules.append(trace)
+    if not rule.enabled:
+        trace.skipped = "disabled"
+        return decision
+    trace.matched = True
+    _plan_actions(rule, event, ticket, now, {}, decision, trace, {}, rulebook.calendar_zones)
+    return decision
+
+
+def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
+               field_refs: dict[str, str | None], decision: Decision, set_by: dict[str, str],
+               depth: int) -> list[Effect]:
+    facts = Facts(ticket, event, now, field_refs, rulebook.staff.role_of)
+    before = len(decision.effects)
     for rule in rulebook.rules:
-        trace = RuleTrace(rule.name, triggered=bool(rule.triggers & event.triggers))
+        trace = RuleTrace(rule.name, triggered=bool(rule.triggers & event.triggers), depth=depth)
         decision.rules.append(trace)
         if not trace.triggered:
             continue
         if not rule.enabled:
             trace.skipped = "disabled"
             continue
-        for condition in rule.conditions:
-            ref = field_refs.get(condition.field) if condition.custom else None
-            result = (ref is not None or not condition.custom) and evaluate_condition(
-                condition, ticket, event, ref)
-            trace.conditions.append((condition.text, result))
-            if not result:
-                break  # later conditions are not evaluated: AND short-circuits
-        if not trace.matched:
-            continue
-        _plan_actions(rule, event, ticket, now, field_refs, decision, trace, set_by)
-    return decision
+        trace.matched = evaluate_conditions(rule.conditions, facts, trace.conditions)
+        if trace.matched:
+            _plan_actions(rule, event, ticket, now, field_refs, decision, trace, set_by, rulebook.calendar_zones)
+    return decision.effects[before:]
 
 
 def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
                   field_refs: dict[str, str | None], decision: Decision, trace: RuleTrace,
-                  set_by: dict[str, str]) -> None:
+                  set_by: dict[str, str], calendar_zones: Mapping[str, str]) -> None:
     scope = Scope(ticket, event, now, rule.name, field_refs,
-                  template_context(ticket, event, field_refs, now, rule.name))
+                  template_context(ticket, event, field_refs, now, rule.name, calendar_zones))
     for index, action in enumerate(rule.actions):
         name = action.spec.name
         try:
@@ -133,3 +182,53 @@ def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
         key = effect_key(ticket.tracker_kind, ticket.id, rule.name, event.id, index, name)
         decision.effects.append(Effect(key, name, ticket.tracker_kind, ticket.id, rule.name, params))
         trace.actions.append(ActionTrace(name, "planned", key))
+
+
+_STANDARD = {"status": "status", "priority": "priority", "subject": "subject", "description": "description"}
+
+
+def _derive(effects: list[Effect], event: Event, ticket: Ticket, field_refs: Mapping[str, str | None],
+            depth: int) -> tuple[Event, Ticket] | None:
+    """The event our own planned changes make, and the ticket after them; None if nothing changes."""
+    from rules.actions import ACTIONS
+
+    changes: list[Change] = []
+    updates: dict[str, Any] = {}
+    custom = dict(ticket.custom_fields)
+    for effect in effects:
+        for name, value in ACTIONS[effect.action].changes(effect.params).items():
+            if name.startswith("cf:"):
+                ref = name[3:]
+                field_name = _custom_name(ticket, ref)
+                old = ticket.custom_field(ref)
+                if _text(old) != _text(value):
+                    changes.append(Change(f"cf:{field_name}", _text(old), _text(value),
+                                          field_id=ticket.custom_field_ids.get(field_name, "")))
+                    custom[field_name] = value
+            elif name == "assignee":
+                old_person = ticket.assignee
+                if not (old_person and value and old_person.matches(str(value))) and (old_person or value):
+                    changes.append(Change("assignee", old_person.login or old_person.id if old_person else None,
+                                          _text(value)))
+                    updates["assignee"] = Person(str(value), str(value), str(value)) if value else None
+            elif name in _STANDARD:
+                old = getattr(ticket, _STANDARD[name])
+                if (_text(old) or "").casefold() != (_text(value) or "").casefold():
+                    changes.append(Change(name, _text(old), _text(value)))
+                    updates[_STANDARD[name]] = value or ""
+    if not changes:
+        return None
+    new_ticket = dataclasses.replace(ticket, custom_fields=custom, **updates)
+    derived = Event(f"{event.id}#chain{depth + 1}", event.tracker_kind, event.ticket_id,
+                    frozenset({"ticket.updated"}), event.occurred_at, SELF, tuple(changes))
+    return derived, new_ticket
+
+
+def _custom_name(ticket: Ticket, ref: str) -> str:
+    if ref in ticket.custom_fields:
+        return ref
+    return next((name for name, ident in ticket.custom_field_ids.items() if ident == ref), ref)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)

@@ -11,9 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-TRIGGERS = ("ticket.created", "ticket.updated", "ticket.commented", "ticket.closed", "ticket.reopened")
-
-
 @dataclass(frozen=True)
 class Person:
     """Someone acting on a tracker. `id` is the tracker's own id, as a string."""
@@ -21,6 +18,9 @@ class Person:
     id: str
     login: str = ""
     name: str = ""
+    email: str = ""
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()  # roles in the ticket's project, where the tracker tells
 
     def matches(self, value: str) -> bool:
         """A person matches their id, login or display name (case-insensitive)."""
@@ -53,6 +53,7 @@ class Ticket:
     updated: datetime | None = None
     closed: datetime | None = None
     is_closed: bool = False
+    labels: tuple[str, ...] = ()
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     custom_field_ids: Mapping[str, str] = field(default_factory=dict)
 
@@ -104,6 +105,7 @@ class Event:
     actor: Person | None = None
     changes: tuple[Change, ...] = ()
     comment: Comment | None = None
+    sla_policy: str | None = None
 
     def change_of(self, field_name: str) -> Change | None:
         for change in self.changes:

@@ -1,28 +1,33 @@
 """Rulebook loading: YAML text in, a validated Rulebook out, or every error at once.
 
 Takes (file name, text) pairs so it stays pure; reading a directory is the application's job.
-All files of one rulebook share one namespace: rule names and field names are unique across
-them.
+All files of one rulebook share one namespace: rule, field, calendar and SLA names are unique
+across them, and references between them (an SLA's calendar, a rule's channel) are checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date, time, timedelta
+from typing import Any, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rules.actions import ACTIONS, ActionSpec, CompileContext
-from rules.conditions import Condition, ConditionSyntaxError, parse_condition
+from rules.conditions import ConditionContext, ConditionSyntaxError, Group, Node, parse_condition
 from rules.context import Where
-from rules.errors import RulebookInvalid, RuleError
-from rules.model import TRIGGERS
-from rules.source import MappingNode, YamlSyntaxError, parse_yaml
+from rules.durations import DurationError, parse_duration
+from rules.errors import RuleError, RulebookInvalid
+from rules.people import StaffDefinition
+from rules.schema import (
+    CALENDAR, FIELD, HOLIDAYS, RULE, SLA, STAFF, TARGET, TOP_LEVEL, TRACKER_KINDS, TRIGGERS, VOCABULARY,
+    WEEKDAYS, check_options, read_options,
+)
+from rules.source import MappingNode, SequenceNode, YamlSyntaxError, parse_yaml
 
-SUPPORTED_VERSIONS = (1,)
-TRACKER_KINDS = ("redmine", "jira")
-TOP_LEVEL_KEYS = ("version", "locale", "fields", "rules")
-LOCALES = ("en", "es")
-RULE_KEYS = ("name", "description", "on", "if", "then", "enabled")
+DEFAULT_CHAIN_LIMIT = 10
+TICKET_FIELDS_FOR_SCHEDULE = ("actor", "actor_role", "comment", "comment_visibility", "sla.policy")
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,47 @@ class CompiledAction:
 class Rule:
     name: str
     triggers: frozenset[str]
-    conditions: tuple[Condition, ...]
+    conditions: tuple[Node, ...]
     actions: tuple[CompiledAction, ...]
     file: str
     line: int
     enabled: bool = True
+    description: str = ""
+    schedules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A business calendar's declaration (its arithmetic lives with the SLA engine)."""
+
+    name: str
+    timezone: str
+    hours: Mapping[str, tuple[tuple[time, time], ...]] | None  # weekday -> ranges; None = 24x7
+    country: str | None = None
+    subdivision: str | None = None
+    dates: tuple[date, ...] = ()
+    yearly: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    conditions: tuple[Node, ...]
+    target: timedelta
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    name: str
+    calendar: str
+    applies: tuple[Node, ...]
+    start: tuple[Node, ...]
+    pause: tuple[Node, ...]
+    stop: tuple[Node, ...]
+    targets: tuple[Target, ...]
+    warn_fraction: float | None
+    warn_before: timedelta | None
+    reopen: str
+    target_change: str
     description: str = ""
 
 
@@ -50,40 +91,72 @@ class Rulebook:
     fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     locale: str = "en"
     files: tuple[str, ...] = ()
+    version: str = ""
+    vocabulary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    field_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    staff: StaffDefinition = field(default_factory=StaffDefinition)
+    calendars: Mapping[str, Calendar] = field(default_factory=dict)
+    sla: Mapping[str, SlaPolicy] = field(default_factory=dict)
+    chain_limit: int = DEFAULT_CHAIN_LIMIT
 
     def field_refs(self, tracker_kind: str) -> dict[str, str | None]:
         """Logical field name -> this tracker's field reference (name or id), None if unmapped."""
         return {name: refs.get(tracker_kind) for name, refs in self.fields.items()}
 
+    @property
+    def calendar_zones(self) -> dict[str, str]:
+        return {name: calendar.timezone for name, calendar in self.calendars.items()}
 
-def load_rulebook(sources: Sequence[tuple[str, str]]) -> Rulebook:
-    """Validate and compile one rulebook from its files; raise RulebookInvalid with all errors."""
+    def rule(self, name: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.name == name), None)
+
+
+def rulebook_version(sources: Sequence[tuple[str, str]]) -> str:
+    """A content hash naming this exact rulebook in audit records."""
+    digest = hashlib.sha256()
+    for name, text in sources:
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+@dataclass
+class _Merged:
+    """Sections gathered across the files of one rulebook, before rules are compiled."""
+
+    fields: dict[str, dict[str, str]] = field(default_factory=dict)
+    field_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    vocabulary: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    staff: dict[str, list[str]] = field(default_factory=dict)
+    calendars: dict[str, tuple[Where, Any]] = field(default_factory=dict)
+    slas: dict[str, tuple[Where, Any]] = field(default_factory=dict)
+    locale: str | None = None
+    chain_limit: int = DEFAULT_CHAIN_LIMIT
+
+
+def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | None = None) -> Rulebook:
+    """Validate and compile one rulebook from its files; raise RulebookInvalid with all errors.
+
+    `channels` are the notify channels configured where the rulebook will run; None when
+    unknown (a bare `check`), in which case channel names are not checked.
+    """
     errors: list[RuleError] = []
-    documents: list[tuple[Where, MappingNode]] = []
-    for file_name, text in sources:
-        where = Where(file_name, 1, (), errors)
-        try:
-            document = parse_yaml(text)
-        except YamlSyntaxError as exc:
-            errors.append(RuleError(file_name, exc.line, (), f"YAML syntax error: {exc.message}"))
-            continue
-        if document is None:
-            where.error("the file is empty")
-            continue
-        if not isinstance(document, MappingNode):
-            where.error("a rule file must be a mapping with `version` and `rules`")
-            continue
-        documents.append((where, document))
-
-    fields: dict[str, dict[str, str]] = {}
-    locale = "en"
+    documents = _parse_documents(sources, errors)
+    merged = _Merged()
     for where, document in documents:
-        _check_top_level(where, document)
-        _collect_fields(where, document, fields)
-        if "locale" in document:
-            locale = _check_locale(where.child(document, "locale"), document["locale"]) or locale
+        _merge_sections(where, document, merged)
 
-    book = CompileContext(field_names=sorted(fields))
+    condition_context = ConditionContext(
+        custom_fields=merged.fields, vocabulary=merged.vocabulary, field_values=merged.field_values,
+        sla_policies=tuple(merged.slas))
+    calendars = {name: calendar for name, (where, raw) in merged.calendars.items()
+                 if (calendar := _compile_calendar(name, where, raw)) is not None}
+    policies = {name: policy for name, (where, raw) in merged.slas.items()
+                if (policy := _compile_sla(name, where, raw, merged, condition_context)) is not None}
+    book = CompileContext(
+        field_names=sorted(merged.fields), vocabulary=merged.vocabulary, field_values=merged.field_values,
+        channels=frozenset(c.casefold() for c in channels) if channels is not None else None,
+        calendar_zones={name: c.timezone for name, c in calendars.items()})
+
     rules: list[Rule] = []
     seen_names: dict[str, str] = {}
     for where, document in documents:
@@ -93,35 +166,80 @@ def load_rulebook(sources: Sequence[tuple[str, str]]) -> Rulebook:
             rules_where.error("expected a list of rules")
             continue
         for index, raw in enumerate(raw_rules):
-            rule = _compile_rule(rules_where.child(raw_rules, index), raw, fields, book, seen_names)
+            rule = _compile_rule(rules_where.child(raw_rules, index), raw, condition_context, book, seen_names)
             if rule is not None:
                 rules.append(rule)
 
     if errors:
-        raise RulebookInvalid(errors)
-    return Rulebook(tuple(rules), fields, locale, tuple(name for name, _ in sources))
+        order = {name: index for index, (name, _) in enumerate(sources)}
+        raise RulebookInvalid(sorted(errors, key=lambda error: (order.get(error.file, 0), error.line)))
+    return Rulebook(
+        rules=tuple(rules), fields=merged.fields, locale=merged.locale or "en",
+        files=tuple(name for name, _ in sources), version=rulebook_version(sources),
+        vocabulary=merged.vocabulary, field_values=merged.field_values,
+        staff=StaffDefinition.from_section(merged.staff), calendars=calendars, sla=policies,
+        chain_limit=merged.chain_limit)
 
 
-def _check_top_level(where: Where, document: MappingNode) -> None:
-    for key in document:
-        if key not in TOP_LEVEL_KEYS:
-            where.child(document, key).error(
-                f"unknown section (expected one of: {', '.join(TOP_LEVEL_KEYS)})")
-    if "version" not in document:
-        where.error("missing `version` (use `version: 1`)")
-    elif document["version"] not in SUPPORTED_VERSIONS:
-        where.child(document, "version").error(
-            f"unsupported version {document['version']!r} (supported: 1)")
+def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError]) -> list[tuple[Where, MappingNode]]:
+    documents = []
+    for file_name, text in sources:
+        where = Where(file_name, 1, (), errors)
+        try:
+            document = parse_yaml(text)
+        except YamlSyntaxError as exc:
+            errors.append(RuleError(file_name, exc.line, (), f"YAML syntax error: {exc.message}"))
+            continue
+        if document is None:
+            where.error("the file is empty")
+        elif not isinstance(document, MappingNode):
+            Where(file_name, getattr(document, "line", 1), (), errors).error(
+                "a rule file must be a mapping with `version` and `rules`")
+        else:
+            documents.append((Where(file_name, document.line, (), errors), document))
+    return documents
 
 
-def _check_locale(where: Where, value: Any) -> str | None:
-    if value not in LOCALES:
-        where.error(f"unknown locale {value!r} (supported: {', '.join(LOCALES)})")
-        return None
-    return str(value)
+# -- sections ---------------------------------------------------------------------------------
+
+def _merge_sections(where: Where, document: MappingNode, merged: _Merged) -> None:
+    read_options(TOP_LEVEL, document, where)
+    if "locale" in document and document["locale"] in TOP_LEVEL["locale"].choices:
+        if merged.locale is not None and merged.locale != document["locale"]:
+            where.child(document, "locale").error(
+                f"locale {document['locale']!r} differs from {merged.locale!r} set in another file")
+        merged.locale = document["locale"]
+    if "chain_limit" in document:
+        limit = document["chain_limit"]
+        if isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 100:
+            merged.chain_limit = limit
+        else:
+            where.child(document, "chain_limit").error("expected a whole number from 1 to 100")
+    _collect_fields(where, document, merged)
+    for section, options in (("vocabulary", VOCABULARY), ("staff", STAFF)):
+        if section in document:
+            values = read_options(options, document[section], where.child(document, section)) or {}
+            target: dict[str, Any] = merged.vocabulary if section == "vocabulary" else merged.staff
+            for key, items in values.items():
+                if items and key in options:
+                    target[key] = tuple(dict.fromkeys([*target.get(key, ()), *map(str, items)]))
+    for section, store in (("calendars", merged.calendars), ("sla", merged.slas)):
+        raw = document.get(section)
+        if raw is None:
+            continue
+        here = where.child(document, section)
+        if not isinstance(raw, dict):
+            here.error(f"expected a mapping of {section[:-1] if section == 'calendars' else 'policy'} name → definition")
+            continue
+        for name, definition in raw.items():
+            if name in store:
+                here.child(raw, name).error(f"{section[:-1] if section == 'calendars' else 'SLA policy'} "
+                                            f"{name!r} is defined twice")
+            else:
+                store[name] = (here.child(raw, name), definition)
 
 
-def _collect_fields(where: Where, document: MappingNode, fields: dict[str, dict[str, str]]) -> None:
+def _collect_fields(where: Where, document: MappingNode, merged: _Merged) -> None:
     raw = document.get("fields")
     if raw is None:
         return
@@ -131,100 +249,322 @@ def _collect_fields(where: Where, document: MappingNode, fields: dict[str, dict[
         return
     for name, refs in raw.items():
         here = fields_where.child(raw, name)
-        if name in fields:
+        if name in merged.fields:
             here.error(f"field {name!r} is defined twice in this rulebook")
             continue
+        if not re.match(r"^[A-Za-z_]\w*$", str(name)):
+            here.error(f"field name {name!r} must be a word (letters, digits, _)")
+            continue
         if isinstance(refs, (str, int)) and not isinstance(refs, bool):
-            fields[name] = {kind: str(refs) for kind in TRACKER_KINDS}
+            merged.fields[name] = {kind: str(refs) for kind in TRACKER_KINDS}
             continue
-        if not isinstance(refs, dict) or not refs:
-            here.error("expected a tracker field name or id, or a mapping {redmine: ..., jira: ...}")
+        options = check_options(FIELD, refs, here) if isinstance(refs, dict) else None
+        if options is None:
+            if not isinstance(refs, dict):
+                here.error("expected a tracker field name or id, or a mapping {redmine: ..., jira: ...}")
             continue
-        mapped: dict[str, str] = {}
-        for kind, ref in refs.items():
-            if kind not in TRACKER_KINDS:
-                here.child(refs, kind).error(f"unknown tracker (expected: {', '.join(TRACKER_KINDS)})")
-            elif not isinstance(ref, (str, int)) or isinstance(ref, bool) or ref == "":
-                here.child(refs, kind).error("expected a field name or id")
-            else:
-                mapped[kind] = str(ref)
-        fields[name] = mapped
+        mapped = {kind: str(options[kind]) for kind in TRACKER_KINDS if options.get(kind) not in (None, "")}
+        if not mapped:
+            here.error("map the field for at least one tracker (redmine or jira)")
+            continue
+        merged.fields[name] = mapped
+        if options.get("values"):
+            merged.field_values[name] = tuple(map(str, options["values"]))
 
 
-def _compile_rule(
-    where: Where, raw: Any, fields: Mapping[str, Any], book: CompileContext, seen: dict[str, str]
-) -> Rule | None:
+_RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+def _compile_calendar(name: str, where: Where, raw: Any) -> Calendar | None:
+    before = len(where.errors)
+    options = read_options(CALENDAR, raw, where)
+    if options is None:
+        return None
+    if options["timezone"] is not None:
+        try:
+            ZoneInfo(str(options["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            where.child(raw, "timezone").error(f"unknown time zone {options['timezone']!r} (use an IANA name)")
+    hours = _compile_hours(where.child(raw, "hours"), options["hours"]) if options["hours"] is not None else None
+    holidays = options.get("holidays") or {}
+    country = subdivision = None
+    dates: list[date] = []
+    yearly: list[tuple[int, int]] = []
+    if "holidays" in raw:
+        here = where.child(raw, "holidays")
+        checked = check_options(HOLIDAYS, holidays, here) or {}
+        country, subdivision = checked.get("country"), checked.get("subdivision")
+        _check_country(here, holidays, country, subdivision)
+        for index, text in enumerate(checked.get("dates") or []):
+            try:
+                dates.append(date.fromisoformat(str(text)))
+            except ValueError:
+                here.child(holidays, "dates").error(f"item {index}: expected a date YYYY-MM-DD, got {text!r}")
+        for index, text in enumerate(checked.get("yearly") or []):
+            match = re.match(r"^(\d\d)-(\d\d)$", str(text))
+            try:
+                if not match:
+                    raise ValueError
+                date(2000, int(match[1]), int(match[2]))  # a leap year: 02-29 is allowed
+                yearly.append((int(match[1]), int(match[2])))
+            except ValueError:
+                here.child(holidays, "yearly").error(f"item {index}: expected MM-DD, got {text!r}")
+    if len(where.errors) > before:
+        return None
+    return Calendar(name, str(options["timezone"]), hours, country, subdivision, tuple(dates), tuple(yearly))
+
+
+def _check_country(where: Where, raw: Any, country: str | None, subdivision: str | None) -> None:
+    if country is None:
+        if subdivision is not None:
+            where.child(raw, "subdivision").error("a subdivision needs a country")
+        return
+    import holidays as holiday_data  # data only: which countries and subdivisions exist
+
+    supported = holiday_data.list_supported_countries()
+    if country not in supported:
+        where.child(raw, "country").error(f"unknown country {country!r} for holidays (use an ISO code)")
+    elif subdivision is not None and subdivision not in supported[country]:
+        where.child(raw, "subdivision").error(
+            f"unknown subdivision {subdivision!r} of {country} (known: {', '.join(supported[country])})")
+
+
+def _compile_hours(where: Where, raw: Any) -> dict[str, tuple[tuple[time, time], ...]] | None:
+    if raw == "24x7":
+        return None
+    if not isinstance(raw, dict) or not raw:
+        where.error("expected `24x7` or a mapping of weekday → list of HH:MM-HH:MM")
+        return {}
+    hours: dict[str, tuple[tuple[time, time], ...]] = {}
+    for spec, ranges in raw.items():
+        here = where.child(raw, spec)
+        days = _weekdays(str(spec))
+        if days is None:
+            here.error(f"unknown day {spec!r} (use mon..sun or a range such as mon-fri)")
+            continue
+        items = [ranges] if isinstance(ranges, str) else ranges
+        if not isinstance(items, list):
+            here.error("expected a list of HH:MM-HH:MM ranges")
+            continue
+        parsed: list[tuple[time, time]] = []
+        for text in items:
+            match = _RANGE.match(str(text))
+            if not match or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3]) > 24 \
+                    or int(match[4]) > 59 or (int(match[3]) == 24 and int(match[4]) != 0):
+                here.error(f"malformed range {text!r} (expected HH:MM-HH:MM, e.g. 09:00-13:00)")
+                continue
+            start = time(int(match[1]), int(match[2]))
+            end = time.max if match[3] == "24" else time(int(match[3]), int(match[4]))
+            if end <= start:
+                here.error(f"range {text!r} ends before it starts")
+                continue
+            parsed.append((start, end))
+        parsed.sort()
+        for (_, first_end), (second_start, _) in zip(parsed, parsed[1:]):
+            if second_start < first_end:
+                here.error(f"ranges overlap in {spec!r}")
+        for day in days:
+            if day in hours:
+                here.error(f"{day} has hours twice")
+            hours[day] = tuple(parsed)
+    return hours
+
+
+def _weekdays(spec: str) -> list[str] | None:
+    first, _, last = spec.lower().partition("-")
+    if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+        return None
+    start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+    return list(WEEKDAYS[start:end + 1]) if start <= end else None
+
+
+def _compile_sla(name: str, where: Where, raw: Any, merged: _Merged, context: ConditionContext) -> SlaPolicy | None:
+    before = len(where.errors)
+    options = read_options(SLA, raw, where)
+    if options is None:
+        return None
+    if options["calendar"] is not None and options["calendar"] not in merged.calendars:
+        where.child(raw, "calendar").error(f"undefined calendar {options['calendar']!r} used in sla {name!r}")
+    conditions = {key: _compile_conditions(where.child(raw, key), options[key], context)
+                  for key in ("applies", "start", "pause", "stop") if key in raw or options[key] is not None}
+    targets = _compile_targets(where.child(raw, "targets"), options["targets"], context) \
+        if options["targets"] is not None else ()
+    fraction, before_due = _compile_warn_at(where.child(raw, "warn_at"), options["warn_at"])
+    if len(where.errors) > before:
+        return None
+    return SlaPolicy(name, options["calendar"], conditions.get("applies", ()), conditions.get("start", ()),
+                     conditions.get("pause", ()), conditions.get("stop", ()), targets, fraction, before_due,
+                     options["reopen"], options["target_change"], options["description"])
+
+
+def _compile_targets(where: Where, raw: Any, context: ConditionContext) -> tuple[Target, ...]:
+    if not isinstance(raw, list) or not raw:
+        where.error("expected a list of {when: conditions, target: duration}, the last without `when`")
+        return ()
+    targets = []
+    for index, item in enumerate(raw):
+        here = where.child(raw, index)
+        options = check_options(TARGET, item, here)
+        if options is None:
+            continue
+        try:
+            duration = parse_duration(options["target"])
+        except DurationError as exc:
+            here.child(item, "target").error(str(exc))
+            continue
+        if duration <= timedelta(0):
+            here.child(item, "target").error("a target must be longer than zero")
+            continue
+        when = _compile_conditions(here.child(item, "when"), options["when"], context)
+        targets.append(Target(when, duration))
+    if isinstance(raw[-1], dict) and raw[-1].get("when"):
+        where.child(raw, len(raw) - 1).error("the last target is the default: it takes no `when`")
+    return tuple(targets)
+
+
+def _compile_warn_at(where: Where, raw: Any) -> tuple[float | None, timedelta | None]:
+    text = str(raw).strip()
+    match = re.match(r"^(\d+(?:\.\d+)?)%$", text)
+    if match:
+        fraction = float(match[1]) / 100
+        if not 0 < fraction < 1:
+            where.error(f"warn_at {text!r} must be between 0% and 100%")
+        return fraction, None
+    try:
+        return None, parse_duration(text)
+    except DurationError:
+        where.error(f"warn_at {text!r}: expected a percentage (80%) or a duration before due (1h)")
+        return None, None
+
+
+# -- rules ------------------------------------------------------------------------------------
+
+def _compile_rule(where: Where, raw: Any, context: ConditionContext, book: CompileContext,
+                  seen: dict[str, str]) -> Rule | None:
     before = len(where.errors)
     if not isinstance(raw, dict):
         where.error("a rule must be a mapping with name, on, if, then")
         return None
-    for key in raw:
-        if key not in RULE_KEYS:
-            where.child(raw, key).error(f"unknown key (expected one of: {', '.join(RULE_KEYS)})")
+    options = read_options(RULE, raw, where)
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        where.error("missing `name` (every rule needs a unique name)")
+        if "name" in raw:
+            where.child(raw, "name").error("expected a non-empty name")
         name = f"<rule at line {where.line}>"
     elif name in seen:
         where.child(raw, "name").error(f"duplicate rule name {name!r} (first defined at {seen[name]})")
     else:
         seen[name] = f"{where.file}:{where.line}"
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        where.child(raw, "enabled").error("expected true or false")
-    description = raw.get("description", "")
-    if not isinstance(description, str):
-        where.child(raw, "description").error("expected text")
-    triggers = _compile_triggers(where, raw)
-    conditions = _compile_conditions(where, raw, fields)
+    triggers, schedules = _compile_triggers(where, raw)
+    conditions = _compile_conditions(where.child(raw, "if"), raw.get("if"), context) if "if" in raw else ()
     actions = _compile_actions(where, raw, book)
-    if len(where.errors) > before:
+    if schedules and not triggers:
+        _check_scheduled(where, raw, conditions, actions)
+    if len(where.errors) > before or options is None:
         return None
     return Rule(name, triggers, conditions, actions, where.file, where.line,
-                bool(enabled), str(description))
+                bool(options["enabled"]), str(options["description"]), schedules)
 
 
-def _compile_triggers(where: Where, raw: Mapping[str, Any]) -> frozenset[str]:
+def _check_scheduled(where: Where, raw: Mapping[str, Any], conditions: tuple[Node, ...],
+                     actions: tuple[CompiledAction, ...]) -> None:
+    """A rule run only by a schedule has no ticket: it may not read or write one."""
+    if conditions:
+        where.child(raw, "if").error("a rule run only on a schedule has no ticket to test conditions on")
+    for action in actions:
+        if action.spec.needs_ticket:
+            where.child(raw, "then").error(
+                f"`{action.spec.name}` needs a ticket, and a rule run only on a schedule has none")
+
+
+def _compile_triggers(where: Where, raw: Mapping[str, Any]) -> tuple[frozenset[str], tuple[str, ...]]:
     if "on" not in raw:
-        where.error(f"missing `on` (one or more of: {', '.join(TRIGGERS)})")
-        return frozenset()
+        return frozenset(), ()
     value = raw["on"]
     here = where.child(raw, "on")
     items = value if isinstance(value, list) else [value]
-    triggers = set()
-    for index, trigger in enumerate(items):
-        item_where = here.child(items, index) if isinstance(value, list) else here
-        if trigger not in TRIGGERS:
-            item_where.error(f"unknown trigger {trigger!r} (expected one of: {', '.join(TRIGGERS)})")
-        else:
-            triggers.add(trigger)
     if not items:
         here.error("expected at least one trigger")
-    return frozenset(triggers)
+    triggers, schedules = set(), []
+    for index, trigger in enumerate(items):
+        item_where = here.child(items, index) if isinstance(value, list) else here
+        if isinstance(trigger, dict):
+            schedule = _compile_schedule(item_where, trigger)
+            if schedule:
+                schedules.append(schedule)
+        elif trigger not in TRIGGERS:
+            item_where.error(f"unknown trigger {trigger!r} (expected one of: {', '.join(TRIGGERS)}, "
+                             f"or {{schedule: cron}})")
+        else:
+            triggers.add(trigger)
+    return frozenset(triggers), tuple(schedules)
 
 
-def _compile_conditions(where: Where, raw: Mapping[str, Any], fields: Mapping[str, Any]) -> tuple[Condition, ...]:
-    value = raw.get("if", [])
+def _compile_schedule(where: Where, trigger: Mapping[str, Any]) -> str | None:
+    if set(trigger) != {"schedule"} or not isinstance(trigger["schedule"], str):
+        where.error("a schedule trigger is {schedule: \"minute hour day month weekday\"}")
+        return None
+    from apscheduler.triggers.cron import CronTrigger  # parsing only
+
+    cron = trigger["schedule"]
+    try:
+        CronTrigger.from_crontab(cron, timezone="UTC")
+    except ValueError as exc:
+        where.child(trigger, "schedule").error(f"invalid cron expression {cron!r}: {exc}")
+        return None
+    return cron
+
+
+def _compile_conditions(where: Where, value: Any, context: ConditionContext) -> tuple[Node, ...]:
     if value is None:
         return ()
-    here = where.child(raw, "if")
-    items = value if isinstance(value, list) else [value]
-    conditions = []
-    for index, text in enumerate(items):
-        item_where = here.child(items, index) if isinstance(value, list) else here
-        if not isinstance(text, str):
-            item_where.error("expected a condition such as `status = Feedback`")
+    items = _rejoin_flow_items(value) if isinstance(value, list) else [value]
+    nodes = []
+    for index, item in enumerate(items):
+        node = _compile_node(where.child(items, index) if isinstance(value, list) else where, item, context)
+        if node is not None:
+            nodes.append(node)
+    return tuple(nodes)
+
+
+def _rejoin_flow_items(items: list[Any]) -> list[Any]:
+    """`[tracker in (Incident, Support)]` is one condition to the admin, but YAML's inline
+    list splits it at the comma: glue the pieces back while a parenthesis is open."""
+    if not getattr(items, "flow", False):
+        return items
+    joined: SequenceNode = SequenceNode()
+    joined.line, joined.item_lines, joined.flow = items.line, [], True  # type: ignore[attr-defined]
+    for item, line in zip(items, items.item_lines):  # type: ignore[attr-defined]
+        previous = joined[-1] if joined else None
+        if isinstance(previous, str) and isinstance(item, str) and previous.count("(") > previous.count(")"):
+            joined[-1] = f"{previous}, {item}"
             continue
+        joined.append(item)
+        joined.item_lines.append(line)
+    return joined
+
+
+def _compile_node(where: Where, item: Any, context: ConditionContext) -> Node | None:
+    if isinstance(item, str):
         try:
-            conditions.append(parse_condition(text, fields))
+            return parse_condition(item, context)
         except ConditionSyntaxError as exc:
-            item_where.error(str(exc))
-    return tuple(conditions)
+            where.error(str(exc))
+            return None
+    if isinstance(item, dict) and len(item) == 1 and next(iter(item)) in ("any", "all", "not"):
+        (kind, children), = item.items()
+        here = where.child(item, kind)
+        if children in (None, [], ""):
+            here.error(f"`{kind}` needs at least one condition")
+            return None
+        nodes = _compile_conditions(here, children, context)
+        return Group(kind, nodes)
+    where.error("expected a condition such as `status = Feedback`, or a group {any|all|not: ...}")
+    return None
 
 
 def _compile_actions(where: Where, raw: Mapping[str, Any], book: CompileContext) -> tuple[CompiledAction, ...]:
     if "then" not in raw:
-        where.error("missing `then` (a list of actions)")
         return ()
     value = raw["then"]
     here = where.child(raw, "then")

@@ -20,6 +20,7 @@ class MappingNode(dict):  # type: ignore[type-arg]
 class SequenceNode(list):  # type: ignore[type-arg]
     line: int
     item_lines: list[int]
+    flow: bool  # written inline, [a, b]: its commas split items
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -44,6 +45,7 @@ class _LineLoader(yaml.SafeLoader):
         result = SequenceNode(self.construct_object(child, deep=True) for child in node.value)
         result.line = node.start_mark.line + 1
         result.item_lines = [child.start_mark.line + 1 for child in node.value]
+        result.flow = bool(node.flow_style)
         return result
 
 

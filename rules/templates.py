@@ -7,11 +7,16 @@ so `{{ ticket.subjet }}` fails at load time with file:line instead of at 3 a.m.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import StrictUndefined, TemplateError, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+
+from rules.durations import format_duration
 
 from rules.model import Change, Comment, Event, Person, Ticket
 
@@ -22,7 +27,35 @@ def _isoformat(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+@pass_context
+def _localtime(context: Context, value: Any, zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """A time in a calendar's time zone (by calendar name) or in an IANA zone."""
+    zones: Mapping[str, str] = context.get("calendar_zones", {})
+    name = zones.get(zone, zone)
+    try:
+        tz = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise TemplateError(f"unknown calendar or time zone {zone!r}") from exc
+    if not isinstance(value, datetime):
+        raise TemplateError(f"localtime needs a time, got {type(value).__name__}")
+    return value.astimezone(tz).strftime(fmt)
+
+
+def _duration(value: Any) -> str:
+    """Seconds or a timedelta as `1h 30m`."""
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    try:
+        return format_duration(float(value))
+    except (TypeError, ValueError) as exc:
+        raise TemplateError(f"duration needs seconds or a time span, got {value!r}") from exc
+
+
 _ENV.filters["iso"] = _isoformat
+_ENV.filters["localtime"] = _localtime
+_ENV.filters["duration"] = _duration
+FILTERS = {"iso": "a time as ISO 8601", "localtime(zone)": "a time in a calendar's (or IANA) time zone",
+           "duration": "seconds or a time span as `1h 30m`"}
 
 Template = Any  # jinja2.Template; kept opaque to callers
 
@@ -42,6 +75,7 @@ def template_context(
     field_refs: Mapping[str, str | None],
     now: datetime,
     rule: str,
+    calendar_zones: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The names a template may use. `field_refs` maps logical field names to this tracker's refs."""
     fields = {name: (ticket.custom_field(ref) if ref else None) for name, ref in field_refs.items()}
@@ -50,7 +84,7 @@ def template_context(
             "id": ticket.id, "key": ticket.key, "url": ticket.url, "subject": ticket.subject,
             "description": ticket.description, "project": ticket.project,
             "project_name": ticket.project_name, "tracker": ticket.tracker, "type": ticket.tracker,
-            "status": ticket.status, "priority": ticket.priority,
+            "status": ticket.status, "priority": ticket.priority, "labels": list(ticket.labels),
             "author": _person_name(ticket.author), "assignee": _person_name(ticket.assignee),
             "created": ticket.created, "updated": ticket.updated, "fields": fields,
         },
@@ -59,9 +93,11 @@ def template_context(
             "occurred_at": event.occurred_at,
             "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in event.changes],
             "comment": event.comment.text if event.comment else "",
+            "sla_policy": event.sla_policy or "",
         },
         "rule": rule,
         "now": now,
+        "calendar_zones": dict(calendar_zones or {}),
     }
 
 
@@ -85,10 +121,11 @@ SAMPLE_EVENT = Event(
 )
 
 
-def dry_render(template: Template, field_names: list[str]) -> str | None:
+def dry_render(template: Template, field_names: list[str],
+               calendar_zones: Mapping[str, str] | None = None) -> str | None:
     """Render against the sample ticket; the error message, or None when it renders."""
     context = template_context(SAMPLE_TICKET, SAMPLE_EVENT, {name: None for name in field_names},
-                               _SAMPLE_TIME, "sample rule")
+                               _SAMPLE_TIME, "sample rule", calendar_zones)
     try:
         render(template, context)
     except TemplateError as exc:

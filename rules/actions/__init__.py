@@ -2,29 +2,20 @@
 
 An action has two halves: `compile` checks its options at load (recording errors with
 file:line) and `plan` turns them into effect parameters for one ticket and event. Applying the
-effect to a tracker is the connector's job, never the action's.
+effect is the connector's job, never the action's. `changes` tells the engine which ticket
+fields an effect will change, so rules reacting to those changes run in the same chain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from rules.context import Where
 from rules.model import Event, Ticket
-from rules.templates import Template, TemplateError, compile_template, dry_render
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option of an action: the key's type, whether it is required, its default, its meaning."""
-
-    type: str  # "text", "template", "bool", "int", "mapping"
-    required: bool = False
-    default: Any = None
-    doc: str = ""
+from rules.schema import Option, check_options, read_options
+from rules.templates import Template, TemplateError, compile_template, dry_render, render
 
 
 @dataclass(frozen=True)
@@ -44,54 +35,27 @@ class PlanError(Exception):
 
 
 @dataclass(frozen=True)
-class ActionSpec:
-    name: str
-    summary: str
-    options: Mapping[str, Option] | None  # None: a free mapping, checked by `compile`
-    compile: Callable[[Any, Where, "CompileContext"], Any]
-    plan: Callable[[Any, Scope], dict[str, Any]]
-    sets_fields: Callable[[Any], list[str]] = field(default=lambda compiled: [])
-
-
-@dataclass(frozen=True)
 class CompileContext:
     """What the rulebook knows at load that an action may check against."""
 
     field_names: list[str]
+    vocabulary: Mapping[str, Any] = field(default_factory=dict)
+    field_values: Mapping[str, Any] = field(default_factory=dict)
+    channels: frozenset[str] | None = None  # None: channels are not known here (not checked)
+    calendar_zones: Mapping[str, str] = field(default_factory=dict)
 
 
-_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "text": lambda v: isinstance(v, str),
-    "template": lambda v: isinstance(v, str),
-    "bool": lambda v: isinstance(v, bool),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "mapping": lambda v: isinstance(v, dict),
-}
-
-
-def check_options(options: Mapping[str, Option], value: Any, where: Where) -> dict[str, Any] | None:
-    """Validate an options mapping against a schema; fill defaults. None when anything is wrong."""
-    if not isinstance(value, dict):
-        where.error(f"expected a mapping of options ({', '.join(options)})")
-        return None
-    ok = True
-    result: dict[str, Any] = {}
-    for key in value:
-        if key not in options:
-            where.child(value, key).error(f"unknown key (expected one of: {', '.join(options)})")
-            ok = False
-    for key, option in options.items():
-        if key not in value:
-            if option.required:
-                where.error(f"missing required key {key!r}")
-                ok = False
-            result[key] = option.default
-            continue
-        if not _TYPE_CHECKS[option.type](value[key]):
-            where.child(value, key).error(f"expected {option.type}, got {type(value[key]).__name__}")
-            ok = False
-        result[key] = value[key]
-    return result if ok else None
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    summary: str
+    options: Mapping[str, Option] | None  # None: a free mapping, checked by `compile`
+    compile: Callable[[Any, Where, CompileContext], Any]
+    plan: Callable[[Any, Scope], dict[str, Any]]
+    example: str = ""
+    sets_fields: Callable[[Any], list[str]] = lambda compiled: []
+    changes: Callable[[Mapping[str, Any]], dict[str, Any]] = lambda params: {}
+    needs_ticket: bool = True
 
 
 def checked_template(text: str, where: Where, book: CompileContext) -> Template | None:
@@ -102,17 +66,56 @@ def checked_template(text: str, where: Where, book: CompileContext) -> Template 
     except TemplateError as exc:
         where.error(f"template error: {exc}")
         return None
-    problem = dry_render(template, book.field_names)
+    problem = dry_render(template, book.field_names, book.calendar_zones)
     if problem:
         where.error(problem)
         return None
     return template
 
 
-def _registry() -> dict[str, ActionSpec]:
-    from rules.actions import comment, set_fields
+def compile_options(options: Mapping[str, Option], value: Any, where: Where,
+                    book: CompileContext) -> dict[str, Any] | None:
+    """Check the options, then compile every template-typed option. None on any error."""
+    before = len(where.errors)
+    checked = read_options(options, value, where)
+    if checked is None:
+        return None
+    checked.pop("\0errors", None)
+    ok = True
+    for key, option in options.items():
+        if option.type == "template" and isinstance(checked.get(key), str):
+            template = checked_template(checked[key], where.child(value, key), book)
+            ok = ok and template is not None
+            checked[key] = template
+    return checked if ok and len(where.errors) == before else None
 
-    return {spec.name: spec for spec in (set_fields.SPEC, comment.SPEC)}
+
+def render_options(compiled: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """Every compiled template rendered for this ticket; other options as they are."""
+    return {key: render(value, scope.template_context).strip() if hasattr(value, "render") else value
+            for key, value in compiled.items()}
+
+
+def check_in_vocabulary(value: Any, table: str, where: Where, book: CompileContext) -> bool:
+    """Refuse a literal (non-template) name that the declared vocabulary lacks."""
+    allowed = book.vocabulary.get(table)
+    if not allowed or not isinstance(value, str) or "{" in value:
+        return True
+    if value.casefold() in {str(item).casefold() for item in allowed}:
+        return True
+    singular = {"statuses": "status", "priorities": "priority", "trackers": "tracker", "projects": "project"}
+    where.error(f"unknown {singular.get(table, table)} {value!r} (declared: {', '.join(map(str, allowed))})")
+    return False
+
+
+def _registry() -> dict[str, ActionSpec]:
+    from rules.actions import (
+        add_watcher, assign, comment, escalate, link, nonconformity, notify, set_fields, survey, transition,
+    )
+
+    modules = (set_fields, comment, transition, assign, add_watcher, link, notify, escalate,
+               nonconformity, survey)
+    return {module.SPEC.name: module.SPEC for module in modules}
 
 
 ACTIONS: dict[str, ActionSpec] = _registry()

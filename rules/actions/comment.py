@@ -4,36 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, Option, Scope, check_options, checked_template
+from rules.actions import ActionSpec, CompileContext, Scope, compile_options, render_options
 from rules.context import Where
-from rules.templates import render
+from rules.schema import Option
 
 OPTIONS = {
-    "body": Option("template", required=True, doc="Text of the note (a template)."),
-    "private": Option("bool", default=False,
-                      doc="Private note: visible to staff only (Redmine private notes)."),
+    "body": Option("template", required=True, doc="text of the note"),
+    "private": Option("bool", default=False, doc="private note: visible to staff only"),
 }
 
 
 def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
-    options = check_options(OPTIONS, value, where)
-    if options is None:
-        return None
-    template = checked_template(options["body"], where.child(value, "body"), book)
-    if template is None:
-        return None
-    return {"body": template, "private": options["private"]}
+    return compile_options(OPTIONS, value, where, book)
 
 
 def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
-    body = render(compiled["body"], scope.template_context).strip()
-    return {"body": body, "private": compiled["private"]}
+    return render_options(compiled, scope)
 
 
 SPEC = ActionSpec(
-    name="comment",
-    summary="Add a public or private note to the ticket.",
-    options=OPTIONS,
-    compile=compile_action,
-    plan=plan,
+    name="comment", summary="Add a public or private note to the ticket.", options=OPTIONS,
+    compile=compile_action, plan=plan,
+    example='- comment: {private: true, body: "Waiting for the customer since {{ event.occurred_at | iso }}"}',
 )

@@ -2,18 +2,19 @@
 
 Options are a mapping of field → value. Values are text and may be templates. Standard fields
 are written by name; a logical field from the rulebook's `fields` is written to the tracker
-field it maps to.
+field it maps to. Literal values are checked against declared vocabularies at load.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from rules.actions import ActionSpec, CompileContext, PlanError, Scope, checked_template
+from rules.actions import ActionSpec, CompileContext, PlanError, Scope, check_in_vocabulary, checked_template
 from rules.context import Where
 from rules.templates import render
 
 STANDARD = ("status", "priority", "subject", "description", "assignee")
+_VOCABULARY = {"status": "statuses", "priority": "priorities"}
 
 
 def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
@@ -34,6 +35,14 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
             continue
         if not isinstance(raw, (str, int, float, bool)):
             here.error(f"expected a text value, got {type(raw).__name__}")
+            ok = False
+            continue
+        if name in _VOCABULARY and not check_in_vocabulary(str(raw), _VOCABULARY[name], here, book):
+            ok = False
+            continue
+        allowed = book.field_values.get(name)
+        if allowed and "{" not in str(raw) and str(raw).casefold() not in {str(a).casefold() for a in allowed}:
+            here.error(f"unknown value of {name} {raw!r} (declared: {', '.join(map(str, allowed))})")
             ok = False
             continue
         template = checked_template(str(raw), here, book)
@@ -59,11 +68,14 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     return {"standard": standard, "custom": custom}
 
 
+def changes(params: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = dict(params.get("standard", {}))
+    result.update({f"cf:{ref}": value for ref, value in params.get("custom", {}).items()})
+    return result
+
+
 SPEC = ActionSpec(
-    name="set",
-    summary="Set standard fields and custom fields (through the rulebook's `fields`).",
-    options=None,
-    compile=compile_action,
-    plan=plan,
-    sets_fields=lambda compiled: list(compiled),
+    name="set", summary="Set standard fields and custom fields (through the rulebook's `fields`).",
+    options=None, compile=compile_action, plan=plan, sets_fields=lambda compiled: list(compiled),
+    changes=changes, example="- set: {origin: unknown, priority: High}",
 )

@@ -1,17 +1,25 @@
 import pytest
 
-from rules.conditions import ConditionSyntaxError, evaluate_condition, parse_condition
-from rules.model import Change, Person
-from tests.helpers import event, ticket
+from datetime import timedelta
+
+from rules.conditions import ConditionContext, ConditionSyntaxError, Facts, evaluate_condition, parse_condition
+from rules.model import Change, Comment, Person
+from rules.people import StaffDefinition
+from tests.helpers import T0, event, ticket
 
 FIELDS = {"origin": {"redmine": "Failure origin"}, "team": {"redmine": "2"}}
 REFS = {"origin": "Failure origin", "team": "2"}
+CONTEXT = ConditionContext(custom_fields=FIELDS)
+STAFF = StaffDefinition.from_section({"logins": ["agent"]})
 
 
-def holds(text: str, the_ticket=None, the_event=None) -> bool:
-    condition = parse_condition(text, FIELDS)
-    ref = REFS.get(condition.field) if condition.custom else None
-    return evaluate_condition(condition, the_ticket or ticket(), the_event or event(), ref)
+def facts(the_ticket=None, the_event=None, now=T0) -> Facts:
+    return Facts(the_ticket or ticket(), the_event or event(), now, REFS, STAFF.role_of)
+
+
+def holds(text: str, the_ticket=None, the_event=None, now=T0) -> bool:
+    condition = parse_condition(text, CONTEXT)
+    return evaluate_condition(condition, facts(the_ticket, the_event, now))[0]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -88,10 +96,101 @@ def test_actor_absent():
 ])
 def test_syntax_errors(text, message):
     with pytest.raises(ConditionSyntaxError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parse_condition(text, FIELDS)
+        parse_condition(text, CONTEXT)
 
 
 def test_person_matching():
     person = Person("6", "agent", "Alice Agent")
     assert person.matches("AGENT") and person.matches("alice agent") and person.matches("6")
     assert not person.matches("bob")
+
+
+def test_age_compares_durations():
+    assert holds("age > 2d", now=T0 + timedelta(days=3))
+    assert not holds("age > 2d", now=T0 + timedelta(days=1))
+    assert holds("age <= 1h30m", now=T0 + timedelta(minutes=90))
+    result = evaluate_condition(parse_condition("age >= 1d", CONTEXT), facts(now=T0 + timedelta(hours=30)))
+    assert result == (True, "1d 6h")
+
+
+def test_roles_of_actor_and_author():
+    assert holds("actor_role = staff")  # the actor's login is in staff.logins
+    assert holds("author_role = customer")
+    nobody = Facts(ticket(), event(), T0, REFS, StaffDefinition().role_of)
+    assert evaluate_condition(parse_condition("actor_role is empty", CONTEXT), nobody)[0]
+
+
+def test_staff_by_group_role_and_domain():
+    staff = StaffDefinition.from_section({"groups": ["Support"], "roles": ["Manager"], "email_domains": ["@acme.test"]})
+    assert staff.role_of(Person("1", groups=("support",))) == "staff"
+    assert staff.role_of(Person("2", roles=("Manager",))) == "staff"
+    assert staff.role_of(Person("3", email="ann@ACME.test")) == "staff"
+    assert staff.role_of(Person("4", email="bob@customer.test")) == "customer"
+    assert staff.role_of(None) is None
+
+
+def test_comment_fields():
+    public = event("ticket.commented", comment=Comment("Please try again"))
+    private = event("ticket.commented", comment=Comment("internal", private=True))
+    assert holds("comment_visibility = public", the_event=public)
+    assert holds("comment_visibility = private", the_event=private)
+    assert holds("comment ~= try again", the_event=public)
+    assert holds("comment is empty", the_event=event("ticket.updated"))
+
+
+def test_labels():
+    assert holds("labels in (vpn, network)", the_ticket=ticket(labels=("VPN", "acme")))
+    assert holds("labels is empty")
+
+
+def test_the_trace_shows_the_values_compared():
+    condition = parse_condition("status in (Feedback, Closed)", CONTEXT)
+    assert evaluate_condition(condition, facts()) == (False, "New")
+    changed = event(changes=(Change("status", "New", "Feedback"),))
+    assert evaluate_condition(parse_condition("status changed_to Feedback", CONTEXT), facts(the_event=changed)) \
+        == (True, "New → Feedback")
+    assert evaluate_condition(parse_condition("assignee = bob", CONTEXT), facts()) == (False, "6 | agent | Alice Agent")
+
+
+def test_groups_any_all_not():
+    from rules.conditions import ConditionTrace, Group, evaluate
+
+    def cond(text):
+        return parse_condition(text, CONTEXT)
+
+    tree = (Group("any", (cond("status = Closed"), Group("all", (cond("priority = Normal"), cond("origin = unknown"))))),
+            Group("not", (cond("tracker = Bug"),)))
+    trace: list[ConditionTrace] = []
+    assert evaluate(tree, facts(), trace)
+    assert [(t.text, t.result, t.depth) for t in trace] == [
+        ("any:", True, 0), ("status = Closed", False, 1), ("all:", True, 1), ("priority = Normal", True, 2),
+        ("origin = unknown", True, 2), ("not:", True, 0), ("tracker = Bug", False, 1)]
+    assert not evaluate((Group("not", (cond("status = New"),)),), facts())
+
+
+VOCABULARY = ConditionContext(
+    custom_fields={"origin": {}}, vocabulary={"statuses": ("New", "Feedback"), "priorities": ("Normal", "Urgent")},
+    field_values={"origin": ("internal", "customer")}, sla_policies=("first-response",))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("status = Feedbak", "unknown status 'Feedbak' (declared: New, Feedback)"),
+    ("status changed_to Closed", "unknown status 'Closed'"),
+    ("priority in (Normal, Critical)", "unknown priority 'Critical'"),
+    ("origin = vendor", "unknown value of origin 'vendor' (declared: internal, customer)"),
+    ("actor_role = boss", "unknown role 'boss' (declared: staff, customer)"),
+    ("comment_visibility = secret", "unknown visibility 'secret'"),
+    ("sla.policy = resolution", "unknown SLA policy 'resolution' (declared: first-response)"),
+    ("age > soon", "malformed duration 'soon'"),
+    ("age = 2d", "`age` compares with <, <=, > or >="),
+])
+def test_values_that_can_never_match_are_refused(text, message):
+    with pytest.raises(ConditionSyntaxError) as caught:
+        parse_condition(text, VOCABULARY)
+    assert message in str(caught.value)
+
+
+def test_declared_values_are_case_insensitive_and_regex_is_free():
+    parse_condition("status = feedback", VOCABULARY)
+    parse_condition("status ~= ^Feed", VOCABULARY)
+    parse_condition("origin in (Internal, customer)", VOCABULARY)

@@ -4,7 +4,7 @@ import re
 
 from rules.actions import ACTIONS
 from rules.actions.set_fields import STANDARD
-from rules.model import TRIGGERS
+from rules.schema import TRIGGERS
 from tests.conftest import ROOT
 
 REFERENCE = (ROOT / "docs" / "rules.md").read_text()

@@ -44,11 +44,13 @@ def test_trace_explains_each_condition():
     assert decision.effects == []
     waiting = next(r for r in decision.rules if r.rule == "waiting for customer")
     assert waiting.triggered and not waiting.matched
-    assert waiting.conditions == [("project = support", False)]  # AND stops at the first false
+    assert [(c.text, c.result, c.actual) for c in waiting.conditions] == [
+        ("project = support", False, "development | Development")]  # AND stops at the first false
     triage = next(r for r in decision.rules if r.rule == "triage new incidents")
     assert not triage.triggered
     text = decision.format()
-    assert "rule 'waiting for customer': not matched" in text and "[ ] project = support" in text
+    assert "rule 'waiting for customer': not matched" in text
+    assert "[ ] project = support  (development | Development)" in text
 
 
 def test_change_rule_and_template_values():
@@ -60,10 +62,10 @@ def test_change_rule_and_template_values():
     assert decision.effects[0].params["body"] == \
         "ticketwarden: failure origin classified as internal by Alice Agent."
     assert decision.to_dict()["rules"][2]["conditions"] == [
-        {"condition": "project = support", "result": True},
-        {"condition": "origin changed", "result": True},
-        {"condition": "origin is not empty", "result": True},
-        {"condition": "origin != unknown", "result": True}]
+        {"condition": "project = support", "result": True, "actual": "support | Support", "depth": 0},
+        {"condition": "origin changed", "result": True, "actual": "unknown → internal", "depth": 0},
+        {"condition": "origin is not empty", "result": True, "actual": "internal", "depth": 0},
+        {"condition": "origin != unknown", "result": True, "actual": "internal", "depth": 0}]
 
 
 def test_disabled_rules_and_conflicting_sets_are_reported():
@@ -101,7 +103,8 @@ def test_unmapped_field_is_an_action_error_not_a_crash():
     decision = evaluate(rulebook, event("ticket.created"), ticket(), T0)
     trace = decision.rules[0]
     # An unmapped custom field cannot be read: its conditions are false, nothing is written.
-    assert trace.conditions == [("origin is empty", False)] and decision.effects == []
+    assert [(c.text, c.result, c.actual) for c in trace.conditions] == [
+        ("origin is empty", False, "origin has no mapping for redmine")] and decision.effects == []
     rulebook = book("""
         version: 1
         fields: {origin: {jira: customfield_10050}}
@@ -114,3 +117,79 @@ def test_unmapped_field_is_an_action_error_not_a_crash():
     assert [a.outcome for a in decision.rules[0].actions] == [
         "error: field 'origin' has no mapping for redmine", "planned"]
     assert [e.action for e in decision.effects] == ["comment"]
+
+
+def test_rules_react_to_each_others_changes_in_one_decision():
+    rulebook = book("""
+        version: 1
+        fields: {origin: "Failure origin"}
+        rules:
+          - name: urgent incidents wait on the network team
+            on: [ticket.created]
+            if: [priority = Urgent]
+            then: [{transition: {status: "In Progress"}}]
+          - name: note work started
+            on: [ticket.updated]
+            if: [status changed_to "In Progress", actor = ticketwarden]
+            then: [{comment: {body: "Work started ({{ event.changes[0].old }} → {{ ticket.status }})."}}]
+    """)
+    decision = evaluate(rulebook, event("ticket.created", event_id="e1"), ticket(priority="Urgent"), T0)
+    assert [(e.action, e.rule) for e in decision.effects] == [
+        ("transition", "urgent incidents wait on the network team"), ("comment", "note work started")]
+    assert decision.effects[1].params["body"] == "Work started (New → In Progress)."
+    note = next(r for r in decision.rules if r.rule == "note work started" and r.matched)
+    assert note.depth == 1
+    # The chained effect's key is as stable as any other.
+    again = evaluate(rulebook, event("ticket.created", event_id="e1"), ticket(priority="Urgent"), T0)
+    assert [e.key for e in again.effects] == [e.key for e in decision.effects]
+
+
+def test_the_chain_limit_stops_rules_that_trigger_each_other():
+    rulebook = book("""
+        version: 1
+        chain_limit: 3
+        rules:
+          - name: ping
+            on: [ticket.updated]
+            if: [status changed_to Feedback]
+            then: [{transition: {status: New}}]
+          - name: pong
+            on: [ticket.updated]
+            if: [status changed_to New]
+            then: [{transition: {status: Feedback}}]
+    """)
+    start = event("ticket.updated", changes=(Change("status", "New", "Feedback"),))
+    decision = evaluate(rulebook, start, ticket(status="Feedback"), T0)
+    assert [e.rule for e in decision.effects] == ["ping", "pong", "ping", "pong"]
+    assert decision.warnings == [
+        "chain limit of 3 reached: rules kept changing the ticket (last changes: status); stopped there"]
+
+
+def test_setting_a_field_to_its_value_ends_the_chain():
+    rulebook = book("""
+        version: 1
+        fields: {origin: "Failure origin"}
+        rules:
+          - name: keep unknown
+            on: [ticket.updated]
+            then: [{set: {origin: unknown}}]
+    """)
+    decision = evaluate(rulebook, event("ticket.updated"), ticket(), T0)
+    assert len(decision.effects) == 1 and decision.warnings == []
+
+
+def test_scheduled_rules_run_without_a_ticket():
+    from rules.engine import evaluate_scheduled
+
+    rulebook = book("""
+        version: 1
+        rules:
+          - name: monday reminder
+            on: [{schedule: "0 8 * * mon"}]
+            then: [{notify: {channel: chat, message: "Weekly review at {{ now | localtime('Europe/Madrid') }}"}}]
+    """)
+    decision = evaluate_scheduled(rulebook, "monday reminder", T0, T0)
+    [effect] = decision.effects
+    assert effect.params == {"channel": "chat", "message": "Weekly review at 2026-03-02 10:00 CET",
+                             "ticket": None, "rule": "monday reminder"}
+    assert evaluate_scheduled(rulebook, "no such rule", T0, T0).ignored

@@ -1,0 +1,37 @@
+"""`assign`: give the ticket to someone (id, login or name), to its author, or to nobody."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from rules.actions import ActionSpec, CompileContext, Scope, compile_options, render_options
+from rules.context import Where
+from rules.schema import Option
+
+OPTIONS = {
+    "to": Option("template", required=True,
+                 doc="user id, login or display name; `author` for the ticket's author; `nobody` to unassign"),
+}
+
+
+def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
+    return compile_options(OPTIONS, value, where, book)
+
+
+def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
+    params = render_options(compiled, scope)
+    target = params["to"]
+    if target.casefold() == "author":
+        author = scope.ticket.author
+        params["to"] = author.id if author else "nobody"
+    return params
+
+
+def changes(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"assignee": None if params["to"].casefold() == "nobody" else params["to"]}
+
+
+SPEC = ActionSpec(
+    name="assign", summary="Assign the ticket.", options=OPTIONS, compile=compile_action, plan=plan,
+    sets_fields=lambda compiled: ["assignee"], changes=changes, example="- assign: {to: agent}",
+)

@@ -1,0 +1,47 @@
+"""`notify`: POST a JSON message to an outgoing webhook (a chat channel, say).
+
+Channels are named in configuration (`TICKETWARDEN_CHANNEL_<NAME>=url`, from the
+environment, since such URLs are secrets); the rulebook refers to them by name and the name
+is checked at load.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rules.actions import ActionSpec, CompileContext, Scope, compile_options, render_options
+from rules.context import Where
+from rules.schema import Option
+
+OPTIONS = {
+    "channel": Option("text", required=True, doc="channel name from configuration"),
+    "message": Option("template", required=True, doc="text of the message"),
+}
+
+
+def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
+    compiled = compile_options(OPTIONS, value, where, book)
+    if compiled is None:
+        return None
+    if book.channels is not None and compiled["channel"].casefold() not in book.channels:
+        known = ", ".join(sorted(book.channels)) or "none configured"
+        where.child(value, "channel").error(f"undefined channel {compiled['channel']!r} (configured: {known})")
+        return None
+    return compiled
+
+
+def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
+    params = render_options(compiled, scope)
+    params["channel"] = params["channel"].casefold()
+    ticket = scope.ticket
+    params["ticket"] = {"key": ticket.key, "url": ticket.url, "subject": ticket.subject,
+                        "status": ticket.status, "priority": ticket.priority} if ticket.id else None
+    params["rule"] = scope.rule
+    return params
+
+
+SPEC = ActionSpec(
+    name="notify", summary="Post a message to an outgoing webhook (chat channel).", options=OPTIONS,
+    compile=compile_action, plan=plan, needs_ticket=False,
+    example='- notify: {channel: support-chat, message: "{{ ticket.key }} breached its SLA"}',
+)

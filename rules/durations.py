@@ -1,0 +1,41 @@
+"""Durations as admins write them: `90s`, `45m`, `4h`, `1h30m`, `3d`, `2w`.
+
+Days and weeks are plain multiples of 24 h here; business time (working hours, holidays) is
+the calendar's job, which interprets the same durations against working time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+DURATION_PATTERN = r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
+
+
+class DurationError(ValueError):
+    pass
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `1h30m`-style text; raise DurationError with the accepted forms."""
+    cleaned = str(text).strip().replace(" ", "")
+    match = _DURATION.match(cleaned)
+    if not cleaned or not match or not any(match.groups()):
+        raise DurationError(f"malformed duration {text!r} (use e.g. 90s, 45m, 4h, 1h30m, 3d, 2w)")
+    seconds = sum(int(value) * _UNITS[unit] for value, unit in zip(match.groups(), "wdhms") if value)
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta | float | int) -> str:
+    """The inverse of parse_duration, largest units first: 5400 s -> `1h 30m`; negative gets `-`."""
+    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return sign + (" ".join(parts) if parts else "0s")

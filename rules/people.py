@@ -1,0 +1,46 @@
+"""Who is staff and who is a customer, as the rulebook's `staff` section defines it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from rules.model import Person
+
+
+@dataclass(frozen=True)
+class StaffDefinition:
+    """A person is staff when any rule matches; everyone else is a customer.
+
+    With no `staff` section nobody can be classified, so `actor_role` is empty.
+    """
+
+    logins: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+    email_domains: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any] | None) -> "StaffDefinition":
+        section = section or {}
+
+        def folded(key: str) -> frozenset[str]:
+            return frozenset(str(item).casefold().lstrip("@") for item in section.get(key) or [])
+
+        return cls(folded("logins"), folded("groups"), folded("roles"), folded("email_domains"))
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.logins or self.groups or self.roles or self.email_domains)
+
+    def role_of(self, person: Person | None) -> str | None:
+        if person is None or not self.configured:
+            return None
+        domain = person.email.rpartition("@")[2].casefold() if "@" in person.email else ""
+        is_staff = (
+            (person.login and person.login.casefold() in self.logins)
+            or any(group.casefold() in self.groups for group in person.groups)
+            or any(role.casefold() in self.roles for role in person.roles)
+            or (domain and domain in self.email_domains)
+        )
+        return "staff" if is_staff else "customer"
