@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: run test venv sandbox-redmine sandbox-postgres stop-sandbox lint
+.PHONY: run test venv sandbox-redmine sandbox-postgres stop-sandbox lint docs
 
 $(VENV)/.installed: setup.cfg pyproject.toml sandbox/python.sh
 	sandbox/python.sh $(VENV)
@@ -28,3 +28,6 @@ test: $(VENV)/.installed sandbox-redmine sandbox-postgres
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check connector rules webhooks ticketwarden tests
 	$(VENV)/bin/mypy
+
+docs: $(VENV)/.installed
+	$(VENV)/bin/python -m ticketwarden.gendocs

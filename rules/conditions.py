@@ -16,9 +16,10 @@ Values of fields with a declared vocabulary (statuses, priorities, ... and custo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rules.durations import DurationError, parse_duration
 from rules.model import Event, Person, Ticket
@@ -341,7 +342,7 @@ def _ordered(left: str, right: str) -> tuple[Any, Any] | None:
 def _as_datetime(text: str) -> datetime:
     """ISO dates and times; a value without a zone is taken as UTC."""
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _evaluate_change(condition: Condition, event: Event, custom_ref: str | None) -> tuple[bool, str]:

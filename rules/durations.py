@@ -24,7 +24,7 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(cleaned)
     if not cleaned or not match or not any(match.groups()):
         raise DurationError(f"malformed duration {text!r} (use e.g. 90s, 45m, 4h, 1h30m, 3d, 2w)")
-    seconds = sum(int(value) * _UNITS[unit] for value, unit in zip(match.groups(), "wdhms") if value)
+    seconds = sum(int(value) * _UNITS[unit] for value, unit in zip(match.groups(), "wdhms", strict=True) if value)
     return timedelta(seconds=seconds)
 
 

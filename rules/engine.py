@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from rules.actions import PlanError, Scope
-from rules.conditions import ConditionTrace, Facts, evaluate as evaluate_conditions
+from rules.conditions import ConditionTrace, Facts
+from rules.conditions import evaluate as evaluate_conditions
 from rules.model import Change, Effect, Event, Person, Ticket
 from rules.rulebook import Rule, Rulebook
 from rules.templates import TemplateError, template_context

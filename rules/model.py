@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+
 @dataclass(frozen=True)
 class Person:
     """Someone acting on a tracker. `id` is the tracker's own id, as a string."""

@@ -8,21 +8,35 @@ across them, and references between them (an SLA's calendar, a rule's channel) a
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rules.actions import ACTIONS, ActionSpec, CompileContext
 from rules.conditions import ConditionContext, ConditionSyntaxError, Group, Node, parse_condition
 from rules.context import Where
 from rules.durations import DurationError, parse_duration
-from rules.errors import RuleError, RulebookInvalid
+from rules.errors import RulebookInvalid, RuleError
 from rules.people import StaffDefinition
 from rules.schema import (
-    CALENDAR, FIELD, HOLIDAYS, RULE, SLA, STAFF, TARGET, TOP_LEVEL, TRACKER_KINDS, TRIGGERS, VOCABULARY,
-    WEEKDAYS, check_options, read_options,
+    CALENDAR,
+    FIELD,
+    HOLIDAYS,
+    RULE,
+    SLA,
+    STAFF,
+    TARGET,
+    TOP_LEVEL,
+    TRACKER_KINDS,
+    TRIGGERS,
+    VOCABULARY,
+    WEEKDAYS,
+    check_options,
+    read_options,
 )
 from rules.source import MappingNode, SequenceNode, YamlSyntaxError, parse_yaml
 
@@ -229,7 +243,8 @@ def _merge_sections(where: Where, document: MappingNode, merged: _Merged) -> Non
             continue
         here = where.child(document, section)
         if not isinstance(raw, dict):
-            here.error(f"expected a mapping of {section[:-1] if section == 'calendars' else 'policy'} name → definition")
+            noun = "calendar" if section == "calendars" else "policy"
+            here.error(f"expected a mapping of {noun} name → definition")
             continue
         for name, definition in raw.items():
             if name in store:
@@ -360,7 +375,7 @@ def _compile_hours(where: Where, raw: Any) -> dict[str, tuple[tuple[time, time],
                 continue
             parsed.append((start, end))
         parsed.sort()
-        for (_, first_end), (second_start, _) in zip(parsed, parsed[1:]):
+        for (_, first_end), (second_start, _) in itertools.pairwise(parsed):
             if second_start < first_end:
                 here.error(f"ranges overlap in {spec!r}")
         for day in days:
@@ -534,7 +549,7 @@ def _rejoin_flow_items(items: list[Any]) -> list[Any]:
         return items
     joined: SequenceNode = SequenceNode()
     joined.line, joined.item_lines, joined.flow = items.line, [], True  # type: ignore[attr-defined]
-    for item, line in zip(items, items.item_lines):  # type: ignore[attr-defined]
+    for item, line in zip(items, items.item_lines, strict=True):  # type: ignore[attr-defined]
         previous = joined[-1] if joined else None
         if isinstance(previous, str) and isinstance(item, str) and previous.count("(") > previous.count(")"):
             joined[-1] = f"{previous}, {item}"

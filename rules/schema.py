@@ -7,8 +7,9 @@ needs more than a shape (conditions, templates, cross-references) is checked by 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from rules.context import Where
 from rules.durations import DURATION_PATTERN
@@ -144,7 +145,7 @@ TARGET = {
     "target": Option("duration", required=True, doc="business time allowed", example="4h"),
 }
 SLA = {
-    "description": Option("text", default=""),
+    "description": Option("text", default="", doc="what the policy promises"),
     "applies": Option("conditions", default=[], doc="which tickets get this clock"),
     "calendar": Option("text", required=True, doc="name of a calendar"),
     "start": Option("conditions", default=[], doc="when the clock starts; none = at creation"),
@@ -197,10 +198,11 @@ def json_schema() -> dict[str, Any]:
              "additionalProperties": False},
             {"type": "object", "properties": {"all": {"$ref": "#/$defs/conditions"}}, "required": ["all"],
              "additionalProperties": False},
-            {"type": "object", "properties": {"not": {"$ref": "#/$defs/condition"}}, "required": ["not"],
+            {"type": "object", "properties": {"not": {"$ref": "#/$defs/conditions"}}, "required": ["not"],
              "additionalProperties": False},
         ],
     }
+    defs["range"] = {"type": "string", "pattern": r"^\d\d:\d\d-\d\d:\d\d$", "examples": ["09:00-13:00"]}
     defs["conditions"] = {"anyOf": [{"$ref": "#/$defs/condition"},
                                     {"type": "array", "items": {"$ref": "#/$defs/condition"}}]}
     trigger = {"anyOf": [{"enum": list(TRIGGERS)},
@@ -248,8 +250,8 @@ def _property(option: Option) -> dict[str, Any]:
         "slas": {"type": "object", "additionalProperties": {"$ref": "#/$defs/sla"}},
         "fields": {"type": "object", "additionalProperties": {
             "anyOf": [{"type": ["string", "integer"]}, {"$ref": "#/$defs/field"}]}},
-        "hours": {"anyOf": [{"const": "24x7"}, {"type": "object", "additionalProperties": {
-            "type": "array", "items": {"type": "string", "pattern": r"^\d\d:\d\d-\d\d:\d\d$"}}}]},
+        "hours": {"anyOf": [{"const": "24x7"}, {"type": "object", "additionalProperties": {"anyOf": [
+            {"$ref": "#/$defs/range"}, {"type": "array", "items": {"$ref": "#/$defs/range"}}]}}]},
     }
     if option.type == "enum":
         schema: dict[str, Any] = {"enum": list(option.choices)}

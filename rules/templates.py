@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import StrictUndefined, TemplateError, pass_context
@@ -17,7 +16,6 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from rules.durations import format_duration
-
 from rules.model import Change, Comment, Event, Person, Ticket
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)

@@ -8,13 +8,14 @@ fields an effect will change, so rules reacting to those changes run in the same
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from rules.context import Where
 from rules.model import Event, Ticket
-from rules.schema import Option, check_options, read_options
+from rules.schema import Option, read_options
 from rules.templates import Template, TemplateError, compile_template, dry_render, render
 
 
@@ -110,7 +111,16 @@ def check_in_vocabulary(value: Any, table: str, where: Where, book: CompileConte
 
 def _registry() -> dict[str, ActionSpec]:
     from rules.actions import (
-        add_watcher, assign, comment, escalate, link, nonconformity, notify, set_fields, survey, transition,
+        add_watcher,
+        assign,
+        comment,
+        escalate,
+        link,
+        nonconformity,
+        notify,
+        set_fields,
+        survey,
+        transition,
     )
 
     modules = (set_fields, comment, transition, assign, add_watcher, link, notify, escalate,

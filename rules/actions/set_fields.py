@@ -7,7 +7,8 @@ field it maps to. Literal values are checked against declared vocabularies at lo
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from rules.actions import ActionSpec, CompileContext, PlanError, Scope, check_in_vocabulary, checked_template
 from rules.context import Where

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from rules.actions import ActionSpec, CompileContext, Scope, check_in_vocabulary, compile_options, render_options
 from rules.context import Where

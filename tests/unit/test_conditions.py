@@ -1,6 +1,6 @@
-import pytest
-
 from datetime import timedelta
+
+import pytest
 
 from rules.conditions import ConditionContext, ConditionSyntaxError, Facts, evaluate_condition, parse_condition
 from rules.model import Change, Comment, Person
@@ -158,7 +158,8 @@ def test_groups_any_all_not():
     def cond(text):
         return parse_condition(text, CONTEXT)
 
-    tree = (Group("any", (cond("status = Closed"), Group("all", (cond("priority = Normal"), cond("origin = unknown"))))),
+    both = Group("all", (cond("priority = Normal"), cond("origin = unknown")))
+    tree = (Group("any", (cond("status = Closed"), both)),
             Group("not", (cond("tracker = Bug"),)))
     trace: list[ConditionTrace] = []
     assert evaluate(tree, facts(), trace)

@@ -1,36 +1,34 @@
-"""The rule reference documents every action and every option the code accepts."""
+"""The docs and the JSON Schema say what the code does."""
 
+import json
 import re
+import textwrap
+
+import jsonschema
+import pytest
 
 from rules.actions import ACTIONS
-from rules.actions.set_fields import STANDARD
+from rules.reference import render_reference
 from rules.schema import TRIGGERS
 from tests.conftest import ROOT
+from ticketwarden.gendocs import REFERENCE, SCHEMA, schema_text
 
-REFERENCE = (ROOT / "docs" / "rules.md").read_text()
-
-
-def section(action: str) -> str:
-    match = re.search(rf"^### `{action}`\n(.*?)(?=^### |^## |\Z)", REFERENCE, re.S | re.M)
-    assert match, f"docs/rules.md has no section for action {action!r}"
-    return match.group(1)
+DOCUMENT = REFERENCE.read_text()
 
 
-def test_every_action_has_a_table_of_its_options():
-    for name, spec in ACTIONS.items():
-        text = section(name)
-        assert "| key | type | default | meaning |" in text
-        keys = list(spec.options) if spec.options is not None else list(STANDARD)
-        for key in keys:
-            assert f"| `{key}` |" in text, f"{name}: option {key!r} is not documented"
-        for key, option in (spec.options or {}).items():
-            row = next(line for line in text.splitlines() if line.startswith(f"| `{key}` |"))
-            assert f"| {option.type} |" in row, f"{name}.{key}: documented type differs from {option.type}"
+def test_the_generated_parts_of_the_reference_are_current():
+    assert render_reference(DOCUMENT) == DOCUMENT, "run `make docs`"
 
 
-def test_every_trigger_is_documented():
+def test_the_shipped_schema_is_current():
+    assert SCHEMA.read_text() == schema_text(), "run `make docs`"
+
+
+def test_every_action_and_trigger_is_documented():
+    for name in ACTIONS:
+        assert re.search(rf"^### `{name}`\n", DOCUMENT, re.M), name
     for trigger in TRIGGERS:
-        assert f"| `{trigger}` |" in REFERENCE
+        assert f"| `{trigger}` |" in DOCUMENT
 
 
 def test_readme_shows_the_example_rulebook_as_shipped():
@@ -38,5 +36,37 @@ def test_readme_shows_the_example_rulebook_as_shipped():
     example = (ROOT / "examples" / "rulebooks" / "redmine-support.yaml").read_text()
     shown = re.search(r"```yaml\n(version: 1\n.*?)```", readme, re.S)
     assert shown, "README.md shows no rule file"
-    body = example[example.index("version: 1"):]
-    assert shown.group(1) == body
+    assert shown.group(1) == example[example.index("version: 1"):]
+
+
+def validator():
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples" / "rulebooks").glob("*.yaml"))
+                         + sorted((ROOT / "tests" / "rulebooks" / "valid").glob("*.yaml")), ids=lambda p: p.name)
+def test_the_schema_accepts_valid_rulebooks(path):
+    from rules.source import parse_yaml
+
+    document = json.loads(json.dumps(parse_yaml(path.read_text())))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator().iter_errors(document)]
+    assert errors == []
+
+
+@pytest.mark.parametrize("text, where", [
+    ("version: 1\nrulez: []\n", []),
+    ("version: 1\nrules: [{name: x, on: [ticket.exploded], then: [{comment: {body: x}}]}]\n", ["rules", 0, "on"]),
+    ("version: 1\nrules: [{name: x, on: ticket.created, then: [{comment: {bdy: x}}]}]\n", ["rules", 0, "then", 0]),
+    ("version: 1\nsla: {r: {calendar: c, stop: [], targets: [{target: four hours}]}}\n",
+     ["sla", "r", "targets", 0, "target"]),
+    ("version: 1\ncalendars: {c: {timezone: UTC, hours: {mon: [9-5]}}}\n", ["calendars", "c", "hours"]),
+])
+def test_the_schema_flags_what_the_loader_refuses(text, where):
+    from rules.source import parse_yaml
+
+    document = json.loads(json.dumps(parse_yaml(textwrap.dedent(text))))
+    errors = list(validator().iter_errors(document))
+    assert errors, "the schema accepted an invalid rulebook"
+    assert any(list(e.absolute_path)[:len(where)] == where for e in errors), [list(e.absolute_path) for e in errors]
