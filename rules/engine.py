@@ -226,6 +226,13 @@ def _derive(effects: list[Effect], event: Event, ticket: Ticket, field_refs: Map
     return derived, new_ticket
 
 
+def apply_effects(ticket: Ticket, effects: list[Effect]) -> Ticket:
+    """The ticket as it will be once these effects are written (for replays and rule tests)."""
+    derived = _derive(effects, Event("", ticket.tracker_kind, ticket.id, frozenset(), datetime.min, SELF),
+                      ticket, {}, 0)
+    return derived[1] if derived else ticket
+
+
 def _custom_name(ticket: Ticket, ref: str) -> str:
     if ref in ticket.custom_fields:
         return ref

@@ -60,6 +60,33 @@ def check(paths: tuple[str, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+@main.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("-v", "--verbose", is_flag=True, help="List passing tests too.")
+def test_command(paths: tuple[str, ...], verbose: bool) -> None:
+    """Run declarative rule tests (YAML files, or directories of them); exit 1 on any failure."""
+    from ticketwarden.ruletests import run_test_files
+
+    report = run_test_files(paths)
+    for line in report.lines(verbose):
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of rule files (for editors and the YAML language server)."""
+    from ticketwarden.gendocs import schema_text
+
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(schema_text())
+    else:
+        click.echo(schema_text(), nl=False)
+
+
 @main.command()
 @click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
               help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")

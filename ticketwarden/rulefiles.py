@@ -36,7 +36,7 @@ def read_sources(paths: Iterable[str | Path]) -> tuple[list[tuple[str, str]], li
     return sources, errors
 
 
-def load_paths(paths: Iterable[str | Path]) -> Rulebook:
+def load_paths(paths: Iterable[str | Path], channels: Iterable[str] | None = None) -> Rulebook:
     """Load one rulebook from files and directories; RulebookInvalid lists every error."""
     paths = list(paths)
     if not paths:
@@ -45,7 +45,7 @@ def load_paths(paths: Iterable[str | Path]) -> Rulebook:
     if not sources and not errors:
         errors.append(RuleError(str(paths[0]), 1, (), "no *.yaml rule files found"))
     try:
-        rulebook = load_rulebook(sources)
+        rulebook = load_rulebook(sources, channels=channels)
     except RulebookInvalid as exc:
         errors.extend(exc.errors)
         raise RulebookInvalid(errors) from None

@@ -1,0 +1,329 @@
+"""Declarative rule tests, in the spirit of promtool's: a rulebook, an initial ticket, events at
+fixed times, and the effects that must (and must not) follow.
+
+    rulebook: ../redmine-support.yaml      # relative to the test file; a file or a directory
+    tracker: redmine                       # whose field mapping to use (default redmine)
+    tests:
+      - name: a new incident is triaged
+        ticket: {project: support, tracker: Incident, priority: Normal, fields: {origin: ""}}
+        events:
+          - at: 2026-03-02T09:00:00Z
+            on: ticket.created
+            expect:
+              - {rule: triage new incidents, action: set, set: {origin: unknown}}
+              - {rule: triage new incidents, action: comment, private: true, body_contains: received}
+            expect_not:
+              - {rule: waiting for customer}
+
+Each event's `changes` ({field: [old, new]}) are applied to the ticket before the rules run,
+and the effects the rules plan are applied after, so later events see the ticket as the
+tracker would. Pure: the test file's text and the loaded rulebook come in, results go out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rules.conditions import ConditionContext
+from rules.context import Where
+from rules.engine import Decision, apply_effects, evaluate
+from rules.errors import RuleError
+from rules.model import Change, Comment, Effect, Event, Person, Ticket
+from rules.rulebook import Rulebook
+from rules.schema import TRIGGERS, Option, read_options
+from rules.source import MappingNode, YamlSyntaxError, parse_yaml
+
+FILE = {
+    "rulebook": Option("text", required=True, doc="rule file or directory, relative to the test file"),
+    "tracker": Option("enum", default="redmine", choices=("redmine", "jira"), doc="whose field mapping to use"),
+    "tests": Option("list-of-tests", required=True, doc="the tests"),
+}
+TEST = {
+    "name": Option("text", required=True, doc="what the test shows"),
+    "ticket": Option("mapping", default={}, doc="the ticket before the first event"),
+    "events": Option("list-of-events", required=True, doc="events, in order"),
+}
+TICKET = {
+    "id": Option("text", default="1"), "project": Option("text", default="support"),
+    "project_name": Option("text", default=""), "tracker": Option("text", default="Incident"),
+    "status": Option("text", default="New"), "priority": Option("text", default="Normal"),
+    "subject": Option("text", default="Test ticket"), "description": Option("text", default=""),
+    "author": Option("person", default=None), "assignee": Option("person", default=None),
+    "created": Option("text", default=None), "closed": Option("bool", default=False),
+    "labels": Option("list", default=[]), "fields": Option("mapping", default={}),
+}
+EVENT = {
+    "at": Option("text", required=True, doc="ISO time with zone"),
+    "on": Option("text-or-list", required=True, doc="trigger(s)"),
+    "actor": Option("person", default=None), "changes": Option("mapping", default={}),
+    "comment": Option("mapping", default=None), "sla_policy": Option("text", default=None),
+    "expect": Option("list-of-expectations", default=[]), "expect_not": Option("list-of-expectations", default=[]),
+    "expect_only": Option("bool", default=False, doc="no effects other than those in `expect`"),
+    "warnings": Option("list", default=[], doc="texts each expected warning contains"),
+}
+EXPECTATION = {
+    "rule": Option("text"), "action": Option("text"), "set": Option("mapping"), "body": Option("text"),
+    "body_contains": Option("text"), "private": Option("bool"), "status": Option("text"),
+    "to": Option("text"), "channel": Option("text"), "message_contains": Option("text"),
+}
+_PERSON_KEYS = ("id", "login", "name", "email", "groups", "roles")
+
+
+@dataclass
+class TestCase:
+    name: str
+    file: str
+    line: int
+    ticket: Ticket
+    events: list[tuple[Event, Mapping[str, Any], int]]  # event, its expectations, its line
+
+
+@dataclass
+class TestResult:
+    name: str
+    file: str
+    line: int
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def read_test_file(file_name: str, text: str) -> tuple[Mapping[str, Any] | None, list[RuleError]]:
+    """The test file's header (rulebook path, tracker) and every shape error in it."""
+    errors: list[RuleError] = []
+    try:
+        document = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        return None, [RuleError(file_name, exc.line, (), f"YAML syntax error: {exc.message}")]
+    where = Where(file_name, getattr(document, "line", 1), (), errors)
+    if not isinstance(document, MappingNode):
+        where.error("a rule test file is a mapping with `rulebook` and `tests`")
+        return None, errors
+    header = read_options(FILE, document, where)
+    return (document if header is not None and not errors else None), errors
+
+
+def build_cases(file_name: str, document: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[TestCase], list[RuleError]]:
+    errors: list[RuleError] = []
+    where = Where(file_name, getattr(document, "line", 1), (), errors)
+    tracker = document.get("tracker", "redmine")
+    tests = document["tests"]
+    tests_where = where.child(document, "tests")
+    if not isinstance(tests, list) or not tests:
+        tests_where.error("expected a non-empty list of tests")
+        return [], errors
+    cases = []
+    for index, raw in enumerate(tests):
+        case = _build_case(tests_where.child(tests, index), raw, rulebook, tracker)
+        if case is not None:
+            cases.append(case)
+    return cases, errors
+
+
+def _build_case(where: Where, raw: Any, rulebook: Rulebook, tracker: str) -> TestCase | None:
+    before = len(where.errors)
+    options = read_options(TEST, raw, where)
+    if options is None:
+        return None
+    ticket = _ticket(where.child(raw, "ticket"), options["ticket"], rulebook, tracker)
+    events_raw = options["events"]
+    events_where = where.child(raw, "events")
+    events = []
+    if not isinstance(events_raw, list) or not events_raw:
+        events_where.error("expected a non-empty list of events")
+    else:
+        for index, item in enumerate(events_raw):
+            built = _event(events_where.child(events_raw, index), item, tracker, ticket.id, index)
+            if built is not None:
+                events.append(built)
+    if len(where.errors) > before or ticket is None:
+        return None
+    return TestCase(str(options["name"]), where.file, where.line, ticket, events)
+
+
+def _time(where: Where, text: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        where.error(f"expected an ISO time such as 2026-03-02T09:00:00Z, got {text!r}")
+        return None
+    if moment.tzinfo is None:
+        where.error(f"time {text!r} needs a zone (Z or +hh:mm)")
+        return None
+    return moment
+
+
+def _person(where: Where, raw: Any) -> Person | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return Person(raw, raw, raw)
+    if not isinstance(raw, dict) or set(raw) - set(_PERSON_KEYS):
+        where.error(f"a person is a login or a mapping with {', '.join(_PERSON_KEYS)}")
+        return None
+    login = str(raw.get("login", raw.get("id", "")))
+    return Person(str(raw.get("id", login)), login, str(raw.get("name", login)), str(raw.get("email", "")),
+                  tuple(raw.get("groups", ())), tuple(raw.get("roles", ())))
+
+
+def _ticket(where: Where, raw: Any, rulebook: Rulebook, tracker: str) -> Ticket | None:
+    options = read_options(TICKET, raw if raw is not None else {}, where)
+    if options is None:
+        return None
+    refs = rulebook.field_refs(tracker)
+    custom: dict[str, Any] = {}
+    for name, value in (options["fields"] or {}).items():
+        if name not in refs or not refs[name]:
+            where.child(raw, "fields").error(f"unknown field {name!r} (or not mapped for {tracker})")
+            continue
+        custom[str(refs[name])] = value
+    created = _time(where.child(raw, "created"), options["created"]) if options["created"] else None
+    ident = str(options["id"])
+    return Ticket(
+        tracker_kind=tracker, id=ident, key=f"#{ident}" if tracker == "redmine" else ident,
+        url=f"https://tracker.invalid/issues/{ident}", project=options["project"],
+        project_name=options["project_name"] or str(options["project"]).title(), tracker=options["tracker"],
+        status=options["status"], priority=options["priority"], subject=options["subject"],
+        description=options["description"], author=_person(where.child(raw, "author"), options["author"]),
+        assignee=_person(where.child(raw, "assignee"), options["assignee"]), created=created, updated=created,
+        is_closed=bool(options["closed"]), labels=tuple(map(str, options["labels"])), custom_fields=custom,
+        custom_field_ids={name: name for name in custom})
+
+
+def _event(where: Where, raw: Any, tracker: str, ticket_id: str, index: int
+           ) -> tuple[Event, Mapping[str, Any], int] | None:
+    before = len(where.errors)
+    options = read_options(EVENT, raw, where)
+    if options is None:
+        return None
+    at = _time(where.child(raw, "at"), options["at"])
+    triggers = options["on"] if isinstance(options["on"], list) else [options["on"]]
+    for trigger in triggers:
+        if trigger not in TRIGGERS:
+            where.child(raw, "on").error(f"unknown trigger {trigger!r} (expected one of: {', '.join(TRIGGERS)})")
+    changes = []
+    for name, pair in (options["changes"] or {}).items():
+        if not isinstance(pair, list) or len(pair) != 2:
+            where.child(options["changes"], name).error("a change is [old, new]")
+            continue
+        old, new = (None if v in (None, "") else str(v) for v in pair)
+        changes.append(Change(str(name), old, new))
+    comment = None
+    if options["comment"] is not None:
+        raw_comment = options["comment"]
+        if not isinstance(raw_comment, dict) or "text" not in raw_comment:
+            where.child(raw, "comment").error("a comment is {text: ..., private: true|false}")
+        else:
+            comment = Comment(str(raw_comment["text"]), bool(raw_comment.get("private", False)))
+    for key in ("expect", "expect_not"):
+        for position, item in enumerate(options[key] or []):
+            read_options(EXPECTATION, item, where.child(raw, key).child(options[key], position))
+    if len(where.errors) > before or at is None:
+        return None
+    event = Event(f"test:{ticket_id}:{index}", tracker, ticket_id, frozenset(triggers), at,
+                  _person(where.child(raw, "actor"), options["actor"]), tuple(changes), comment,
+                  options["sla_policy"])
+    return event, options, where.line
+
+
+def run_case(case: TestCase, rulebook: Rulebook) -> tuple[TestResult, list[Decision]]:
+    """Run one test; every unmet expectation becomes a readable failure line."""
+    result = TestResult(case.name, case.file, case.line)
+    decisions = []
+    ticket = case.ticket
+    refs = rulebook.field_refs(ticket.tracker_kind)
+    for number, (event, expectations, line) in enumerate(case.events, start=1):
+        ticket, event = _with_changes(ticket, event, refs)
+        decision = evaluate(rulebook, event, ticket, event.occurred_at)
+        decisions.append(decision)
+        where = f"event {number} ({', '.join(sorted(event.triggers))} at {event.occurred_at.isoformat()}, line {line})"
+        _check(result, where, decision, expectations, refs)
+        ticket = apply_effects(ticket, decision.effects)
+    return result, decisions
+
+
+def _with_changes(ticket: Ticket, event: Event, refs: Mapping[str, str | None]) -> tuple[Ticket, Event]:
+    """The ticket after the event's own changes, and the event with logical fields resolved."""
+    updates: dict[str, Any] = {}
+    custom = dict(ticket.custom_fields)
+    resolved = []
+    for change in event.changes:
+        if refs.get(change.field):
+            ref = str(refs[change.field])
+            custom[ref] = change.new
+            resolved.append(Change(f"cf:{ref}", change.old, change.new, field_id=ref))
+            continue
+        resolved.append(change)
+        if change.field in ("status", "priority", "subject", "description", "tracker"):
+            updates[change.field] = change.new or ""
+        elif change.field == "assignee":
+            updates["assignee"] = Person(change.new, change.new, change.new) if change.new else None
+    return (dataclasses.replace(ticket, custom_fields=custom, **updates),
+            dataclasses.replace(event, changes=tuple(resolved)))
+
+
+def _matches(effect: Effect, expected: Mapping[str, Any], refs: Mapping[str, str | None]) -> bool:
+    params = effect.params
+    checks = {
+        "rule": lambda v: effect.rule == v,
+        "action": lambda v: effect.action == v,
+        "body": lambda v: params.get("body") == v,
+        "body_contains": lambda v: v in str(params.get("body", "")),
+        "private": lambda v: params.get("private") == v,
+        "status": lambda v: str(params.get("status", "")).casefold() == str(v).casefold(),
+        "to": lambda v: str(params.get("to", "")) == str(v),
+        "channel": lambda v: params.get("channel") == str(v).casefold(),
+        "message_contains": lambda v: v in str(params.get("message", "")),
+        "set": lambda v: all(_set_value(params, name, refs) == (None if value is None else str(value))
+                             for name, value in v.items()),
+    }
+    return all(checks[key](value) for key, value in expected.items() if key in checks)
+
+
+def _set_value(params: Mapping[str, Any], name: str, refs: Mapping[str, str | None]) -> Any:
+    if name in params.get("standard", {}):
+        return params["standard"][name]
+    ref = refs.get(name)
+    return params.get("custom", {}).get(ref, "\0absent") if ref else "\0absent"
+
+
+def _check(result: TestResult, where: str, decision: Decision, expectations: Mapping[str, Any],
+           refs: Mapping[str, str | None]) -> None:
+    effects = decision.effects
+    used: set[int] = set()
+    for expected in expectations.get("expect") or []:
+        found = next((i for i, e in enumerate(effects) if i not in used and _matches(e, expected, refs)), None)
+        if found is None:
+            result.failures.append(f"{where}: expected {describe(expected)}\n      but got: "
+                                   + ("\n               ".join(map(describe_effect, effects)) or "no effects"))
+        else:
+            used.add(found)
+    for unexpected in expectations.get("expect_not") or []:
+        for effect in effects:
+            if _matches(effect, unexpected, refs):
+                result.failures.append(f"{where}: did not expect {describe_effect(effect)}")
+    if expectations.get("expect_only"):
+        for index, effect in enumerate(effects):
+            if index not in used:
+                result.failures.append(f"{where}: unexpected {describe_effect(effect)}")
+    for text in expectations.get("warnings") or []:
+        if not any(text in warning for warning in decision.warnings):
+            result.failures.append(f"{where}: expected a warning containing {text!r}; got {decision.warnings}")
+
+
+def describe(expected: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in expected.items())
+
+
+def describe_effect(effect: Effect) -> str:
+    params = {k: v for k, v in effect.params.items() if k not in ("ticket",)}
+    return f"{effect.action} by {effect.rule!r} {params}"
+
+
+__all__ = ["ConditionContext", "TestCase", "TestResult", "build_cases", "read_test_file", "run_case"]
