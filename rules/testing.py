@@ -109,7 +109,8 @@ def read_test_file(file_name: str, text: str) -> tuple[Mapping[str, Any] | None,
     return (document if header is not None and not errors else None), errors
 
 
-def build_cases(file_name: str, document: Mapping[str, Any], rulebook: Rulebook) -> tuple[list[TestCase], list[RuleError]]:
+def build_cases(file_name: str, document: Mapping[str, Any],
+                rulebook: Rulebook) -> tuple[list[TestCase], list[RuleError]]:
     errors: list[RuleError] = []
     where = Where(file_name, getattr(document, "line", 1), (), errors)
     tracker = document.get("tracker", "redmine")
@@ -139,7 +140,8 @@ def _build_case(where: Where, raw: Any, rulebook: Rulebook, tracker: str) -> Tes
         events_where.error("expected a non-empty list of events")
     else:
         for index, item in enumerate(events_raw):
-            built = _event(events_where.child(events_raw, index), item, tracker, ticket.id, index)
+            built = _event(events_where.child(events_raw, index), item, tracker,
+                           ticket.id if ticket else "1", index)
             if built is not None:
                 events.append(built)
     if len(where.errors) > before or ticket is None:
