@@ -6,7 +6,9 @@ carries `X-Skip-Webhooks` so the redmine_webhook plugin does not echo our own ch
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -22,6 +24,9 @@ from rules.model import Effect, Event, Person, Ticket
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MEMBERS_TTL = 300.0  # seconds a project's member list is trusted
+# The rule language's relation names -> Redmine's relation_type values.
+_RELATIONS = {"duplicated_by": "duplicated", "blocked_by": "blocked"}
 
 
 class _TimeoutSession(requests.Session):
@@ -67,6 +72,8 @@ class RedmineConnector:
         )
         self._vocabulary: Vocabulary | None = None
         self._service_user: Person | None = None
+        self._member_cache: dict[str, tuple[float, dict[str, Person]]] = {}
+        self._logins: dict[str, str] = {}
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -130,7 +137,63 @@ class RedmineConnector:
         issue = self.fetch_issue(event.ticket_id)
         if issue is None:
             return event, None
-        return event, self.ticket_from(issue)
+        ticket = self.ticket_from(issue)
+        members = self._members(str((issue.get("project") or {}).get("id")))
+        ticket = dataclasses.replace(ticket, author=self._known(ticket.author, members),
+                                     assignee=self._known(ticket.assignee, members))
+        return dataclasses.replace(event, actor=self._known(event.actor, members)), ticket
+
+    # -- people ------------------------------------------------------------------------------
+
+    def _members(self, project_id: str) -> dict[str, Person]:
+        """Members of a project with login and roles (what staff rules look at), cached a while."""
+        cached = self._member_cache.get(project_id)
+        if cached and time.monotonic() - cached[0] < MEMBERS_TTL:
+            return cached[1]
+        members: dict[str, Person] = {}
+        memberships = self._call(lambda: list(
+            self._redmine.project_membership.filter(project_id=int(project_id)).values()))
+        for membership in memberships:
+            user = membership.get("user")
+            if not user:
+                continue  # a group's membership: its users also appear one by one
+            ident = str(user["id"])
+            roles = tuple(role["name"] for role in membership.get("roles", []))
+            login = self._login_of(ident)
+            known = members.get(ident)
+            members[ident] = Person(ident, login, user.get("name", ""), "", (),
+                                    tuple(dict.fromkeys((known.roles if known else ()) + roles)))
+        self._member_cache[project_id] = (time.monotonic(), members)
+        return members
+
+    def _login_of(self, user_id: str) -> str:
+        if user_id not in self._logins:
+            try:
+                raw = self._call(lambda: self._redmine.user.get(int(user_id)).raw())
+                self._logins[user_id] = str(raw.get("login", ""))
+            except TrackerError as exc:
+                if exc.transient:
+                    raise
+                self._logins[user_id] = ""  # not visible to the API user: match by name only
+        return self._logins[user_id]
+
+    @staticmethod
+    def _known(person: Person | None, members: dict[str, Person]) -> Person | None:
+        """The person with what the project knows of them (login, roles), when a member."""
+        if person is None or person.id not in members:
+            return person
+        member = members[person.id]
+        return dataclasses.replace(person, login=person.login or member.login, name=person.name or member.name,
+                                   roles=member.roles)
+
+    def resolve_user(self, project_id: str, wanted: str) -> int:
+        """A user id from an id, login or display name, among the members of the project."""
+        if wanted.isdigit():
+            return int(wanted)
+        for member in self._members(project_id).values():
+            if member.matches(wanted):
+                return int(member.id)
+        raise TrackerError(f"no member of project {project_id} is called {wanted!r}", transient=False)
 
     def ticket_from(self, issue: dict[str, Any]) -> Ticket:
         try:
@@ -169,7 +232,8 @@ class RedmineConnector:
         looked for first.
         """
         appliers: dict[str, Callable[[Effect, bool], str]] = {
-            "set": self._apply_set, "comment": self._apply_comment}
+            "set": self._apply_set, "comment": self._apply_comment, "transition": self._apply_transition,
+            "assign": self._apply_assign, "add_watcher": self._apply_watcher, "link": self._apply_link}
         applier = appliers.get(effect.action)
         if applier is None:
             raise TrackerError(f"action {effect.action!r} is not supported by Redmine", transient=False)
@@ -181,7 +245,7 @@ class RedmineConnector:
             raise TrackerError(f"issue {effect.ticket_id} not found", transient=False, status=404)
         changes: dict[str, Any] = {}
         for name, value in effect.params.get("standard", {}).items():
-            changes.update(self._standard_change(name, value))
+            changes.update(self._standard_change(name, value, str(issue["project"]["id"])))
         custom = []
         for ref, value in effect.params.get("custom", {}).items():
             custom.append({"id": self._custom_field_id(issue, ref), "value": value or ""})
@@ -190,14 +254,54 @@ class RedmineConnector:
         self._call(lambda: self._redmine.issue.update(int(effect.ticket_id), **changes))
         return f"set {', '.join(sorted(effect.params.get('standard', {})) + sorted(effect.params.get('custom', {})))}"
 
-    def _standard_change(self, name: str, value: Any) -> dict[str, Any]:
+    def _standard_change(self, name: str, value: Any, project_id: str = "") -> dict[str, Any]:
         if name in ("status", "priority"):
             table = "statuses" if name == "status" else "priorities"
             ident = self._id_for(table, value)
             return {f"{name}_id": int(ident)}
         if name == "assignee":
-            return {"assigned_to_id": int(value) if value else ""}
+            nobody = not value or str(value).casefold() == "nobody"
+            return {"assigned_to_id": "" if nobody else self.resolve_user(project_id, str(value))}
         return {name: value or ""}
+
+    def _apply_transition(self, effect: Effect, first_attempt: bool) -> str:
+        changes = self._standard_change("status", effect.params["status"])
+        if effect.params.get("comment"):
+            if not first_attempt and self._has_own_note(effect.ticket_id, str(effect.params["comment"])):
+                return "status and note already written (earlier attempt reached Redmine)"
+            changes.update(notes=effect.params["comment"], private_notes=bool(effect.params.get("private")))
+        self._call(lambda: self._redmine.issue.update(int(effect.ticket_id), **changes))
+        return f"status set to {effect.params['status']}"
+
+    def _project_of(self, issue_id: str) -> str:
+        issue = self.fetch_issue(issue_id)
+        if issue is None:
+            raise TrackerError(f"issue {issue_id} not found", transient=False, status=404)
+        return str(issue["project"]["id"])
+
+    def _apply_assign(self, effect: Effect, first_attempt: bool) -> str:
+        changes = self._standard_change("assignee", effect.params["to"], self._project_of(effect.ticket_id))
+        self._call(lambda: self._redmine.issue.update(int(effect.ticket_id), **changes))
+        return "unassigned" if changes["assigned_to_id"] == "" else f"assigned to user {changes['assigned_to_id']}"
+
+    def _apply_watcher(self, effect: Effect, first_attempt: bool) -> str:
+        user_id = self.resolve_user(self._project_of(effect.ticket_id), str(effect.params["user"]))
+        self._call(lambda: self._redmine.engine.request(
+            "post", f"{self.url}/issues/{int(effect.ticket_id)}/watchers.json", data={"user_id": user_id}))
+        return f"user {user_id} watches"
+
+    def _apply_link(self, effect: Effect, first_attempt: bool) -> str:
+        other = int(str(effect.params["to"]).lstrip("#"))
+        name = str(effect.params.get("relation", "relates"))
+        relation = _RELATIONS.get(name, name)
+        existing = self._call(lambda: list(self._redmine.issue_relation.filter(
+            issue_id=int(effect.ticket_id)).values()))
+        for item in existing:  # a relation is unique in Redmine: an existing one is success
+            if {item.get("issue_id"), item.get("issue_to_id")} == {int(effect.ticket_id), other}:
+                return f"already related to #{other} ({item.get('relation_type')})"
+        self._call(lambda: self._redmine.issue_relation.create(
+            issue_id=int(effect.ticket_id), issue_to_id=other, relation_type=relation))
+        return f"related to #{other} ({relation})"
 
     def _id_for(self, table: str, name: Any) -> str:
         for refresh in (False, True):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_BIND = "127.0.0.1:8080"
-SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret")
+SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret", "admin_token")
 
 
 class ConfigError(ValueError):
@@ -34,6 +34,7 @@ class Settings:
     redmine_api_key: str = field(default="", repr=False)
     webhook_token: str = field(default="", repr=False)
     redmine_webhook_secret: str = field(default="", repr=False)
+    admin_token: str = field(default="", repr=False)
     max_body: int = 1024 * 1024
     poll_interval: float = 60.0
     poll_overlap: float = 60.0
@@ -41,6 +42,7 @@ class Settings:
     worker_interval: float = 1.0
     outbox_max_attempts: int = 20
     tracker_timeout: float = 15.0
+    rules_watch_interval: float = 2.0
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -77,6 +79,8 @@ _ENV = {
     "redmine_api_key": "REDMINE_API_KEY",
     "webhook_token": "TICKETWARDEN_WEBHOOK_TOKEN",
     "redmine_webhook_secret": "TICKETWARDEN_REDMINE_WEBHOOK_SECRET",
+    "admin_token": "TICKETWARDEN_ADMIN_TOKEN",
+    "rules_watch_interval": "TICKETWARDEN_RULES_WATCH_INTERVAL",
     "max_body": "TICKETWARDEN_MAX_BODY",
     "poll_interval": "TICKETWARDEN_POLL_INTERVAL",
     "poll_overlap": "TICKETWARDEN_POLL_OVERLAP",

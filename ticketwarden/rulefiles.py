@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rules.errors import RulebookInvalid, RuleError
-from rules.rulebook import Rulebook, load_rulebook
+from rules.rulebook import Rulebook, load_rulebook, rulebook_version
 
 log = logging.getLogger(__name__)
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -57,11 +57,14 @@ def load_paths(paths: Iterable[str | Path], channels: Iterable[str] | None = Non
 class RulebookHolder:
     """The rulebook in force. A reload that does not validate leaves the last good one running."""
 
-    def __init__(self, paths: Iterable[str | Path]):
+    def __init__(self, paths: Iterable[str | Path], channels: Iterable[str] | None = None):
         self.paths = list(paths)
+        self.channels = list(channels) if channels is not None else None
         self._lock = threading.Lock()
         self._current: Rulebook | None = None
+        self._seen = ""  # fingerprint of the files last loaded (or rejected)
         self.last_errors: list[RuleError] = []
+        self.listeners: list[Callable[[Rulebook], None]] = []
 
     @property
     def current(self) -> Rulebook | None:
@@ -69,8 +72,9 @@ class RulebookHolder:
 
     def reload(self) -> list[RuleError]:
         """Load the files again; returns the errors (empty when the new rulebook is in force)."""
+        self._seen = self.fingerprint()
         try:
-            rulebook = load_paths(self.paths)
+            rulebook = load_paths(self.paths, channels=self.channels)
         except RulebookInvalid as exc:
             self.last_errors = exc.errors
             for error in exc.errors:
@@ -81,5 +85,21 @@ class RulebookHolder:
         with self._lock:
             self._current = rulebook
         self.last_errors = []
-        log.info("rulebook loaded: %d rules from %s", len(rulebook.rules), ", ".join(rulebook.files))
+        log.info("rulebook %s loaded: %d rules from %s", rulebook.version, len(rulebook.rules),
+                 ", ".join(rulebook.files))
+        for listener in self.listeners:
+            listener(rulebook)
         return []
+
+    def fingerprint(self) -> str:
+        """What the rule files hold now (names and contents), to notice edits."""
+        sources, errors = read_sources(self.paths)
+        return rulebook_version(sources) + ";".join(str(error) for error in errors)
+
+    def reload_if_changed(self) -> bool:
+        """Reload when a file was added, removed or edited since the last load; True if it was."""
+        if self.fingerprint() == self._seen:
+            return False
+        log.info("rule files changed; reloading")
+        self.reload()
+        return True

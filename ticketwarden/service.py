@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
+from connector.notify import Notifier, channels_from_environment
 from connector.redmine import RedmineConnector
+from rules.errors import RulebookInvalid
+from rules.rulebook import Rulebook, load_rulebook
 from ticketwarden import migrate
 from ticketwarden.clock import Clock, utcnow
 from ticketwarden.config import Settings
@@ -21,9 +27,10 @@ from ticketwarden.poller import Poller
 from ticketwarden.rulefiles import RulebookHolder
 from ticketwarden.store import Store, create_db_engine
 from ticketwarden.worker import Connector, RetryPolicy, Worker
-from webhooks.app import WebhookSettings, create_app
+from webhooks.app import AdminHooks, WebhookSettings, create_app
 
 log = logging.getLogger(__name__)
+SCHEDULE_JOB_PREFIX = "rule:"
 
 
 class StoreIntake:
@@ -49,15 +56,35 @@ class Application:
     pollers: list[Poller]
     app: Flask
     clock: Clock = utcnow
+    channels: dict[str, str] = field(default_factory=dict)
+    scheduler: BackgroundScheduler | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         store_ok = self.store.ping()
         rules_ok = self.rules.current is not None
         details: dict[str, Any] = {"checks": {"store": store_ok, "rules": rules_ok}}
+        if self.rules.current is not None:
+            details["rulebook"] = self.rules.current.version
         if self.rules.last_errors:
             details["rule_errors"] = [str(error) for error in self.rules.last_errors]
         return store_ok and rules_ok, details
+
+    # -- admin ---------------------------------------------------------------------------------
+
+    def validate_sources(self, sources: list[tuple[str, str]]) -> tuple[list[str], dict[str, Any]]:
+        try:
+            rulebook = load_rulebook(sources, channels=list(self.channels))
+        except RulebookInvalid as exc:
+            return [str(error) for error in exc.errors], {}
+        return [], _summary(rulebook)
+
+    def reload_rules(self) -> tuple[list[str], dict[str, Any]]:
+        errors = [str(error) for error in self.rules.reload()]
+        current = self.rules.current
+        return errors, ({"in_force": _summary(current)} if current else {})
+
+    # -- background work ---------------------------------------------------------------------
 
     def work_loop(self) -> None:
         """Drain inbox and outbox until stopped; sleep briefly when both are empty."""
@@ -80,13 +107,43 @@ class Application:
             except Exception as exc:  # noqa: BLE001 - the next pass heals what this one missed
                 log.warning("poller %s failed: %s", poller.connector.kind, exc)
 
+    def enqueue_scheduled(self, rule: str, fired_at: datetime | None = None) -> bool:
+        """Put one firing of a scheduled rule into the inbox (once, whichever process fires)."""
+        at = (fired_at or self.clock()).replace(second=0, microsecond=0)
+        new, _ = self.store.store_delivery(
+            source="schedule", shape="schedule", dedup_key=f"schedule:{rule}:{at.isoformat()}",
+            path="(schedule)", headers={}, body=json.dumps({"schedule": {"rule": rule, "at": at.isoformat()}}),
+            now=self.clock())
+        return new
+
+    def sync_schedules(self, rulebook: Rulebook) -> None:
+        """One cron job per scheduled rule of the rulebook in force."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return
+        for job in scheduler.get_jobs():
+            if job.id.startswith(SCHEDULE_JOB_PREFIX):
+                job.remove()
+        for rule in rulebook.rules:
+            for index, cron in enumerate(rule.schedules):
+                scheduler.add_job(self.enqueue_scheduled, CronTrigger.from_crontab(cron, timezone="UTC"),
+                                  args=[rule.name], id=f"{SCHEDULE_JOB_PREFIX}{rule.name}:{index}",
+                                  max_instances=1, coalesce=True, misfire_grace_time=3600)
+
     def start_background(self) -> BackgroundScheduler:
-        """Start the worker thread and the scheduler (poller); returns the scheduler."""
+        """Start the worker thread and the scheduler (poller, rule-file watch, scheduled rules)."""
         threading.Thread(target=self.work_loop, name="ticketwarden-worker", daemon=True).start()
         scheduler = BackgroundScheduler(timezone="UTC")
+        self.scheduler = scheduler
         if self.pollers:
             scheduler.add_job(self.poll_all, "interval", seconds=self.settings.poll_interval,
                               id="poll", max_instances=1, coalesce=True, next_run_time=self.clock())
+        if self.settings.rules_watch_interval > 0:
+            scheduler.add_job(self.rules.reload_if_changed, "interval", seconds=self.settings.rules_watch_interval,
+                              id="rules-watch", max_instances=1, coalesce=True)
+        self.rules.listeners.append(self.sync_schedules)
+        if self.rules.current is not None:
+            self.sync_schedules(self.rules.current)
         scheduler.start()
         return scheduler
 
@@ -94,12 +151,16 @@ class Application:
         self._stop.set()
 
 
+def _summary(rulebook: Rulebook) -> dict[str, Any]:
+    return {"version": rulebook.version, "rules": len(rulebook.rules), "files": list(rulebook.files)}
+
+
 class NotMigrated(RuntimeError):
     pass
 
 
-def build(settings: Settings, *, clock: Clock = utcnow,
-          connectors: dict[str, Connector] | None = None, check_schema: bool = True) -> Application:
+def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Connector] | None = None,
+          check_schema: bool = True, environ: Mapping[str, str] | None = None) -> Application:
     """Assemble the application from settings. Raises NotMigrated when the schema is behind."""
     engine = create_db_engine(settings.effective_database_url)
     if check_schema:
@@ -108,7 +169,8 @@ def build(settings: Settings, *, clock: Clock = utcnow,
             raise NotMigrated(f"database schema is at {current or 'nothing'}, expected {head}: "
                               f"run `ticketwarden migrate`")
     store = Store(engine)
-    rules = RulebookHolder(settings.rules)
+    channels = channels_from_environment(os.environ if environ is None else environ)
+    rules = RulebookHolder(settings.rules, channels=list(channels))
     rules.reload()
     if connectors is None:
         connectors = {}
@@ -116,22 +178,25 @@ def build(settings: Settings, *, clock: Clock = utcnow,
             connectors["redmine"] = RedmineConnector(settings.redmine_url, settings.redmine_api_key,
                                                      timeout=settings.tracker_timeout)
     retry = RetryPolicy(max_attempts=settings.outbox_max_attempts)
-    worker = Worker(store, connectors, rules, clock=clock, retry=retry)
+    worker = Worker(store, connectors, rules, clock=clock, retry=retry,
+                    notifier=Notifier(channels, timeout=settings.tracker_timeout))
     pollers = [Poller(store, connector, clock=clock,  # type: ignore[arg-type]
                       overlap=timedelta(seconds=settings.poll_overlap),
                       lookback=timedelta(seconds=settings.poll_lookback))
                for connector in connectors.values() if hasattr(connector, "poll")]
     intake = StoreIntake(store, clock)
     application = Application(settings, store, rules, connectors, worker, pollers,
-                              app=Flask("placeholder"), clock=clock)
+                              app=Flask("placeholder"), clock=clock, channels=channels)
     application.app = create_app(
-        intake, WebhookSettings(settings.webhook_token, settings.redmine_webhook_secret, settings.max_body),
-        readiness=application.readiness)
+        intake, WebhookSettings(settings.webhook_token, settings.redmine_webhook_secret, settings.max_body,
+                                settings.admin_token),
+        readiness=application.readiness,
+        admin=AdminHooks(validate=application.validate_sources, reload=application.reload_rules))
     return application
 
 
 def serve(settings: Settings) -> None:
-    """Run everything in this process until SIGINT/SIGTERM."""
+    """Run everything in this process until SIGINT/SIGTERM; SIGHUP reloads the rules."""
     from waitress.server import create_server
 
     application = build(settings)

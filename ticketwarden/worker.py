@@ -12,11 +12,11 @@ import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from connector.errors import PayloadError, TrackerError
-from rules.engine import Decision, evaluate
+from rules.engine import Decision, evaluate, evaluate_scheduled
 from rules.model import Effect, Event, Person, Ticket
 from ticketwarden.clock import Clock, utcnow
 from ticketwarden.rulefiles import RulebookHolder
@@ -25,14 +25,20 @@ from ticketwarden.store import InboxItem, OutboxItem, Store
 log = logging.getLogger(__name__)
 
 
-class Connector(Protocol):
+class Applier(Protocol):
+    """Writes effects somewhere (a tracker, a chat channel)."""
+
     kind: str
+
+    def apply(self, effect: Effect, first_attempt: bool) -> str: ...
+
+
+class Connector(Applier, Protocol):
+    """A tracker: also turns its deliveries into events and knows its own user."""
 
     def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]: ...
 
     def service_user(self) -> Person: ...
-
-    def apply(self, effect: Effect, first_attempt: bool) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,10 @@ class RetryPolicy:
 class Worker:
     def __init__(self, store: Store, connectors: Mapping[str, Connector], rules: RulebookHolder,
                  *, clock: Clock = utcnow, retry: RetryPolicy = RetryPolicy(),
-                 lease: timedelta = timedelta(minutes=5)):
+                 lease: timedelta = timedelta(minutes=5), notifier: Applier | None = None):
         self.store = store
         self.connectors = connectors
+        self.notifier = notifier
         self.rules = rules
         self.clock = clock
         self.retry = retry
@@ -78,6 +85,9 @@ class Worker:
             self._retry_inbox(item, f"{type(exc).__name__}: {exc}")
 
     def _handle(self, item: InboxItem) -> None:
+        if item.source == "schedule":
+            self._handle_schedule(item)
+            return
         connector = self.connectors.get(item.source)
         if connector is None:
             self._retry_inbox(item, f"no {item.source} tracker is configured")
@@ -106,6 +116,17 @@ class Worker:
         if decision.effects and new < len(decision.effects):
             log.info("event %s: %d of %d effects were already recorded", event.id,
                      len(decision.effects) - new, len(decision.effects))
+
+    def _handle_schedule(self, item: InboxItem) -> None:
+        rulebook = self.rules.current
+        if rulebook is None:
+            self._retry_inbox(item, "no valid rulebook is loaded")
+            return
+        body = json.loads(item.body)["schedule"]
+        decision = evaluate_scheduled(rulebook, body["rule"], datetime.fromisoformat(body["at"]), self.clock())
+        self.store.complete_inbox(item.id, effects=decision.effects, trace=decision.to_dict(),
+                                  tracker="schedule", ticket_id="-", now=self.clock())
+        log.info("%s", decision.format())
 
     def _decide(self, connector: Connector, event: Event, ticket: Ticket | None) -> Decision:
         decision = Decision(event.id, f"{event.tracker_kind}:{event.ticket_id}", sorted(event.triggers))
@@ -137,7 +158,9 @@ class Worker:
 
     def _apply(self, item: OutboxItem) -> None:
         effect = item.effect
-        connector = self.connectors.get(effect.tracker_kind)
+        # notify goes to the outgoing webhooks, whatever tracker (if any) the ticket is on
+        connector: Applier | None = self.notifier if effect.action == "notify" else \
+            self.connectors.get(effect.tracker_kind)
         try:
             if connector is None:
                 raise TrackerError(f"no {effect.tracker_kind} tracker is configured", transient=True)

@@ -44,6 +44,19 @@ class WebhookSettings:
     token: str = ""
     redmine_secret: str = ""
     max_body: int = DEFAULT_MAX_BODY
+    admin_token: str = ""
+
+
+@dataclass(frozen=True)
+class AdminHooks:
+    """What the admin endpoints do, provided by the application.
+
+    `validate` checks rule files given as (name, text) and returns their errors, or the
+    loaded rulebook's summary; `reload` reloads from disk and says what is now in force.
+    """
+
+    validate: Callable[[list[tuple[str, str]]], tuple[list[str], dict[str, Any]]]
+    reload: Callable[[], tuple[list[str], dict[str, Any]]]
 
 
 def error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
@@ -51,7 +64,8 @@ def error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
 
 
 def create_app(intake: Intake, settings: WebhookSettings,
-               readiness: Callable[[], tuple[bool, dict[str, Any]]] | None = None) -> Flask:
+               readiness: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+               admin: AdminHooks | None = None) -> Flask:
     """The Flask application of the intake. `readiness` answers /readyz (ok, details)."""
     app = Flask("ticketwarden")  # the body limit is enforced by reading at most max_body + 1 bytes
 
@@ -104,7 +118,67 @@ def create_app(intake: Intake, settings: WebhookSettings,
         return jsonify({"status": "accepted" if new else "duplicate", "event": delivery.dedup_key,
                         "inbox_id": ident}), 202
 
+    @app.post("/admin/rules/validate")
+    def validate_rules() -> tuple[Response, int]:
+        denied = _authenticate_admin(settings)
+        if denied:
+            return denied
+        if admin is None:
+            return error(404, "admin endpoints are not available")
+        body = request.stream.read(settings.max_body + 1)
+        if len(body) > settings.max_body:
+            return error(413, f"body larger than the limit of {settings.max_body} bytes")
+        sources = _rule_sources(body)
+        if isinstance(sources, str):
+            return error(400, sources)
+        errors, summary = admin.validate(sources)
+        if errors:
+            return jsonify({"status": "FAILED", "errors": errors}), 422
+        return jsonify({"status": "SUCCESS", **summary}), 200
+
+    @app.post("/admin/reload")
+    def reload_rules() -> tuple[Response, int]:
+        denied = _authenticate_admin(settings)
+        if denied:
+            return denied
+        if admin is None:
+            return error(404, "admin endpoints are not available")
+        errors, summary = admin.reload()
+        if errors:
+            return jsonify({"status": "rejected", "errors": errors, **summary}), 422
+        return jsonify({"status": "reloaded", **summary}), 200
+
     return app
+
+
+def _rule_sources(body: bytes) -> list[tuple[str, str]] | str:
+    """Rule files from a request: JSON {"files": {name: text}}, or one YAML file as the body."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8 text"
+    if request.mimetype == "application/json":
+        try:
+            files = json.loads(text).get("files")
+        except (json.JSONDecodeError, AttributeError):
+            return 'expected JSON {"files": {"name.yaml": "text"}}'
+        if not isinstance(files, dict) or not files or not all(isinstance(v, str) for v in files.values()):
+            return 'expected JSON {"files": {"name.yaml": "text"}} with at least one file'
+        return sorted(files.items())
+    return [(request.args.get("name", "rules.yaml"), text)]
+
+
+def _authenticate_admin(settings: WebhookSettings) -> tuple[Response, int] | None:
+    if not settings.admin_token:
+        return error(403, "admin endpoints are disabled: TICKETWARDEN_ADMIN_TOKEN is not set on this server")
+    header = request.headers.get("Authorization", "")
+    presented = header[7:].strip() if header.lower().startswith("bearer ") else \
+        request.headers.get("X-Ticketwarden-Admin-Token")
+    if not presented:
+        return error(401, "missing admin token: send Authorization: Bearer TOKEN")
+    if not token_matches(presented, settings.admin_token):
+        return error(403, "invalid admin token")
+    return None
 
 
 def _authenticate_redmine(body: bytes, settings: WebhookSettings) -> tuple[Response, int] | None:
