@@ -101,7 +101,7 @@ def test_a_broken_file_leaves_the_last_good_rules_deciding(app, caplog):
     assert reload.status_code == 422 and reload.get_json()["in_force"]["version"] == good_version
 
     (rules_dir / "b.yaml").unlink()
-    (rules_dir / "a.yaml").write_text(GOOD.replace("digest", "summary"))
+    (rules_dir / "a.yaml").write_text(GOOD.replace('message: "digest', 'message: "summary'))
     assert application.rules.reload_if_changed()
     third = run_schedule(application, T0 + timedelta(days=2))
     assert third["rulebook"] == application.rules.current.version != good_version
