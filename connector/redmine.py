@@ -19,7 +19,7 @@ from redminelib import exceptions as rm
 from redminelib.engines.sync import SyncEngine
 
 from connector.errors import TrackerError, UnknownReference
-from connector.redmine_payloads import KIND, Vocabulary, event_from_body, parse_time, ticket_from_issue
+from connector.redmine_payloads import KIND, Vocabulary, event_from_body, parse_time, parts, ticket_from_issue
 from rules.model import Effect, Event, Person, Ticket
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,18 @@ class RedmineConnector:
             if member.matches(wanted):
                 return int(member.id)
         raise TrackerError(f"no member of project {project_id} is called {wanted!r}", transient=False)
+
+    def snapshot(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
+        """The Event of a delivery and the ticket as the delivery itself showed it (for replays:
+        the ticket as it was then, not as it is now). Reads only the names behind ids."""
+        try:
+            event = event_from_body(body, self.vocabulary())
+        except UnknownReference:
+            event = event_from_body(body, self.vocabulary(refresh=True))
+        issue, _ = parts(body)
+        if not event.triggers or "project" not in issue:
+            return event, None
+        return event, self.ticket_from(issue)
 
     def ticket_from(self, issue: dict[str, Any]) -> Ticket:
         try:

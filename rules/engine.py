@@ -72,6 +72,24 @@ class Decision:
                         for e in self.effects],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """A decision back from its audit record (for `explain`)."""
+        decision = cls(data.get("event", ""), data.get("ticket", ""), list(data.get("triggers", [])),
+                       data.get("rulebook", ""), warnings=list(data.get("warnings", [])),
+                       ignored=data.get("ignored", ""))
+        for rule in data.get("rules", []):
+            decision.rules.append(RuleTrace(
+                rule["rule"], rule.get("triggered", False),
+                [ConditionTrace(c["condition"], c["result"], c.get("actual", ""), c.get("depth", 0))
+                 for c in rule.get("conditions", [])],
+                [ActionTrace(a["action"], a["outcome"], a.get("key", "")) for a in rule.get("actions", [])],
+                rule.get("skipped", ""), rule.get("matched", False), rule.get("depth", 0)))
+        for effect in data.get("effects", []):
+            decision.effects.append(Effect(effect["key"], effect["action"], "", "", effect["rule"],
+                                           effect.get("params", {})))
+        return decision
+
     def format(self, verbose: bool = True) -> str:
         """The trace as lines a person reads."""
         version = f" (rulebook {self.rulebook_version})" if self.rulebook_version else ""

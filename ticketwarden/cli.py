@@ -60,6 +60,69 @@ def check(paths: tuple[str, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+def _store(database_url: str | None):
+    from ticketwarden.store import Store, create_db_engine
+
+    return Store(create_db_engine(_settings(database_url=database_url).effective_database_url))
+
+
+@main.command()
+@click.argument("ticket")
+@click.option("--last", default=5, show_default=True, help="How many of the latest decisions to show.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list rules the event did not trigger.")
+@click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
+              help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
+def explain(ticket: str, last: int, verbose: bool, database_url: str | None) -> None:
+    """Why ticketwarden did what it did to TICKET (its id, e.g. 42 or #42): each rule, each
+    condition with the values compared, each action and whether it was written."""
+    from ticketwarden.explain import explain as explain_ticket
+
+    for line in explain_ticket(_store(database_url), ticket, last, verbose):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--rules", "rules", multiple=True, required=True, type=click.Path(exists=True),
+              help="The rulebook to replay with (file or directory, repeatable).")
+@click.option("--from", "since", type=click.DateTime(), default=None, help="Stored events received from (UTC).")
+@click.option("--to", "until", type=click.DateTime(), default=None, help="... up to, not including (UTC).")
+@click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
+              help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
+def replay(files: tuple[str, ...], rules: tuple[str, ...], since: Any, until: Any, database_url: str | None) -> None:
+    """Run recorded payload FILES, or the stored events between --from and --to, through a
+    rulebook without writing anything; stored events show the effects produced then (=),
+    those the rulebook would add (+) and those it would no longer produce (-).
+
+    Reads the names behind ids from the Redmine in REDMINE_URL / REDMINE_API_KEY.
+    """
+    from datetime import UTC
+
+    from connector.errors import TrackerError
+    from connector.redmine import RedmineConnector
+    from ticketwarden.replay import file_items, stored_items
+    from ticketwarden.replay import replay as run_replay
+
+    settings = _settings(database_url=database_url)
+    if not settings.redmine_url:
+        raise click.UsageError(
+            "replay reads status and tracker names from Redmine: set REDMINE_URL and REDMINE_API_KEY")
+    try:
+        rulebook = load_paths(rules)
+    except RulebookInvalid as exc:
+        raise click.ClickException("the rulebook does not load:\n" + str(exc)) from exc
+    aware = [moment.replace(tzinfo=UTC) if moment else None for moment in (since, until)]
+    items = file_items(files) if files else stored_items(_store(database_url), "redmine", aware[0], aware[1])
+    connector = RedmineConnector(settings.redmine_url, settings.redmine_api_key, timeout=settings.tracker_timeout)
+    try:
+        report = run_replay(rulebook, items, connector)
+    except TrackerError as exc:
+        raise click.ClickException(f"cannot read from Redmine: {exc}") from exc
+    for line in report.lines:
+        click.echo(line)
+    click.echo(report.summary())
+
+
 @main.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-v", "--verbose", is_flag=True, help="List passing tests too.")

@@ -241,3 +241,42 @@ def test_the_served_process_writes_back_within_a_minute(redmine, redmine_env, tm
     assert_triaged(redmine, created["id"])
     assert process.returncode == 0, output
     assert redmine_env["REDMINE_API_KEY"] not in output  # the key is never logged
+
+
+def test_explain_and_replay(service, redmine, redmine_env, tmp_path):
+    """After a real round trip: explain tells why; replay with a changed rulebook shows the difference."""
+    from click.testing import CliRunner
+
+    from ticketwarden.cli import main
+
+    application, base = service
+    created = redmine.create_incident("Explain and replay me")
+    assert post(base, redmine.plugin_payload(redmine.issue(created["id"]))).status_code == 202
+    drain(application)
+    url = application.settings.database_url
+    explained = CliRunner().invoke(main, ["explain", f"#{created['id']}", "--database-url", url])
+    assert explained.exit_code == 0, explained.output
+    lines = explained.output.splitlines()
+    assert f"on ticket #{created['id']}: ticket.created (rulebook {application.rules.current.version})" in lines[0]
+    assert "  rule 'triage new incidents': matched" in lines
+    assert "    [x] tracker = Incident  (Incident)" in lines
+    assert any(line.startswith("    comment by 'triage new incidents': written at ") for line in lines)
+
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(EXAMPLE_RULEBOOK.read_text().replace("private: true\n          body: |",
+                                                            "private: false\n          body: |"))
+    env = {"REDMINE_URL": redmine_env["REDMINE_URL"], "REDMINE_API_KEY": redmine_env["REDMINE_API_KEY"]}
+    replayed = CliRunner().invoke(main, ["replay", "--rules", str(changed), "--database-url", url], env=env)
+    assert replayed.exit_code == 0, replayed.output
+    out = replayed.output.splitlines()
+    assert out[-1] == "1 event(s) replayed: 1 would change (1 effect(s) added, 1 no longer)"
+    assert any(line.startswith("  = set by 'triage new incidents'") for line in out)
+    assert any(line.startswith("  + comment by 'triage new incidents'") and '"private": false' in line for line in out)
+    assert any(line.startswith("  - comment by 'triage new incidents'") and '"private": true' in line for line in out)
+    assert len(redmine.notes_by(redmine.issue(created["id"]), SERVICE_NAME)) == 1  # replay wrote nothing
+
+    recorded = tmp_path / "delivery.json"
+    recorded.write_text(json.dumps({"body": redmine.plugin_payload(redmine.issue(created["id"]))}))
+    from_file = CliRunner().invoke(main, ["replay", "--rules", str(EXAMPLE_RULEBOOK), str(recorded)], env=env)
+    assert from_file.exit_code == 0, from_file.output
+    assert "  would: comment by 'triage new incidents'" in from_file.output
