@@ -34,7 +34,8 @@ ROLES = ("staff", "customer")
 _VOCABULARY_OF = {"status": "statuses", "priority": "priorities", "tracker": "trackers",
                   "type": "trackers", "project": "projects"}
 
-_HEAD = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.]*)\s*(?P<rest>.*?)\s*$", re.S)
+_HEAD = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.-]*)\s*(?P<rest>.*?)\s*$", re.S)
+SLA_STATES = ("running", "paused", "met", "breached")
 _OPERATOR = re.compile(
     r"^(?P<op>is\s+not\s+empty|is\s+empty|not\s+in|in|changed_to|changed_from|changed"
     r"|~=|!=|<=|>=|=|<|>)(?P<value>.*)$",
@@ -105,8 +106,11 @@ def parse_condition(text: str, context: ConditionContext) -> Condition:
         raise ConditionSyntaxError(f"cannot read condition {text!r}: expected `field operator value`")
     name, rest = head["field"], head["rest"]
     custom = name in context.custom_fields
-    if not custom and name not in STANDARD_FIELDS:
-        known = ", ".join(sorted(set(STANDARD_FIELDS) | set(context.custom_fields)))
+    if _sla_state_policy(name, context) is not None:
+        pass
+    elif not custom and name not in STANDARD_FIELDS:
+        policies = [f"sla.{policy}" for policy in context.sla_policies or ()]
+        known = ", ".join(sorted(set(STANDARD_FIELDS) | set(context.custom_fields) | set(policies)))
         raise ConditionSyntaxError(f"unknown field {name!r} (known: {known})")
     match = _OPERATOR.match(rest)
     if not match:
@@ -147,12 +151,22 @@ def parse_condition(text: str, context: ConditionContext) -> Condition:
     return Condition(text, name, op, values, custom, pattern, duration)
 
 
+def _sla_state_policy(name: str, context: ConditionContext) -> str | None:
+    """`sla.<policy>` (the state of that policy's clock) names a declared policy."""
+    if name.startswith("sla.") and name != "sla.policy" and name[4:] in (context.sla_policies or ()):
+        return name[4:]
+    return None
+
+
 def _check_values(name: str, custom: bool, op: str, values: tuple[str, ...], context: ConditionContext) -> None:
     """A value outside a declared vocabulary can never match: refuse it at load."""
     if op in ORDER_OPS:
         return
-    if custom:
-        allowed: Sequence[str] | None = context.field_values.get(name)
+    if _sla_state_policy(name, context) is not None:
+        allowed: Sequence[str] | None = SLA_STATES
+        kind = "SLA state"
+    elif custom:
+        allowed = context.field_values.get(name)
         kind = f"value of {name}"
     elif name in ("actor_role", "author_role"):
         allowed, kind = ROLES, "role"
@@ -212,6 +226,7 @@ class Facts:
     now: datetime
     field_refs: Mapping[str, str | None]
     role_of: Callable[[Person | None], str | None]
+    sla_states: Mapping[str, str] = field(default_factory=dict)  # policy -> running|paused|met|breached
 
 
 def evaluate(nodes: Sequence[Node], facts: Facts, trace: list[ConditionTrace] | None = None,
@@ -285,6 +300,8 @@ def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] 
     ticket, event = facts.ticket, facts.event
     if custom_ref is not None:
         return _as_values(ticket.custom_field(custom_ref))
+    if name.startswith("sla.") and name != "sla.policy":
+        return _as_values(facts.sla_states.get(name[4:]))
     getters: dict[str, Callable[[], Any]] = {
         "project": lambda: [ticket.project, ticket.project_name],
         "tracker": lambda: ticket.tracker,

@@ -120,17 +120,20 @@ def effect_key(tracker_kind: str, ticket_id: str, rule: str, event_id: str, inde
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def evaluate(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime) -> Decision:
+def evaluate(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
+             sla_states: Mapping[str, str] | None = None) -> Decision:
     """Run every rule against one event, then against the changes its effects make.
 
     Pure: `now` is an argument, and the ticket's changes are simulated, not written.
+    `sla_states` gives the state of each SLA policy's clock on this ticket (for `sla.<policy>`).
     """
     decision = Decision(event.id, ticket.key, sorted(event.triggers), rulebook.version)
     field_refs = rulebook.field_refs(ticket.tracker_kind)
     current_event, current_ticket = event, ticket
     for depth in range(rulebook.chain_limit + 1):
         set_by: dict[str, str] = {}  # per event: a chain reacting to itself is not a conflict
-        planned = _run_rules(rulebook, current_event, current_ticket, now, field_refs, decision, set_by, depth)
+        planned = _run_rules(rulebook, current_event, current_ticket, now, field_refs, decision, set_by, depth,
+                             sla_states or {})
         derived = _derive(planned, current_event, current_ticket, field_refs, depth)
         if derived is None:
             break
@@ -165,8 +168,8 @@ def evaluate_scheduled(rulebook: Rulebook, rule_name: str, fired_at: datetime, n
 
 def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
                field_refs: dict[str, str | None], decision: Decision, set_by: dict[str, str],
-               depth: int) -> list[Effect]:
-    facts = Facts(ticket, event, now, field_refs, rulebook.staff.role_of)
+               depth: int, sla_states: Mapping[str, str]) -> list[Effect]:
+    facts = Facts(ticket, event, now, field_refs, rulebook.staff.role_of, sla_states)
     before = len(decision.effects)
     for rule in rulebook.rules:
         trace = RuleTrace(rule.name, triggered=bool(rule.triggers & event.triggers), depth=depth)

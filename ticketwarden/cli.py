@@ -45,10 +45,16 @@ def check(paths: tuple[str, ...]) -> None:
 
     A directory is one rulebook (names are shared across its files).
     """
+    import os
+
+    from connector.notify import channels_from_environment
+
+    # Channel names are checked when this environment configures any (as `serve` would).
+    channels = list(channels_from_environment(os.environ)) or None
     failed = False
     for path in paths:
         try:
-            rulebook = load_paths([path])
+            rulebook = load_paths([path], channels=channels)
         except RulebookInvalid as exc:
             failed = True
             click.echo(f"FAILED {path}: {len(exc.errors)} error(s)")

@@ -195,3 +195,16 @@ def test_declared_values_are_case_insensitive_and_regex_is_free():
     parse_condition("status = feedback", VOCABULARY)
     parse_condition("status ~= ^Feed", VOCABULARY)
     parse_condition("origin in (Internal, customer)", VOCABULARY)
+
+
+def test_sla_state_of_a_declared_policy():
+    context = ConditionContext(sla_policies=("first-response", "resolution"))
+    condition = parse_condition("sla.first-response = breached", context)
+    breached = Facts(ticket(), event(), T0, REFS, STAFF.role_of, {"first-response": "breached"})
+    assert evaluate_condition(condition, breached) == (True, "breached")
+    assert evaluate_condition(condition, facts())[0] is False  # no clock: empty
+    assert evaluate_condition(parse_condition("sla.resolution is empty", context), breached)[0]
+    with pytest.raises(ConditionSyntaxError, match="unknown SLA state 'late'"):
+        parse_condition("sla.resolution = late", context)
+    with pytest.raises(ConditionSyntaxError, match="unknown field 'sla.response'.*sla.first-response"):
+        parse_condition("sla.response = met", context)
