@@ -206,5 +206,5 @@ def test_sla_state_of_a_declared_policy():
     assert evaluate_condition(parse_condition("sla.resolution is empty", context), breached)[0]
     with pytest.raises(ConditionSyntaxError, match="unknown SLA state 'late'"):
         parse_condition("sla.resolution = late", context)
-    with pytest.raises(ConditionSyntaxError, match="unknown field 'sla.response'.*sla.first-response"):
+    with pytest.raises(ConditionSyntaxError, match=r"unknown field 'sla.response'.*sla.first-response"):
         parse_condition("sla.response = met", context)
