@@ -193,7 +193,7 @@ def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
     for index, action in enumerate(rule.actions):
         name = action.spec.name
         try:
-            params = action.spec.plan(action.compiled, scope)
+            params = action.spec.make(action.compiled, scope)
         except (PlanError, TemplateError) as exc:
             trace.actions.append(ActionTrace(name, f"error: {exc}"))
             continue

@@ -597,7 +597,7 @@ def _compile_actions(where: Where, raw: Mapping[str, Any], book: CompileContext)
         if spec is None:
             item_where.error(f"unknown action {action_name!r} (expected one of: {', '.join(ACTIONS)})")
             continue
-        compiled = spec.compile(options, item_where.child(item, action_name), book)
+        compiled = spec.check(options, item_where.child(item, action_name), book)
         if compiled is not None:
             actions.append(CompiledAction(spec, compiled, item_where.line))
     return tuple(actions)

@@ -48,15 +48,32 @@ class CompileContext:
 
 @dataclass(frozen=True)
 class ActionSpec:
+    """An action. Most need only their options: by default `compile` checks them and compiles
+    their templates, and `plan` renders the templates; an action adds its own steps where it
+    needs more."""
+
     name: str
     summary: str
     options: Mapping[str, Option] | None  # None: a free mapping, checked by `compile`
-    compile: Callable[[Any, Where, CompileContext], Any]
-    plan: Callable[[Any, Scope], dict[str, Any]]
+    compile: Callable[[Any, Where, CompileContext], Any] | None = None
+    plan: Callable[[Any, Scope], dict[str, Any]] | None = None
     example: str = ""
     sets_fields: Callable[[Any], list[str]] = lambda compiled: []
     changes: Callable[[Mapping[str, Any]], dict[str, Any]] = lambda params: {}
     needs_ticket: bool = True
+
+    def check(self, value: Any, where: Where, book: CompileContext) -> Any:
+        """The compiled options, or None with the errors recorded at `where`."""
+        if self.compile is not None:
+            return self.compile(value, where, book)
+        assert self.options is not None
+        return compile_options(self.options, value, where, book)
+
+    def make(self, compiled: Any, scope: Scope) -> dict[str, Any]:
+        """The effect's parameters for this ticket and event; PlanError when it cannot be."""
+        if self.plan is not None:
+            return self.plan(compiled, scope)
+        return render_options(compiled, scope)
 
 
 def checked_template(text: str, where: Where, book: CompileContext) -> Template | None:

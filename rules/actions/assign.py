@@ -5,18 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, Scope, compile_options, render_options
-from rules.context import Where
+from rules.actions import ActionSpec, Scope, render_options
 from rules.schema import Option
 
 OPTIONS = {
     "to": Option("template", required=True,
                  doc="user id, login or display name; `author` for the ticket's author; `nobody` to unassign"),
 }
-
-
-def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
-    return compile_options(OPTIONS, value, where, book)
 
 
 def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
@@ -33,6 +28,6 @@ def changes(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 SPEC = ActionSpec(
-    name="assign", summary="Assign the ticket.", options=OPTIONS, compile=compile_action, plan=plan,
+    name="assign", summary="Assign the ticket.", options=OPTIONS, plan=plan,
     sets_fields=lambda compiled: ["assignee"], changes=changes, example="- assign: {to: agent}",
 )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, PlanError, Scope, compile_options, render_options
-from rules.context import Where
+from rules.actions import ActionSpec, PlanError, Scope, render_options
 from rules.schema import Option
 
 RELATIONS = ("relates", "duplicates", "duplicated_by", "blocks", "blocked_by", "precedes", "follows",
@@ -15,10 +14,6 @@ OPTIONS = {
     "relation": Option("enum", default="relates", choices=RELATIONS,
                        doc="how this ticket relates to the other (Jira: link type by name)"),
 }
-
-
-def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
-    return compile_options(OPTIONS, value, where, book)
 
 
 def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
@@ -33,6 +28,6 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
 
 SPEC = ActionSpec(
     name="link", summary="Relate the ticket to another ticket.", options=OPTIONS,
-    compile=compile_action, plan=plan,
+    plan=plan,
     example='- link: {to: "{{ ticket.fields.parent }}", relation: relates}',
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, Scope, check_in_vocabulary, compile_options, render_options
+from rules.actions import ActionSpec, CompileContext, check_in_vocabulary, compile_options
 from rules.context import Where
 from rules.schema import Option
 
@@ -22,13 +22,9 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     return compile_options(OPTIONS, value, where, book)
 
 
-def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
-    return render_options(compiled, scope)
-
-
 SPEC = ActionSpec(
     name="transition", summary="Change the ticket's status.", options=OPTIONS,
-    compile=compile_action, plan=plan, sets_fields=lambda compiled: ["status"],
+    compile=compile_action, sets_fields=lambda compiled: ["status"],
     changes=lambda params: {"status": params["status"]},
     example='- transition: {status: "Waiting for customer", comment: "We need your logs."}',
 )
