@@ -138,7 +138,14 @@ class RedmineConnector:
         if issue is None:
             return event, None
         ticket = self.ticket_from(issue)
-        members = self._members(str((issue.get("project") or {}).get("id")))
+        try:
+            members = self._members(str((issue.get("project") or {}).get("id")))
+        except TrackerError as exc:
+            if exc.transient:
+                raise
+            log.warning("cannot read the members of project %s (%s): staff roles unknown for this event",
+                        (issue.get("project") or {}).get("name"), exc)
+            members = {}
         ticket = dataclasses.replace(ticket, author=self._known(ticket.author, members),
                                      assignee=self._known(ticket.assignee, members))
         return dataclasses.replace(event, actor=self._known(event.actor, members)), ticket
