@@ -97,6 +97,7 @@ class SlaPolicy:
     reopen: str
     target_change: str
     description: str = ""
+    quiet_hours: str | None = None
 
 
 @dataclass(frozen=True)
@@ -398,8 +399,9 @@ def _compile_sla(name: str, where: Where, raw: Any, merged: _Merged, context: Co
     options = read_options(SLA, raw, where)
     if options is None:
         return None
-    if options["calendar"] is not None and options["calendar"] not in merged.calendars:
-        where.child(raw, "calendar").error(f"undefined calendar {options['calendar']!r} used in sla {name!r}")
+    for key in ("calendar", "quiet_hours"):
+        if options[key] is not None and options[key] not in merged.calendars:
+            where.child(raw, key).error(f"undefined calendar {options[key]!r} used in sla {name!r}")
     conditions = {key: _compile_conditions(where.child(raw, key), options[key], context)
                   for key in ("applies", "start", "pause", "stop") if key in raw or options[key] is not None}
     targets = _compile_targets(where.child(raw, "targets"), options["targets"], context) \
@@ -409,7 +411,7 @@ def _compile_sla(name: str, where: Where, raw: Any, merged: _Merged, context: Co
         return None
     return SlaPolicy(name, options["calendar"], conditions.get("applies", ()), conditions.get("start", ()),
                      conditions.get("pause", ()), conditions.get("stop", ()), targets, fraction, before_due,
-                     options["reopen"], options["target_change"], options["description"])
+                     options["reopen"], options["target_change"], options["description"], options["quiet_hours"])
 
 
 def _compile_targets(where: Where, raw: Any, context: ConditionContext) -> tuple[Target, ...]:

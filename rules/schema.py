@@ -157,6 +157,8 @@ SLA = {
                      doc="what reopening does: a new clock cycle, or continue the last one"),
     "target_change": Option("enum", default="keep_elapsed", choices=("keep_elapsed", "restart"),
                             doc="when the target changes: keep elapsed time, or start over"),
+    "quiet_hours": Option("text", doc="a calendar whose working time warnings wait for (breaches are "
+                                      "recorded on time)", example="ba-office"),
 }
 RULE = {
     "name": Option("text", required=True, doc="unique name; part of every effect's idempotency key"),

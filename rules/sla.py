@@ -1,0 +1,309 @@
+"""SLA clocks: a history of transitions per (ticket, policy, cycle), and everything derived
+from it through the policy's calendar: elapsed and remaining business time, due and warning
+moments, state. Pure: events and times come in, transitions and SLA events go out.
+
+A clock's history is the truth; nothing derived is stored but `due_at`/`warn_at` (so the sweep
+can find due clocks with an index). Transitions carry their own event times and are ordered by
+them, so a late or out-of-order delivery lands where it happened, and a changed policy or
+calendar recalculates from the same history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from rules.calendar import BusinessCalendar
+from rules.conditions import Facts
+from rules.conditions import evaluate as evaluate_conditions
+from rules.model import Event, Person, Ticket
+from rules.rulebook import Rulebook, SlaPolicy
+
+STARTED, PAUSED, RESUMED, TARGET, STOPPED, REOPENED = \
+    "started", "paused", "resumed", "target_changed", "stopped", "reopened"
+WARNED, BREACHED = "warned", "breached"  # markers: a notification fired (exactly once per cycle)
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: str
+    at: datetime
+    target: timedelta | None = None  # for started and target_changed
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "at": self.at.isoformat(), "reason": self.reason,
+                "target": self.target.total_seconds() if self.target is not None else None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Transition:
+        target = data.get("target")
+        return cls(data["kind"], datetime.fromisoformat(data["at"]),
+                   timedelta(seconds=target) if target is not None else None, data.get("reason", ""))
+
+
+@dataclass(frozen=True)
+class Clock:
+    tracker: str
+    ticket_id: str
+    policy: str
+    cycle: int
+    transitions: tuple[Transition, ...] = ()
+
+    def with_transition(self, transition: Transition) -> Clock:
+        ordered = sorted((*self.transitions, transition), key=lambda t: t.at)  # stable: same-time order kept
+        return dataclasses.replace(self, transitions=tuple(ordered))
+
+    def has(self, kind: str) -> bool:
+        return any(t.kind == kind for t in self.transitions)
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped and not reopened since."""
+        state = False
+        for transition in self.transitions:
+            if transition.kind == STOPPED:
+                state = True
+            elif transition.kind == REOPENED:
+                state = False
+        return state
+
+
+@dataclass(frozen=True)
+class Status:
+    """What a clock's history means at a moment."""
+
+    state: str  # running, paused, met, breached
+    target: timedelta
+    elapsed: timedelta
+    remaining: timedelta  # negative once breached
+    due_at: datetime | None  # None while paused before the due time
+    warn_at: datetime | None
+    breached_at: datetime | None
+
+
+def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime) -> Status:
+    """Derive the clock's state at `now` from its history (transitions after `now` are ignored)."""
+    target = timedelta(0)
+    elapsed = timedelta(0)
+    running_since: datetime | None = None
+    stopped = False
+    breached_at: datetime | None = None
+
+    def run_until(moment: datetime) -> None:
+        nonlocal elapsed, running_since, breached_at
+        if running_since is None:
+            return
+        part = calendar.between(running_since, moment)
+        if breached_at is None and elapsed + part > target:
+            breached_at = calendar.add(running_since, target - elapsed)
+        elapsed += part
+        running_since = moment
+
+    for transition in clock.transitions:
+        if transition.at > now:
+            break
+        kind = transition.kind
+        if kind == STARTED:
+            target, elapsed, running_since, stopped = transition.target or target, timedelta(0), transition.at, False
+        elif kind == PAUSED and running_since is not None and not stopped:
+            run_until(transition.at)
+            running_since = None
+        elif kind in (RESUMED, REOPENED) and running_since is None:
+            running_since, stopped = transition.at, False
+        elif kind == TARGET and transition.target is not None and not stopped:
+            run_until(transition.at)
+            if policy.target_change == "restart":
+                elapsed = timedelta(0)
+                breached_at = None
+            target = transition.target
+            if breached_at is not None and elapsed <= target:
+                breached_at = None  # a longer target: no longer late
+            elif breached_at is None and elapsed > target:
+                breached_at = transition.at  # a shorter target already used up
+        elif kind == STOPPED and not stopped:
+            run_until(transition.at)
+            running_since, stopped = None, True
+    run_until(now)
+    remaining = target - elapsed
+    due_at = warn_at = None
+    if running_since is not None:
+        due_at = breached_at or calendar.add(running_since, remaining)
+        warn_at = _warn_at(policy, calendar, running_since, target, elapsed)
+    elif breached_at is not None:
+        due_at = breached_at
+    if stopped:
+        state = "met" if elapsed <= target else "breached"
+    elif breached_at is not None:
+        state = "breached"
+    else:
+        state = "running" if running_since is not None else "paused"
+    return Status(state, target, elapsed, remaining, due_at, warn_at, breached_at)
+
+
+def _warn_at(policy: SlaPolicy, calendar: BusinessCalendar, since: datetime, target: timedelta,
+             elapsed: timedelta) -> datetime | None:
+    if policy.warn_fraction is not None:
+        point = target * policy.warn_fraction
+    elif policy.warn_before is not None:
+        point = target - policy.warn_before
+    else:
+        return None
+    point = max(point, timedelta(0))
+    if elapsed >= point:
+        return calendar.add(since, timedelta(0))  # already past the warning point: warn now
+    return calendar.add(since, point - elapsed)
+
+
+# -- following a ticket ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlaEvent:
+    """An SLA happening to feed back to the rules (sla.started, sla.met, sla.warning, sla.breached)."""
+
+    trigger: str
+    policy: str
+    cycle: int
+    at: datetime
+
+
+@dataclass
+class Update:
+    """What one ticket event does to one policy's clocks."""
+
+    clock: Clock
+    added: list[Transition] = field(default_factory=list)
+    events: list[SlaEvent] = field(default_factory=list)
+
+
+def target_for(policy: SlaPolicy, facts: Facts) -> timedelta:
+    """The first target whose conditions hold (the last one is the default)."""
+    for choice in policy.targets:
+        if evaluate_conditions(choice.conditions, facts):
+            return choice.target
+    return policy.targets[-1].target
+
+
+def calendars_of(rulebook: Rulebook) -> dict[str, BusinessCalendar]:
+    return {name: BusinessCalendar.from_calendar(calendar) for name, calendar in rulebook.calendars.items()}
+
+
+def track(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks: Sequence[Clock],
+          event: Event, ticket: Ticket, role_of: Callable[[Person | None], str | None] | None = None
+          ) -> list[Update]:
+    """Advance every policy's clock on this ticket for one ticket event.
+
+    `clocks` are the ticket's existing clocks (any policy, any cycle). Returns the clocks that
+    changed, with the transitions added and the SLA events to feed to the rules.
+    """
+    refs = rulebook.field_refs(ticket.tracker_kind)
+    facts = Facts(ticket, event, event.occurred_at, refs, role_of or rulebook.staff.role_of)
+    updates = []
+    for name, policy in rulebook.sla.items():
+        mine = sorted((c for c in clocks if c.policy == name), key=lambda c: c.cycle)
+        update = _track_policy(policy, calendars[policy.calendar], mine[-1] if mine else None, event, ticket,
+                               facts)
+        if update is not None and update.added:
+            updates.append(update)
+    return updates
+
+
+def _track_policy(policy: SlaPolicy, calendar: BusinessCalendar, clock: Clock | None, event: Event,
+                  ticket: Ticket, facts: Facts) -> Update | None:
+    at = event.occurred_at
+    applies = evaluate_conditions(policy.applies, facts)
+    if clock is None or (clock.stopped and "ticket.reopened" in event.triggers and policy.reopen == "new_cycle"):
+        if not applies:
+            return None
+        if policy.start and not evaluate_conditions(policy.start, facts):
+            return None
+        # With no start condition the clock runs from the ticket's creation, however late we hear of it.
+        begin = ticket.created if not policy.start and clock is None and ticket.created else at
+        cycle = clock.cycle + 1 if clock is not None else 1
+        update = Update(Clock(ticket.tracker_kind, ticket.id, policy.name, cycle))
+        _add(update, Transition(STARTED, begin, target_for(policy, facts), "started"))
+        update.events.append(SlaEvent("sla.started", policy.name, cycle, begin))
+        return _follow(policy, calendar, update, facts, at)
+    update = Update(clock)
+    if clock.stopped:
+        if "ticket.reopened" in event.triggers and policy.reopen == "continue":
+            _add(update, Transition(REOPENED, at, reason="ticket reopened"))
+            return _follow(policy, calendar, update, facts, at)
+        return update
+    return _follow(policy, calendar, update, facts, at)
+
+
+def _follow(policy: SlaPolicy, calendar: BusinessCalendar, update: Update, facts: Facts, at: datetime) -> Update:
+    """Stop, pause, resume or retarget an open clock to match the ticket now."""
+    clock = update.clock
+    if policy.stop and evaluate_conditions(policy.stop, facts):
+        _add(update, Transition(STOPPED, at, reason="stop conditions hold"))
+        final = status(update.clock, policy, calendar, at)
+        if final.state == "met":
+            update.events.append(SlaEvent("sla.met", policy.name, clock.cycle, at))
+        elif not clock.has(BREACHED) and final.breached_at is not None:
+            # stopped late before the sweep saw the breach: it is still recorded, once
+            _add(update, Transition(BREACHED, final.breached_at, reason="due time passed"))
+            update.events.append(SlaEvent("sla.breached", policy.name, clock.cycle, final.breached_at))
+        return update
+    paused = _is_paused(update.clock)
+    if policy.pause:
+        should_pause = evaluate_conditions(policy.pause, facts)
+        if should_pause and not paused:
+            _add(update, Transition(PAUSED, at, reason="pause conditions hold"))
+        elif not should_pause and paused:
+            _add(update, Transition(RESUMED, at, reason="pause conditions no longer hold"))
+    wanted = target_for(policy, facts)
+    if wanted != _current_target(update.clock):
+        _add(update, Transition(TARGET, at, wanted, "another target applies"))
+    return update
+
+
+def _add(update: Update, transition: Transition) -> None:
+    update.clock = update.clock.with_transition(transition)
+    update.added.append(transition)
+
+
+def _is_paused(clock: Clock) -> bool:
+    paused = False
+    for transition in clock.transitions:
+        if transition.kind == PAUSED:
+            paused = True
+        elif transition.kind in (RESUMED, STARTED, REOPENED):
+            paused = False
+    return paused
+
+
+def _current_target(clock: Clock) -> timedelta | None:
+    target = None
+    for transition in clock.transitions:
+        if transition.kind in (STARTED, TARGET):
+            target = transition.target
+    return target
+
+
+def due_notifications(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime,
+                      quiet: BusinessCalendar | None = None) -> list[tuple[Transition, SlaEvent]]:
+    """The warning and breach this clock owes at `now`, each at most once per cycle.
+
+    With a `quiet` calendar (the policy's `quiet_hours`), a warning that falls outside its
+    working time waits for its next working moment; a breach is recorded when it happens.
+    """
+    if clock.stopped:
+        return []
+    current = status(clock, policy, calendar, now)
+    owed = []
+    if current.warn_at is not None and not clock.has(WARNED) and current.state in ("running", "breached"):
+        warn_at = quiet.next_working_moment(current.warn_at) if quiet else current.warn_at
+        if warn_at <= now:
+            reason = "warning point reached" if warn_at == current.warn_at else \
+                f"warning point reached; notified at {warn_at.isoformat()} (quiet hours)"
+            owed.append((Transition(WARNED, current.warn_at, reason=reason),
+                         SlaEvent("sla.warning", policy.name, clock.cycle, warn_at)))
+    if current.breached_at is not None and not clock.has(BREACHED):
+        owed.append((Transition(BREACHED, current.breached_at, reason="due time passed"),
+                     SlaEvent("sla.breached", policy.name, clock.cycle, current.breached_at)))
+    return owed
