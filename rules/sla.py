@@ -92,12 +92,16 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
     running_since: datetime | None = None
     stopped = False
     breached_at: datetime | None = None
+    warned_at: datetime | None = None  # when the warning point was reached
 
     def run_until(moment: datetime) -> None:
-        nonlocal elapsed, running_since, breached_at
+        nonlocal elapsed, running_since, breached_at, warned_at
         if running_since is None:
             return
         part = calendar.between(running_since, moment)
+        point = _warn_point(policy, target)
+        if warned_at is None and point is not None and elapsed + part >= point and part > timedelta(0):
+            warned_at = calendar.add(running_since, max(point - elapsed, timedelta(0)))
         if breached_at is None and elapsed + part > target:
             breached_at = calendar.add(running_since, target - elapsed)
         elapsed += part
@@ -109,6 +113,7 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
         kind = transition.kind
         if kind == STARTED:
             target, elapsed, running_since, stopped = transition.target or target, timedelta(0), transition.at, False
+            breached_at = warned_at = None
         elif kind == PAUSED and running_since is not None and not stopped:
             run_until(transition.at)
             running_since = None
@@ -120,6 +125,11 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
                 elapsed = timedelta(0)
                 breached_at = None
             target = transition.target
+            point = _warn_point(policy, target)
+            if point is None or elapsed < point:
+                warned_at = None  # not reached under the new target
+            elif warned_at is None:
+                warned_at = transition.at
             if breached_at is not None and elapsed <= target:
                 breached_at = None  # a longer target: no longer late
             elif breached_at is None and elapsed > target:
@@ -130,9 +140,12 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
     run_until(now)
     remaining = target - elapsed
     due_at = warn_at = None
+    point = _warn_point(policy, target)
+    warn_at = warned_at
     if running_since is not None:
         due_at = breached_at or calendar.add(running_since, remaining)
-        warn_at = _warn_at(policy, calendar, running_since, target, elapsed)
+        if warn_at is None and point is not None:
+            warn_at = calendar.add(running_since, max(point - elapsed, timedelta(0)))
     elif breached_at is not None:
         due_at = breached_at
     if stopped:
@@ -144,18 +157,13 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
     return Status(state, target, elapsed, remaining, due_at, warn_at, breached_at)
 
 
-def _warn_at(policy: SlaPolicy, calendar: BusinessCalendar, since: datetime, target: timedelta,
-             elapsed: timedelta) -> datetime | None:
+def _warn_point(policy: SlaPolicy, target: timedelta) -> timedelta | None:
+    """How much elapsed time makes the warning due, for this target."""
     if policy.warn_fraction is not None:
-        point = target * policy.warn_fraction
-    elif policy.warn_before is not None:
-        point = target - policy.warn_before
-    else:
-        return None
-    point = max(point, timedelta(0))
-    if elapsed >= point:
-        return calendar.add(since, timedelta(0))  # already past the warning point: warn now
-    return calendar.add(since, point - elapsed)
+        return target * policy.warn_fraction
+    if policy.warn_before is not None:
+        return max(target - policy.warn_before, timedelta(0))
+    return None
 
 
 # -- following a ticket ---------------------------------------------------------------------------
