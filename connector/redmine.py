@@ -134,9 +134,19 @@ class RedmineConnector:
             event = event_from_body(body, self.vocabulary(refresh=True))
         if not event.triggers:
             return event, None
-        issue = self.fetch_issue(event.ticket_id)
-        if issue is None:
+        ticket, members = self._ticket_and_members(event.ticket_id)
+        if ticket is None:
             return event, None
+        return dataclasses.replace(event, actor=self._known(event.actor, members)), ticket
+
+    def ticket(self, ticket_id: str) -> Ticket | None:
+        """The ticket as Redmine has it now (None when it is gone)."""
+        return self._ticket_and_members(ticket_id)[0]
+
+    def _ticket_and_members(self, ticket_id: str) -> tuple[Ticket | None, dict[str, Person]]:
+        issue = self.fetch_issue(ticket_id)
+        if issue is None:
+            return None, {}
         ticket = self.ticket_from(issue)
         try:
             members = self._members(str((issue.get("project") or {}).get("id")))
@@ -148,7 +158,7 @@ class RedmineConnector:
             members = {}
         ticket = dataclasses.replace(ticket, author=self._known(ticket.author, members),
                                      assignee=self._known(ticket.assignee, members))
-        return dataclasses.replace(event, actor=self._known(event.actor, members)), ticket
+        return ticket, members
 
     # -- people ------------------------------------------------------------------------------
 
@@ -223,10 +233,10 @@ class RedmineConnector:
     def poll(self, since: datetime, overlap: timedelta) -> Iterator[dict[str, Any]]:
         """Poll-shaped deliveries for everything that happened since `since` (minus overlap).
 
-        Journals by our own user are left out: they are our writes coming back.
+        Our own journals are included: rules ignore them (the loop guard), but SLA clocks must
+        follow every change, ours too (a rule moving a ticket to Feedback pauses its clock).
         """
         floor = since - overlap
-        me = self.service_user().id
         for summary in self.issues_updated_since(floor):
             issue = self.fetch_issue(summary["id"])
             if issue is None:
@@ -237,7 +247,7 @@ class RedmineConnector:
                 yield {"poll": {"action": "created", "issue": issue, "journal": None}}
             for journal in journals:
                 at = parse_time(journal.get("created_on"))
-                if at is None or at < floor or str((journal.get("user") or {}).get("id")) == me:
+                if at is None or at < floor:
                     continue
                 yield {"poll": {"action": "updated", "issue": issue, "journal": journal}}
 

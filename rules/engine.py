@@ -121,7 +121,8 @@ def effect_key(tracker_kind: str, ticket_id: str, rule: str, event_id: str, inde
 
 
 def evaluate(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
-             sla_states: Mapping[str, str] | None = None) -> Decision:
+             sla_states: Mapping[str, str] | None = None,
+             sla_info: Mapping[str, Mapping[str, Any]] | None = None) -> Decision:
     """Run every rule against one event, then against the changes its effects make.
 
     Pure: `now` is an argument, and the ticket's changes are simulated, not written.
@@ -133,7 +134,7 @@ def evaluate(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
     for depth in range(rulebook.chain_limit + 1):
         set_by: dict[str, str] = {}  # per event: a chain reacting to itself is not a conflict
         planned = _run_rules(rulebook, current_event, current_ticket, now, field_refs, decision, set_by, depth,
-                             sla_states or {})
+                             sla_states or {}, sla_info or {})
         derived = _derive(planned, current_event, current_ticket, field_refs, depth)
         if derived is None:
             break
@@ -168,7 +169,8 @@ def evaluate_scheduled(rulebook: Rulebook, rule_name: str, fired_at: datetime, n
 
 def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
                field_refs: dict[str, str | None], decision: Decision, set_by: dict[str, str],
-               depth: int, sla_states: Mapping[str, str]) -> list[Effect]:
+               depth: int, sla_states: Mapping[str, str],
+               sla_info: Mapping[str, Mapping[str, Any]]) -> list[Effect]:
     facts = Facts(ticket, event, now, field_refs, rulebook.staff.role_of, sla_states)
     before = len(decision.effects)
     for rule in rulebook.rules:
@@ -181,15 +183,17 @@ def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
             continue
         trace.matched = evaluate_conditions(rule.conditions, facts, trace.conditions)
         if trace.matched:
-            _plan_actions(rule, event, ticket, now, field_refs, decision, trace, set_by, rulebook.calendar_zones)
+            _plan_actions(rule, event, ticket, now, field_refs, decision, trace, set_by, rulebook.calendar_zones,
+                          sla_info)
     return decision.effects[before:]
 
 
 def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
                   field_refs: dict[str, str | None], decision: Decision, trace: RuleTrace,
-                  set_by: dict[str, str], calendar_zones: Mapping[str, str]) -> None:
+                  set_by: dict[str, str], calendar_zones: Mapping[str, str],
+                  sla_info: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     scope = Scope(ticket, event, now, rule.name, field_refs,
-                  template_context(ticket, event, field_refs, now, rule.name, calendar_zones))
+                  template_context(ticket, event, field_refs, now, rule.name, calendar_zones, sla_info))
     for index, action in enumerate(rule.actions):
         name = action.spec.name
         try:

@@ -74,6 +74,7 @@ def template_context(
     now: datetime,
     rule: str,
     calendar_zones: Mapping[str, str] | None = None,
+    sla: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The names a template may use. `field_refs` maps logical field names to this tracker's refs."""
     fields = {name: (ticket.custom_field(ref) if ref else None) for name, ref in field_refs.items()}
@@ -96,6 +97,8 @@ def template_context(
         "rule": rule,
         "now": now,
         "calendar_zones": dict(calendar_zones or {}),
+        "sla": {**dict(EMPTY_SLA), **dict((sla or {}).get(event.sla_policy or "", {})),
+                "policies": dict(sla or {})},
     }
 
 
@@ -104,6 +107,13 @@ def _person_name(person: Person | None) -> str:
 
 
 _SAMPLE_TIME = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+# What `sla` holds in a template: the clock of the event's policy (empty for other events).
+EMPTY_SLA = {"policy": "", "cycle": 0, "state": "", "calendar": "", "target": "", "elapsed": "", "remaining": "",
+             "due": "", "due_local": "", "warn": "", "warn_local": ""}
+SAMPLE_SLA = {"resolution": {"policy": "resolution", "cycle": 1, "state": "running", "calendar": "office",
+                             "target": "4h", "elapsed": "1h", "remaining": "3h", "due": "2026-01-05T13:30:00+00:00",
+                             "due_local": "2026-01-05 13:30 UTC", "warn": "2026-01-05T12:42:00+00:00",
+                             "warn_local": "2026-01-05 12:42 UTC"}}
 SAMPLE_TICKET = Ticket(
     tracker_kind="sample", id="1", key="#1", url="https://tracker.invalid/issues/1",
     project="support", project_name="Support", tracker="Incident", status="New",
@@ -115,7 +125,7 @@ SAMPLE_EVENT = Event(
     id="sample:1", tracker_kind="sample", ticket_id="1",
     triggers=frozenset({"ticket.updated", "ticket.commented"}), occurred_at=_SAMPLE_TIME,
     actor=Person("3", "agent", "Sample Agent"),
-    changes=(Change("status", "New", "Feedback"),), comment=Comment("Sample note"),
+    changes=(Change("status", "New", "Feedback"),), comment=Comment("Sample note"), sla_policy="resolution",
 )
 
 
@@ -123,7 +133,7 @@ def dry_render(template: Template, field_names: list[str],
                calendar_zones: Mapping[str, str] | None = None) -> str | None:
     """Render against the sample ticket; the error message, or None when it renders."""
     context = template_context(SAMPLE_TICKET, SAMPLE_EVENT, {name: None for name in field_names},
-                               _SAMPLE_TIME, "sample rule", calendar_zones)
+                               _SAMPLE_TIME, "sample rule", calendar_zones, SAMPLE_SLA)
     try:
         render(template, context)
     except TemplateError as exc:

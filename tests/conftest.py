@@ -86,9 +86,9 @@ def postgres_database(postgres_server_url: str) -> Iterator[str]:
 
 def _reset_schema(url: str) -> None:
     engine = create_db_engine(url)
-    with engine.begin() as conn:
-        for table in ("outbox", "audit", "inbox", "named_values", "alembic_version"):
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    existing = sa.MetaData()
+    existing.reflect(engine)
+    existing.drop_all(engine)  # every table, whatever migrations exist by now
     engine.dispose()
 
 

@@ -43,6 +43,7 @@ class Settings:
     outbox_max_attempts: int = 20
     tracker_timeout: float = 15.0
     rules_watch_interval: float = 2.0
+    sla_sweep_interval: float = 30.0
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -81,6 +82,7 @@ _ENV = {
     "redmine_webhook_secret": "TICKETWARDEN_REDMINE_WEBHOOK_SECRET",
     "admin_token": "TICKETWARDEN_ADMIN_TOKEN",
     "rules_watch_interval": "TICKETWARDEN_RULES_WATCH_INTERVAL",
+    "sla_sweep_interval": "TICKETWARDEN_SLA_SWEEP_INTERVAL",
     "max_body": "TICKETWARDEN_MAX_BODY",
     "poll_interval": "TICKETWARDEN_POLL_INTERVAL",
     "poll_overlap": "TICKETWARDEN_POLL_OVERLAP",

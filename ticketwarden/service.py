@@ -20,7 +20,7 @@ from connector.notify import Notifier, channels_from_environment
 from connector.redmine import RedmineConnector
 from rules.errors import RulebookInvalid
 from rules.rulebook import Rulebook, load_rulebook
-from ticketwarden import migrate
+from ticketwarden import migrate, sla
 from ticketwarden.clock import Clock, utcnow
 from ticketwarden.config import Settings
 from ticketwarden.poller import Poller
@@ -107,6 +107,17 @@ class Application:
             except Exception as exc:  # noqa: BLE001 - the next pass heals what this one missed
                 log.warning("poller %s failed: %s", poller.connector.kind, exc)
 
+    def sweep_sla(self) -> int:
+        """Queue the SLA warnings and breaches that have come due (also those owed while down)."""
+        rulebook = self.rules.current
+        if rulebook is None or not rulebook.sla:
+            return 0
+        try:
+            return sla.sweep(self.worker._sla_book(rulebook), self.store, self.clock)
+        except Exception:
+            log.exception("SLA sweep failed")
+            return 0
+
     def enqueue_scheduled(self, rule: str, fired_at: datetime | None = None) -> bool:
         """Put one firing of a scheduled rule into the inbox (once, whichever process fires)."""
         at = (fired_at or self.clock()).replace(second=0, microsecond=0)
@@ -138,6 +149,8 @@ class Application:
         if self.pollers:
             scheduler.add_job(self.poll_all, "interval", seconds=self.settings.poll_interval,
                               id="poll", max_instances=1, coalesce=True, next_run_time=self.clock())
+        scheduler.add_job(self.sweep_sla, "interval", seconds=self.settings.sla_sweep_interval, id="sla-sweep",
+                          max_instances=1, coalesce=True, next_run_time=self.clock())
         if self.settings.rules_watch_interval > 0:
             scheduler.add_job(self.rules.reload_if_changed, "interval", seconds=self.settings.rules_watch_interval,
                               id="rules-watch", max_instances=1, coalesce=True)

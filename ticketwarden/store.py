@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from rules.model import Effect
+from rules.sla import Clock, Transition
 from webhooks.app import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,49 @@ named_values = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
+sla_clocks = sa.Table(
+    "sla_clocks", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tracker", sa.String(16), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("policy", sa.String(128), nullable=False),
+    sa.Column("cycle", sa.Integer, nullable=False),
+    sa.Column("history", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("next_check", UTCDateTime),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("tracker", "ticket_id", "policy", "cycle", name="uq_sla_clocks_cycle"),
+    sa.Index("ix_sla_clocks_next_check", "next_check"),
+    sa.Index("ix_sla_clocks_due_at", "due_at"),
+)
+
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
+
+
+class ClockConflict(RuntimeError):
+    """Another process changed an SLA clock between our read and our write: decide again."""
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    """A clock as stored: its history, and what was derived from it for the sweep."""
+
+    clock: Clock
+    state: str
+    due_at: datetime | None
+    next_check: datetime | None
+    version: int = 0  # 0: not stored yet
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """An event the decision itself causes (an SLA clock started or met), queued in the inbox."""
+
+    source: str
+    dedup_key: str
+    body: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -221,13 +264,23 @@ class Store:
         return [InboxItem(r.id, r.source, r.shape, r.dedup_key, r.body, r.attempts) for r in rows]
 
     def complete_inbox(self, item_id: int, *, effects: list[Effect], trace: Mapping[str, Any],
-                       tracker: str, ticket_id: str, now: datetime) -> int:
-        """Record the decision: outbox rows, audit trace and done, in ONE transaction.
+                       tracker: str, ticket_id: str, now: datetime, clocks: Iterable[ClockRow] = (),
+                       follow_ups: Iterable[FollowUp] = ()) -> int:
+        """Record the decision: clocks, follow-up events, outbox rows, audit trace and done,
+        in ONE transaction.
 
         Returns how many effects were new (a replayed event's effects are already there).
         """
         new = 0
         with self.engine.begin() as conn:
+            for row in clocks:
+                if not self._save_clock(conn, row, now):
+                    raise ClockConflict(f"SLA clock {row.clock.policy} of {row.clock.ticket_id} changed meanwhile")
+            for follow_up in follow_ups:
+                conn.execute(self._insert(inbox).values(
+                    source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
+                    headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
+                    available_at=now).on_conflict_do_nothing(index_elements=["source", "dedup_key"]))
             for effect in effects:
                 result = conn.execute(self._insert(outbox).values(
                     effect_key=effect.key, inbox_id=item_id, tracker=effect.tracker_kind,
@@ -307,6 +360,63 @@ class Store:
                     sa.select(table.c.state, sa.func.count()).group_by(table.c.state)))
                 result[table.name] = {state: count for state, count in rows}
         return result
+
+    # -- SLA clocks ------------------------------------------------------------------------------
+
+    def clocks_for(self, tracker: str, ticket_id: str) -> list[ClockRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sla_clocks).where(
+                sla_clocks.c.tracker == tracker, sla_clocks.c.ticket_id == ticket_id).order_by(sla_clocks.c.cycle))
+            return [self._clock_row(row) for row in rows]
+
+    def all_clocks(self, open_only: bool = True) -> list[ClockRow]:
+        query = sa.select(sla_clocks).order_by(sla_clocks.c.id)
+        if open_only:
+            query = query.where(sla_clocks.c.state.in_(("running", "paused", "breached")))
+        with self.engine.connect() as conn:
+            return [self._clock_row(row) for row in conn.execute(query)]
+
+    def due_clocks(self, now: datetime, limit: int = 200) -> list[ClockRow]:
+        """Clocks whose next warning or breach moment has come."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sla_clocks).where(sla_clocks.c.next_check <= now)
+                                .order_by(sla_clocks.c.next_check).limit(limit))
+            return [self._clock_row(row) for row in rows]
+
+    def fire_clock(self, row: ClockRow, follow_ups: Iterable[FollowUp], now: datetime) -> bool:
+        """Store a clock's new markers and queue its notifications, once: the update succeeds
+        only if nobody changed the clock since it was read (another process, another sweep)."""
+        with self.engine.begin() as conn:
+            if not self._save_clock(conn, row, now):
+                return False
+            for follow_up in follow_ups:
+                conn.execute(self._insert(inbox).values(
+                    source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
+                    headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
+                    available_at=now).on_conflict_do_nothing(index_elements=["source", "dedup_key"]))
+        return True
+
+    def _save_clock(self, conn: Connection, row: ClockRow, now: datetime) -> bool:
+        clock = row.clock
+        values = dict(history=_dumps([t.to_dict() for t in clock.transitions]), state=row.state,
+                      due_at=row.due_at, next_check=row.next_check, updated_at=now)
+        if row.version == 0:
+            result = conn.execute(self._insert(sla_clocks).values(
+                tracker=clock.tracker, ticket_id=clock.ticket_id, policy=clock.policy, cycle=clock.cycle,
+                version=1, **values).on_conflict_do_nothing(
+                    index_elements=["tracker", "ticket_id", "policy", "cycle"]).returning(sla_clocks.c.id))
+            return bool(result.all())
+        result = conn.execute(sa.update(sla_clocks).where(
+            sla_clocks.c.tracker == clock.tracker, sla_clocks.c.ticket_id == clock.ticket_id,
+            sla_clocks.c.policy == clock.policy, sla_clocks.c.cycle == clock.cycle,
+            sla_clocks.c.version == row.version).values(version=row.version + 1, **values))
+        return result.rowcount == 1
+
+    @staticmethod
+    def _clock_row(row: Any) -> ClockRow:
+        transitions = tuple(Transition.from_dict(item) for item in json.loads(row.history))
+        return ClockRow(Clock(row.tracker, row.ticket_id, row.policy, row.cycle, transitions), row.state,
+                        row.due_at, row.next_check, row.version)
 
     # -- named values (watermarks) -------------------------------------------------------------
 

@@ -16,11 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from connector.errors import PayloadError, TrackerError
-from rules.engine import Decision, evaluate, evaluate_scheduled
+from rules.engine import SELF, Decision, evaluate, evaluate_scheduled
 from rules.model import Effect, Event, Person, Ticket
+from rules.rulebook import Rulebook
+from ticketwarden import sla
 from ticketwarden.clock import Clock, utcnow
 from ticketwarden.rulefiles import RulebookHolder
-from ticketwarden.store import InboxItem, OutboxItem, Store
+from ticketwarden.store import ClockConflict, ClockRow, FollowUp, InboxItem, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class Connector(Applier, Protocol):
     """A tracker: also turns its deliveries into events and knows its own user."""
 
     def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]: ...
+
+    def ticket(self, ticket_id: str) -> Ticket | None: ...
 
     def service_user(self) -> Person: ...
 
@@ -60,6 +64,7 @@ class Worker:
         self.store = store
         self.connectors = connectors
         self.notifier = notifier
+        self._book: sla.SlaBook | None = None
         self.rules = rules
         self.clock = clock
         self.retry = retry
@@ -88,6 +93,9 @@ class Worker:
         if item.source == "schedule":
             self._handle_schedule(item)
             return
+        if item.source == sla.SOURCE:
+            self._handle_sla(item)
+            return
         connector = self.connectors.get(item.source)
         if connector is None:
             self._retry_inbox(item, f"no {item.source} tracker is configured")
@@ -98,7 +106,14 @@ class Worker:
             return
         try:
             event, ticket = connector.normalize(json.loads(item.body))
-            decision = self._decide(connector, event, ticket)
+            now = self.clock()
+            rows: list[ClockRow] = []
+            follow_ups: list[FollowUp] = []
+            states: dict[str, str] = {}
+            info: dict[str, dict[str, Any]] = {}
+            if ticket is not None and event.triggers and rulebook.sla:
+                rows, follow_ups, states, info = sla.advance(self._sla_book(rulebook), self.store, event, ticket, now)
+            decision = self._decide(connector, event, ticket, states, info)
         except TrackerError as exc:
             if exc.transient:
                 self._retry_inbox(item, str(exc))
@@ -109,9 +124,13 @@ class Worker:
             log.exception("inbox %s cannot be normalised", item.id)
             self.store.dead_inbox(item.id, f"{type(exc).__name__}: {exc}", self.clock())
             return
-        new = self.store.complete_inbox(
-            item.id, effects=decision.effects, trace=decision.to_dict(),
-            tracker=event.tracker_kind, ticket_id=event.ticket_id, now=self.clock())
+        try:
+            new = self.store.complete_inbox(
+                item.id, effects=decision.effects, trace=decision.to_dict(), tracker=event.tracker_kind,
+                ticket_id=event.ticket_id, now=self.clock(), clocks=rows, follow_ups=follow_ups)
+        except ClockConflict as exc:
+            self._retry_inbox(item, str(exc))
+            return
         log.info("%s", decision.format())
         if decision.effects and new < len(decision.effects):
             log.info("event %s: %d of %d effects were already recorded", event.id,
@@ -128,7 +147,46 @@ class Worker:
                                   tracker="schedule", ticket_id="-", now=self.clock())
         log.info("%s", decision.format())
 
-    def _decide(self, connector: Connector, event: Event, ticket: Ticket | None) -> Decision:
+    def _sla_book(self, rulebook: Rulebook) -> sla.SlaBook:
+        if self._book is None or self._book.rulebook is not rulebook:
+            self._book = sla.SlaBook(rulebook)
+        return self._book
+
+    def _handle_sla(self, item: InboxItem) -> None:
+        """An SLA happening (started, met, warning, breached) goes through the rules like any event."""
+        rulebook = self.rules.current
+        body = json.loads(item.body)["sla"]
+        connector = self.connectors.get(body["tracker"])
+        if rulebook is None or connector is None:
+            self._retry_inbox(item, "no valid rulebook is loaded" if rulebook is None
+                              else f"no {body['tracker']} tracker is configured")
+            return
+        now = self.clock()
+        event = Event(item.dedup_key, body["tracker"], body["ticket_id"], frozenset({body["trigger"]}),
+                      datetime.fromisoformat(body["at"]), SELF, sla_policy=body["policy"])
+        try:
+            ticket = connector.ticket(body["ticket_id"])
+        except TrackerError as exc:
+            if exc.transient:
+                self._retry_inbox(item, str(exc))
+            else:
+                self.store.dead_inbox(item.id, str(exc), now)
+            return
+        if ticket is None:
+            decision = Decision(event.id, f"{event.tracker_kind}:{event.ticket_id}", sorted(event.triggers),
+                                rulebook.version, ignored="the ticket no longer exists")
+        else:
+            book = self._sla_book(rulebook)
+            states, info = sla.ticket_clocks(book, self.store, ticket.tracker_kind, ticket.id, now) \
+                if body["policy"] in rulebook.sla else ({}, {})
+            decision = evaluate(rulebook, event, ticket, now, states, info)
+        self.store.complete_inbox(item.id, effects=decision.effects, trace=decision.to_dict(),
+                                  tracker=event.tracker_kind, ticket_id=event.ticket_id, now=now)
+        log.info("%s", decision.format(verbose=False))
+
+    def _decide(self, connector: Connector, event: Event, ticket: Ticket | None,
+                states: Mapping[str, str] | None = None, info: Mapping[str, Mapping[str, Any]] | None = None
+                ) -> Decision:
         decision = Decision(event.id, f"{event.tracker_kind}:{event.ticket_id}", sorted(event.triggers))
         if not event.triggers:
             decision.ignored = "no trigger (a no-op update or a deletion)"
@@ -141,7 +199,7 @@ class Worker:
             return decision
         rulebook = self.rules.current
         assert rulebook is not None
-        return evaluate(rulebook, event, ticket, self.clock())
+        return evaluate(rulebook, event, ticket, self.clock(), states, info)
 
     def _retry_inbox(self, item: InboxItem, error: str) -> None:
         log.warning("inbox %s: %s; retrying later", item.id, error)

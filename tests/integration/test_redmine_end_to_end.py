@@ -131,11 +131,16 @@ def test_poller_alone_brings_the_event(service, redmine):
         pass
     assert_triaged(redmine, created["id"])
 
-    # Our writes changed updated_on, so the issue comes back, but nothing is new for it.
+    # Our writes come back as journals: SLA clocks follow them, rules do not (the loop guard).
     poller.poll_once()
+    while drain(application) != (0, 0):
+        pass
+    ours = [j["id"] for j in redmine.issue(created["id"])["journals"] if j["user"]["name"] == SERVICE_NAME]
     keys_after = [row["dedup_key"] for row in application.store.inbox_rows()]
     assert [k for k in keys_after if k.startswith(f"redmine:issue:{created['id']}:")] == \
-        [f"redmine:issue:{created['id']}:created"]
+        [f"redmine:issue:{created['id']}:created"] + [f"redmine:issue:{created['id']}:journal:{j}" for j in ours]
+    decisions = [a["detail"] for a in application.store.audit_rows(str(created["id"])) if a["kind"] == "decision"]
+    assert [d["ignored"] for d in decisions[1:]] == ["change made by ticketwarden itself (loop guard)"] * len(ours)
     assert len(redmine.notes_by(redmine.issue(created["id"]), SERVICE_NAME)) == 1
 
 

@@ -1,0 +1,154 @@
+"""SLA glue: clocks from the store, through the pure clock model, back to the store; the sweep
+that turns due warnings and breaches into inbox events, exactly once per clock cycle."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from rules.calendar import BusinessCalendar
+from rules.durations import format_duration
+from rules.model import Event, Ticket
+from rules.rulebook import Rulebook
+from rules.sla import BREACHED, WARNED, Clock, SlaEvent, Status, calendars_of, due_notifications, status, track
+from ticketwarden.clock import Clock as WallClock
+from ticketwarden.store import ClockRow, FollowUp, Store
+
+log = logging.getLogger(__name__)
+SOURCE = "sla"
+
+
+class SlaBook:
+    """A rulebook's SLA policies with their calendars built once."""
+
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        self.calendars: dict[str, BusinessCalendar] = calendars_of(rulebook)
+
+    def calendar_of(self, policy: str) -> BusinessCalendar:
+        return self.calendars[self.rulebook.sla[policy].calendar]
+
+    def quiet_of(self, policy: str) -> BusinessCalendar | None:
+        quiet = self.rulebook.sla[policy].quiet_hours
+        return self.calendars[quiet] if quiet else None
+
+    def status(self, clock: Clock, now: datetime) -> Status:
+        return status(clock, self.rulebook.sla[clock.policy], self.calendar_of(clock.policy), now)
+
+    def row(self, clock: Clock, now: datetime, version: int) -> ClockRow:
+        """The clock with what the sweep needs: its state and the next moment something is owed."""
+        current = self.status(clock, now)
+        checks = []
+        if not clock.stopped:
+            quiet = self.quiet_of(clock.policy)
+            if current.warn_at is not None and not clock.has(WARNED):
+                checks.append(quiet.next_working_moment(current.warn_at) if quiet else current.warn_at)
+            if current.due_at is not None and not clock.has(BREACHED):
+                checks.append(current.due_at)
+        return ClockRow(clock, current.state, current.due_at, min(checks) if checks else None, version)
+
+    def info(self, clock: Clock, now: datetime) -> dict[str, Any]:
+        """What templates see as `sla` for this clock."""
+        current = self.status(clock, now)
+        zone = self.calendar_of(clock.policy).zone
+
+        def local(moment: datetime | None) -> str:
+            return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else ""
+
+        return {"policy": clock.policy, "cycle": clock.cycle, "state": current.state,
+                "calendar": self.rulebook.sla[clock.policy].calendar, "target": format_duration(current.target),
+                "elapsed": format_duration(current.elapsed), "remaining": format_duration(current.remaining),
+                "due": current.due_at.isoformat() if current.due_at else "", "due_local": local(current.due_at),
+                "warn": current.warn_at.isoformat() if current.warn_at else "", "warn_local": local(current.warn_at)}
+
+
+def latest(rows: list[ClockRow]) -> dict[str, ClockRow]:
+    """The newest cycle of each policy."""
+    result: dict[str, ClockRow] = {}
+    for row in sorted(rows, key=lambda r: r.clock.cycle):
+        result[row.clock.policy] = row
+    return result
+
+
+def follow_up(event: SlaEvent, tracker: str, ticket_id: str) -> FollowUp:
+    key = f"sla:{tracker}:{ticket_id}:{event.policy}:{event.cycle}:{event.trigger}"
+    return FollowUp(SOURCE, key, {"sla": {"trigger": event.trigger, "policy": event.policy, "cycle": event.cycle,
+                                          "at": event.at.isoformat(), "tracker": tracker, "ticket_id": ticket_id}})
+
+
+def advance(book: SlaBook, store: Store, event: Event, ticket: Ticket, now: datetime
+            ) -> tuple[list[ClockRow], list[FollowUp], dict[str, str], dict[str, dict[str, Any]]]:
+    """Clocks changed by a ticket event, the SLA events they cause, and the ticket's clock
+    states and template info after it (for the rules deciding this same event)."""
+    stored = store.clocks_for(ticket.tracker_kind, ticket.id)
+    versions = {(r.clock.policy, r.clock.cycle): r.version for r in stored}
+    updates = track(book.rulebook, book.calendars, [r.clock for r in stored], event, ticket)
+    rows = [book.row(u.clock, now, versions.get((u.clock.policy, u.clock.cycle), 0)) for u in updates]
+    follow_ups = [follow_up(e, ticket.tracker_kind, ticket.id) for u in updates for e in u.events]
+    current = latest(stored)
+    current.update({row.clock.policy: row for row in rows})
+    known = {name: row for name, row in current.items() if name in book.rulebook.sla}
+    states = {name: book.status(row.clock, now).state for name, row in known.items()}
+    info = {name: book.info(row.clock, now) for name, row in known.items()}
+    return rows, follow_ups, states, info
+
+
+def ticket_clocks(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetime
+                  ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    known = {name: row for name, row in latest(store.clocks_for(tracker, ticket_id)).items()
+             if name in book.rulebook.sla}
+    return ({name: book.status(row.clock, now).state for name, row in known.items()},
+            {name: book.info(row.clock, now) for name, row in known.items()})
+
+
+def sweep(book: SlaBook, store: Store, clock: WallClock) -> int:
+    """Queue every warning and breach that has come due; returns how many were queued.
+
+    Safe with several processes: a clock's markers and its inbox events are written in one
+    transaction that only succeeds against the version read, and the inbox keys are unique.
+    """
+    now = clock()
+    queued = 0
+    for row in store.due_clocks(now):
+        policy = book.rulebook.sla.get(row.clock.policy)
+        if policy is None:  # the policy is gone from the rulebook: nothing more to owe
+            store.fire_clock(ClockRow(row.clock, row.state, row.due_at, None, row.version), [], now)
+            continue
+        owed = due_notifications(row.clock, policy, book.calendar_of(row.clock.policy), now,
+                                 book.quiet_of(row.clock.policy))
+        updated = row.clock
+        for marker, _ in owed:
+            updated = updated.with_transition(marker)
+        follow_ups = [follow_up(event, row.clock.tracker, row.clock.ticket_id) for _, event in owed]
+        if store.fire_clock(book.row(updated, now, row.version), follow_ups, now):
+            queued += len(follow_ups)
+            for _, event in owed:
+                log.info("SLA %s: %s on %s %s (cycle %d)", event.policy, event.trigger, row.clock.tracker,
+                         row.clock.ticket_id, event.cycle)
+    return queued
+
+
+def recalc(book: SlaBook, store: Store, now: datetime, apply: bool) -> list[str]:
+    """Recompute stored clocks from their history with the current policies and calendars."""
+    lines = []
+    for row in store.all_clocks(open_only=True):
+        if row.clock.policy not in book.rulebook.sla:
+            lines.append(f"{row.clock.tracker} {row.clock.ticket_id} {row.clock.policy}: policy no longer defined")
+            continue
+        fresh = book.row(row.clock, now, row.version)
+        if (fresh.state, fresh.due_at, fresh.next_check) == (row.state, row.due_at, row.next_check):
+            continue
+        lines.append(f"{row.clock.tracker} {row.clock.ticket_id} {row.clock.policy} cycle {row.clock.cycle}: "
+                     f"{row.state} due {_iso(row.due_at)} -> {fresh.state} due {_iso(fresh.due_at)}")
+        if apply:
+            store.fire_clock(fresh, [], now)
+    return lines
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.isoformat() if moment else "-"
+
+
+__all__ = ["Mapping", "SlaBook", "advance", "recalc", "sweep", "ticket_clocks"]
