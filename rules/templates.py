@@ -109,10 +109,11 @@ def _person_name(person: Person | None) -> str:
 _SAMPLE_TIME = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 # What `sla` holds in a template: the clock of the event's policy (empty for other events).
 EMPTY_SLA = {"policy": "", "cycle": 0, "state": "", "calendar": "", "target": "", "elapsed": "", "remaining": "",
-             "due": "", "due_local": "", "warn": "", "warn_local": ""}
+             "due": "", "due_local": "", "due_date": "", "warn": "", "warn_local": ""}
 SAMPLE_SLA = {"resolution": {"policy": "resolution", "cycle": 1, "state": "running", "calendar": "office",
                              "target": "4h", "elapsed": "1h", "remaining": "3h", "due": "2026-01-05T13:30:00+00:00",
-                             "due_local": "2026-01-05 13:30 UTC", "warn": "2026-01-05T12:42:00+00:00",
+                             "due_local": "2026-01-05 13:30 UTC", "due_date": "2026-01-05",
+                             "warn": "2026-01-05T12:42:00+00:00",
                              "warn_local": "2026-01-05 12:42 UTC"}}
 SAMPLE_TICKET = Ticket(
     tracker_kind="sample", id="1", key="#1", url="https://tracker.invalid/issues/1",

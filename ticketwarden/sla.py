@@ -61,6 +61,7 @@ class SlaBook:
                 "calendar": self.rulebook.sla[clock.policy].calendar, "target": format_duration(current.target),
                 "elapsed": format_duration(current.elapsed), "remaining": format_duration(current.remaining),
                 "due": current.due_at.isoformat() if current.due_at else "", "due_local": local(current.due_at),
+                "due_date": current.due_at.astimezone(zone).date().isoformat() if current.due_at else "",
                 "warn": current.warn_at.isoformat() if current.warn_at else "", "warn_local": local(current.warn_at)}
 
 

@@ -1,0 +1,159 @@
+"""SLA clocks end to end against the sandbox Redmine: due time and status written at start,
+a private note at warning, `breached` at breach, and a pause in Feedback moving the due time.
+
+Short targets on a 24x7 calendar; the sweep runs with a clock moved ahead instead of waiting.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from connector.redmine_payloads import parse_time
+from ticketwarden import migrate
+from ticketwarden.config import Settings
+from ticketwarden.service import Application, build
+from ticketwarden.store import create_db_engine
+from tests.integration.sandbox import SandboxRedmine
+
+pytestmark = pytest.mark.redmine
+
+RULES = """
+version: 1
+fields:
+  sla_status: {redmine: "SLA status", values: [on_track, warning, paused, met, breached]}
+  sla_due_at: {redmine: "SLA due at"}
+  sla_due: {redmine: "SLA due"}
+calendars:
+  always: {timezone: America/Argentina/Buenos_Aires, hours: 24x7}
+sla:
+  resolution:
+    applies: [project = support, tracker = Incident]
+    calendar: always
+    pause: [status = Feedback]
+    stop: [status in (Resolved, Closed)]
+    targets: [{when: priority = Urgent, target: 30m}, {target: 2h}]
+    warn_at: 50%
+rules:
+  - name: write the due time
+    on: [sla.started]
+    then: [{set: {sla_status: on_track, sla_due_at: "{{ sla.due }}", sla_due: "{{ sla.due_date }}"}}]
+  - name: paused in feedback
+    on: [ticket.updated]
+    if: [sla.resolution = paused, status changed_to Feedback]
+    then: [{set: {sla_status: paused}}]
+  - name: resumed
+    on: [ticket.updated]
+    if: [status changed_from Feedback, sla.resolution = running]
+    then: [{set: {sla_status: on_track, sla_due_at: "{{ sla.policies.resolution.due }}"}}]
+  - name: warn
+    on: [sla.warning]
+    then:
+      - set: {sla_status: warning}
+      - comment: {private: true, body: "SLA {{ sla.policy }}: {{ sla.remaining }} left, due {{ sla.due_local }}."}
+  - name: breach
+    on: [sla.breached]
+    then: [{set: {sla_status: breached}}]
+"""
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        from ticketwarden.clock import utcnow
+
+        return utcnow() + self.offset
+
+
+@pytest.fixture
+def service(tmp_path, database_url, redmine_env) -> Iterator[tuple[Application, MovableClock]]:
+    rules = tmp_path / "sla.yaml"
+    rules.write_text(textwrap.dedent(RULES))
+    clock = MovableClock()
+    settings = Settings(database_url=database_url, rules=(str(rules),), redmine_url=redmine_env["REDMINE_URL"],
+                        redmine_api_key=redmine_env["REDMINE_API_KEY"], poll_overlap=0)
+    migrate.upgrade(create_db_engine(database_url))
+    application = build(settings, environ={}, clock=clock)
+    assert application.rules.current is not None, application.rules.last_errors
+    yield application, clock
+    application.store.engine.dispose()
+
+
+def settle(application: Application) -> None:
+    """Poll, then work until nothing is left (our own writes come back through the poller)."""
+    for _ in range(5):
+        application.poll_all()
+        while application.worker.process_inbox() or application.worker.apply_outbox():
+            pass
+
+
+def fields(redmine: SandboxRedmine, issue_id: int) -> dict:
+    issue = redmine.issue(issue_id)
+    return {name: redmine.custom_field(issue, name) for name in ("SLA status", "SLA due at", "SLA due")}
+
+
+def test_clock_written_warned_breached(service, redmine_env):
+    application, clock = service
+    redmine = SandboxRedmine(redmine_env)
+    created = redmine.create_incident("Payments API down (SLA end to end)", priority="Urgent")
+    start = parse_time(created["created_on"])
+    [poller] = application.pollers
+    application.store.set_value(poller.state_name, start.isoformat(), start)
+    settle(application)
+
+    due = start + timedelta(minutes=30)
+    written = fields(redmine, created["id"])
+    assert written["SLA status"] == "on_track"
+    assert parse_time(written["SLA due at"]) == due
+    assert written["SLA due"] == due.astimezone(application.worker._sla_book(application.rules.current)
+                                                .calendar_of("resolution").zone).date().isoformat()
+
+    clock.offset = timedelta(minutes=16)  # past 50% of 30 minutes
+    assert application.sweep_sla() == 1
+    assert application.sweep_sla() == 0  # once per cycle
+    settle(application)
+    issue = redmine.issue(created["id"])
+    assert redmine.custom_field(issue, "SLA status") == "warning"
+    [note] = [j for j in redmine.notes_by(issue, "ticketwarden service") if j["notes"].startswith("SLA resolution")]
+    assert note["private_notes"] is True and "left, due " in note["notes"]
+
+    clock.offset = timedelta(minutes=31)
+    assert application.sweep_sla() == 1
+    settle(application)
+    assert fields(redmine, created["id"])["SLA status"] == "breached"
+    clock.offset = timedelta(hours=5)
+    assert application.sweep_sla() == 0
+
+
+def test_a_pause_in_feedback_moves_the_due_time(service, redmine_env):
+    application, clock = service
+    redmine = SandboxRedmine(redmine_env)
+    created = redmine.create_incident("Report export slow (SLA pause)")
+    start = parse_time(created["created_on"])
+    [poller] = application.pollers
+    application.store.set_value(poller.state_name, start.isoformat(), start)
+    settle(application)
+    first_due = parse_time(fields(redmine, created["id"])["SLA due at"])
+    assert first_due == start + timedelta(hours=2)
+
+    redmine.update(created["id"], status="Feedback", notes="Which report?")
+    settle(application)
+    assert fields(redmine, created["id"])["SLA status"] == "paused"
+    time.sleep(2)  # Redmine's timestamps have whole seconds: make the pause measurable
+    redmine.update(created["id"], status="In Progress", notes="The monthly one.")
+    settle(application)
+    issue = redmine.issue(created["id"])
+    journals = [j for j in issue["journals"] if j["user"]["name"] != "ticketwarden service"]
+    paused_for = parse_time(journals[-1]["created_on"]) - parse_time(journals[-2]["created_on"])
+    written = fields(redmine, created["id"])
+    assert written["SLA status"] == "on_track"
+    assert paused_for >= timedelta(seconds=2)
+    assert parse_time(written["SLA due at"]) == first_due + paused_for
+    rows = application.store.clocks_for("redmine", str(created["id"]))
+    assert [t.kind for t in rows[0].clock.transitions] == ["started", "paused", "resumed"]
