@@ -31,18 +31,26 @@ WARNED, BREACHED = "warned", "breached"  # markers: a notification fired (exactl
 class Transition:
     kind: str
     at: datetime
-    target: timedelta | None = None  # for started and target_changed
+    target: timedelta | None = None  # for started and target_changed: the target then
     reason: str = ""
+    choice: int | None = None  # which of the policy's targets: a changed policy recalculates by it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "at": self.at.isoformat(), "reason": self.reason,
+        return {"kind": self.kind, "at": self.at.isoformat(), "reason": self.reason, "choice": self.choice,
                 "target": self.target.total_seconds() if self.target is not None else None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transition:
         target = data.get("target")
         return cls(data["kind"], datetime.fromisoformat(data["at"]),
-                   timedelta(seconds=target) if target is not None else None, data.get("reason", ""))
+                   timedelta(seconds=target) if target is not None else None, data.get("reason", ""),
+                   data.get("choice"))
+
+    def target_under(self, policy: SlaPolicy) -> timedelta | None:
+        """The target this transition set, as the policy now defines that choice."""
+        if self.choice is not None and 0 <= self.choice < len(policy.targets):
+            return policy.targets[self.choice].target
+        return self.target
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,8 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
             break
         kind = transition.kind
         if kind == STARTED:
-            target, elapsed, running_since, stopped = transition.target or target, timedelta(0), transition.at, False
+            target, elapsed, running_since, stopped = \
+                transition.target_under(policy) or target, timedelta(0), transition.at, False
             breached_at = warned_at = None
         elif kind == PAUSED and running_since is not None and not stopped:
             run_until(transition.at)
@@ -124,7 +133,7 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
             if policy.target_change == "restart":
                 elapsed = timedelta(0)
                 breached_at = None
-            target = transition.target
+            target = transition.target_under(policy) or transition.target
             point = _warn_point(policy, target)
             if point is None or elapsed < point:
                 warned_at = None  # not reached under the new target
@@ -187,12 +196,12 @@ class Update:
     events: list[SlaEvent] = field(default_factory=list)
 
 
-def target_for(policy: SlaPolicy, facts: Facts) -> timedelta:
-    """The first target whose conditions hold (the last one is the default)."""
-    for choice in policy.targets:
+def target_for(policy: SlaPolicy, facts: Facts) -> tuple[int, timedelta]:
+    """The first target whose conditions hold (the last one is the default), and its position."""
+    for index, choice in enumerate(policy.targets):
         if evaluate_conditions(choice.conditions, facts):
-            return choice.target
-    return policy.targets[-1].target
+            return index, choice.target
+    return len(policy.targets) - 1, policy.targets[-1].target
 
 
 def calendars_of(rulebook: Rulebook) -> dict[str, BusinessCalendar]:
@@ -232,7 +241,8 @@ def _track_policy(policy: SlaPolicy, calendar: BusinessCalendar, clock: Clock | 
         begin = ticket.created if not policy.start and clock is None and ticket.created else at
         cycle = clock.cycle + 1 if clock is not None else 1
         update = Update(Clock(ticket.tracker_kind, ticket.id, policy.name, cycle))
-        _add(update, Transition(STARTED, begin, target_for(policy, facts), "started"))
+        choice, target = target_for(policy, facts)
+        _add(update, Transition(STARTED, begin, target, "started", choice))
         update.events.append(SlaEvent("sla.started", policy.name, cycle, begin))
         return _follow(policy, calendar, update, facts, at)
     update = Update(clock)
@@ -264,9 +274,9 @@ def _follow(policy: SlaPolicy, calendar: BusinessCalendar, update: Update, facts
             _add(update, Transition(PAUSED, at, reason="pause conditions hold"))
         elif not should_pause and paused:
             _add(update, Transition(RESUMED, at, reason="pause conditions no longer hold"))
-    wanted = target_for(policy, facts)
-    if wanted != _current_target(update.clock):
-        _add(update, Transition(TARGET, at, wanted, "another target applies"))
+    choice, wanted = target_for(policy, facts)
+    if choice != _current_choice(update.clock):
+        _add(update, Transition(TARGET, at, wanted, "another target applies", choice))
     return update
 
 
@@ -285,12 +295,12 @@ def _is_paused(clock: Clock) -> bool:
     return paused
 
 
-def _current_target(clock: Clock) -> timedelta | None:
-    target = None
+def _current_choice(clock: Clock) -> int | None:
+    choice = None
     for transition in clock.transitions:
         if transition.kind in (STARTED, TARGET):
-            target = transition.target
-    return target
+            choice = transition.choice
+    return choice
 
 
 def due_notifications(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime,

@@ -129,6 +129,58 @@ def replay(files: tuple[str, ...], rules: tuple[str, ...], since: Any, until: An
     click.echo(report.summary())
 
 
+@main.group()
+def sla() -> None:
+    """SLA clocks: show a ticket's clocks, recalculate after policy or calendar changes."""
+
+
+def _sla_book(rules: tuple[str, ...]):
+    from ticketwarden.sla import SlaBook
+
+    paths = rules or _settings().rules
+    if not paths:
+        raise click.UsageError("no rules given: use --rules PATH or set TICKETWARDEN_RULES")
+    try:
+        return SlaBook(load_paths(paths))
+    except RulebookInvalid as exc:
+        raise click.ClickException("the rulebook does not load:\n" + str(exc)) from exc
+
+
+_RULES_OPTION = click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
+                             help="Rule file or directory [env TICKETWARDEN_RULES]")
+_DB_OPTION = click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
+                          help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
+
+
+@sla.command("show")
+@click.argument("ticket")
+@click.option("--tracker", default="redmine", show_default=True, type=click.Choice(["redmine", "jira"]))
+@_RULES_OPTION
+@_DB_OPTION
+def sla_show(ticket: str, tracker: str, rules: tuple[str, ...], database_url: str | None) -> None:
+    """Each SLA clock of TICKET: its state and its timeline in the calendar's local time."""
+    from ticketwarden.clock import utcnow
+    from ticketwarden.sla import show
+
+    for line in show(_sla_book(rules), _store(database_url), tracker, ticket.lstrip("#"), utcnow()):
+        click.echo(line)
+
+
+@sla.command("recalc")
+@click.option("--apply", is_flag=True, help="Store the recalculated clocks (default: only print).")
+@_RULES_OPTION
+@_DB_OPTION
+def sla_recalc(apply: bool, rules: tuple[str, ...], database_url: str | None) -> None:
+    """Recalculate open clocks from their history with the current policies and calendars."""
+    from ticketwarden.clock import utcnow
+    from ticketwarden.sla import recalc
+
+    lines = recalc(_sla_book(rules), _store(database_url), utcnow(), apply)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} clock(s) {'recalculated' if apply else 'would change (use --apply)'}")
+
+
 @main.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-v", "--verbose", is_flag=True, help="List passing tests too.")

@@ -197,6 +197,14 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
                       overlap=timedelta(seconds=settings.poll_overlap),
                       lookback=timedelta(seconds=settings.poll_lookback))
                for connector in connectors.values() if hasattr(connector, "poll")]
+    def recalculate(rulebook: Rulebook) -> None:
+        """A changed policy or calendar recalculates the open clocks from their history."""
+        if rulebook.sla:
+            changed = sla.recalc(worker._sla_book(rulebook), store, clock(), apply=True)
+            for line in changed:
+                log.info("SLA recalculated: %s", line)
+
+    rules.listeners.append(recalculate)
     intake = StoreIntake(store, clock)
     application = Application(settings, store, rules, connectors, worker, pollers,
                               app=Flask("placeholder"), clock=clock, channels=channels)

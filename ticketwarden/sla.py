@@ -148,6 +148,33 @@ def recalc(book: SlaBook, store: Store, now: datetime, apply: bool) -> list[str]
     return lines
 
 
+def show(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetime) -> list[str]:
+    """Each clock of a ticket with its timeline, in the calendar's local time."""
+    rows = store.clocks_for(tracker, ticket_id)
+    if not rows:
+        return [f"no SLA clocks for {tracker} ticket {ticket_id}"]
+    lines = []
+    for row in rows:
+        clock = row.clock
+        if clock.policy not in book.rulebook.sla:
+            lines.append(f"{clock.policy} (cycle {clock.cycle}): policy no longer in the rulebook")
+            continue
+        calendar = book.calendar_of(clock.policy)
+        current = book.status(clock, now)
+
+        def local(moment: datetime | None, zone: Any = calendar.zone) -> str:
+            return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
+
+        lines.append(f"{clock.policy} cycle {clock.cycle} on calendar {calendar.name} ({calendar.zone.key}): "
+                     f"{current.state}, target {format_duration(current.target)}, elapsed "
+                     f"{format_duration(current.elapsed)}, remaining {format_duration(current.remaining)}, "
+                     f"due {local(current.due_at)}")
+        for transition in clock.transitions:
+            target = f" target {format_duration(transition.target)}" if transition.target is not None else ""
+            lines.append(f"  {local(transition.at)}  {transition.kind}{target}  ({transition.reason})")
+    return lines
+
+
 def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else "-"
 

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from connector.redmine_payloads import parse_time
+from tests.integration.sandbox import SandboxRedmine
 from ticketwarden import migrate
 from ticketwarden.config import Settings
 from ticketwarden.service import Application, build
 from ticketwarden.store import create_db_engine
-from tests.integration.sandbox import SandboxRedmine
 
 pytestmark = pytest.mark.redmine
 
@@ -157,3 +157,42 @@ def test_a_pause_in_feedback_moves_the_due_time(service, redmine_env):
     assert parse_time(written["SLA due at"]) == first_due + paused_for
     rows = application.store.clocks_for("redmine", str(created["id"]))
     assert [t.kind for t in rows[0].clock.transitions] == ["started", "paused", "resumed"]
+
+
+def test_show_and_recalc(service, redmine_env, tmp_path):
+    """`sla show` prints the timeline; a changed target recalculates: dry by default, on reload for real."""
+    from click.testing import CliRunner
+
+    from ticketwarden.cli import main
+
+    application, _ = service
+    redmine = SandboxRedmine(redmine_env)
+    created = redmine.create_incident("Timeline please (sla show)")
+    start = parse_time(created["created_on"])
+    [poller] = application.pollers
+    application.store.set_value(poller.state_name, start.isoformat(), start)
+    settle(application)
+    rules_file = application.rules.paths[0]
+    url = application.settings.database_url
+    shown = CliRunner().invoke(main, ["sla", "show", str(created["id"]), "--rules", str(rules_file),
+                                      "--database-url", url])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0].startswith("resolution cycle 1 on calendar always (America/Argentina/Buenos_Aires): running, "
+                               "target 2h, elapsed ")
+    assert lines[1].endswith("  started target 2h  (started)") and "-03" in lines[1]
+
+    longer = tmp_path / "longer.yaml"
+    longer.write_text(open(rules_file).read().replace("{target: 2h}", "{target: 3h}"))
+    dry = CliRunner().invoke(main, ["sla", "recalc", "--rules", str(longer), "--database-url", url])
+    assert dry.exit_code == 0 and dry.output.splitlines()[-1].endswith("would change (use --apply)")
+    mine = [line for line in dry.output.splitlines() if f" {created['id']} resolution" in line]
+    assert len(mine) == 1 and "running due" in mine[0]
+    before = application.store.clocks_for("redmine", str(created["id"]))[0]
+    assert before.due_at == start + timedelta(hours=2)  # dry: nothing stored
+
+    open(rules_file, "w").write(open(longer).read())
+    assert application.rules.reload_if_changed()  # the reload recalculates for real
+    after = application.store.clocks_for("redmine", str(created["id"]))[0]
+    assert after.clock.transitions == before.clock.transitions  # the history is the same
+    assert after.due_at == start + timedelta(hours=3)
