@@ -132,7 +132,7 @@ def test_clock_written_warned_breached(service, redmine_env):
 
 
 def test_a_pause_in_feedback_moves_the_due_time(service, redmine_env):
-    application, clock = service
+    application, _ = service
     redmine = SandboxRedmine(redmine_env)
     created = redmine.create_incident("Report export slow (SLA pause)")
     start = parse_time(created["created_on"])
