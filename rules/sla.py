@@ -19,6 +19,7 @@ from typing import Any
 from rules.calendar import BusinessCalendar
 from rules.conditions import Facts
 from rules.conditions import evaluate as evaluate_conditions
+from rules.durations import format_duration
 from rules.model import Event, Person, Ticket
 from rules.rulebook import Rulebook, SlaPolicy
 
@@ -173,6 +174,21 @@ def _warn_point(policy: SlaPolicy, target: timedelta) -> timedelta | None:
     if policy.warn_before is not None:
         return max(target - policy.warn_before, timedelta(0))
     return None
+
+
+def describe(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime) -> dict[str, Any]:
+    """A clock as templates see it (`sla.due_local`, `sla.remaining`, ...)."""
+    current = status(clock, policy, calendar, now)
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(calendar.zone).strftime("%Y-%m-%d %H:%M %Z") if moment else ""
+
+    return {"policy": clock.policy, "cycle": clock.cycle, "state": current.state, "calendar": policy.calendar,
+            "target": format_duration(current.target), "elapsed": format_duration(current.elapsed),
+            "remaining": format_duration(current.remaining),
+            "due": current.due_at.isoformat() if current.due_at else "", "due_local": local(current.due_at),
+            "due_date": current.due_at.astimezone(calendar.zone).date().isoformat() if current.due_at else "",
+            "warn": current.warn_at.isoformat() if current.warn_at else "", "warn_local": local(current.warn_at)}
 
 
 # -- following a ticket ---------------------------------------------------------------------------

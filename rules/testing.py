@@ -30,11 +30,13 @@ from typing import Any
 
 from rules.conditions import ConditionContext
 from rules.context import Where
-from rules.engine import Decision, apply_effects, evaluate
+from rules.durations import parse_duration
+from rules.engine import SELF, Decision, apply_effects, evaluate
 from rules.errors import RuleError
 from rules.model import Change, Comment, Effect, Event, Person, Ticket
 from rules.rulebook import Rulebook
 from rules.schema import TRIGGERS, Option, read_options
+from rules.sla import Clock, SlaEvent, Status, calendars_of, describe, due_notifications, status, track
 from rules.source import MappingNode, YamlSyntaxError, parse_yaml
 
 FILE = {
@@ -64,7 +66,9 @@ EVENT = {
     "expect": Option("list-of-expectations", default=[]), "expect_not": Option("list-of-expectations", default=[]),
     "expect_only": Option("bool", default=False, doc="no effects other than those in `expect`"),
     "warnings": Option("list", default=[], doc="texts each expected warning contains"),
+    "sla": Option("mapping", default={}, doc="policy -> {state, due, warn, elapsed, remaining, target} after it"),
 }
+SWEEP = "sweep"  # a test event: time passes to `at` and the SLA sweep runs
 EXPECTATION = {
     "rule": Option("text"), "action": Option("text"), "set": Option("mapping"), "body": Option("text"),
     "body_contains": Option("text"), "private": Option("bool"), "status": Option("text"),
@@ -207,8 +211,9 @@ def _event(where: Where, raw: Any, tracker: str, ticket_id: str, index: int
     at = _time(where.child(raw, "at"), options["at"])
     triggers = options["on"] if isinstance(options["on"], list) else [options["on"]]
     for trigger in triggers:
-        if trigger not in TRIGGERS:
-            where.child(raw, "on").error(f"unknown trigger {trigger!r} (expected one of: {', '.join(TRIGGERS)})")
+        if trigger not in TRIGGERS and trigger != SWEEP:
+            where.child(raw, "on").error(
+                f"unknown trigger {trigger!r} (expected one of: {', '.join(TRIGGERS)}, or sweep)")
     changes = []
     for name, pair in (options["changes"] or {}).items():
         if not isinstance(pair, list) or len(pair) != 2:
@@ -235,19 +240,102 @@ def _event(where: Where, raw: Any, tracker: str, ticket_id: str, index: int
 
 
 def run_case(case: TestCase, rulebook: Rulebook) -> tuple[TestResult, list[Decision]]:
-    """Run one test; every unmet expectation becomes a readable failure line."""
+    """Run one test; every unmet expectation becomes a readable failure line.
+
+    SLA clocks run along: each event advances them, `sla.started` / `sla.met` follow at once,
+    and an event `on: sweep` lets time pass so due warnings and breaches fire.
+    """
     result = TestResult(case.name, case.file, case.line)
     decisions = []
     ticket = case.ticket
     refs = rulebook.field_refs(ticket.tracker_kind)
+    clocks = _Clocks(rulebook)
     for number, (event, expectations, line) in enumerate(case.events, start=1):
-        ticket, event = _with_changes(ticket, event, refs)
-        decision = evaluate(rulebook, event, ticket, event.occurred_at)
-        decisions.append(decision)
-        where = f"event {number} ({', '.join(sorted(event.triggers))} at {event.occurred_at.isoformat()}, line {line})"
-        _check(result, where, decision, expectations, refs)
-        ticket = apply_effects(ticket, decision.effects)
+        at = event.occurred_at
+        if SWEEP in event.triggers:
+            made = [clocks.decide(sla_event, ticket) for sla_event in clocks.sweep(at)]
+        else:
+            ticket, event = _with_changes(ticket, event, refs)
+            sla_events = clocks.track(event, ticket)
+            states, info = clocks.view(at)
+            made = [evaluate(rulebook, event, ticket, at, states, info)]
+            made += [clocks.decide(sla_event, ticket) for sla_event in sla_events]
+        combined = Decision(event.id, ticket.key, sorted(event.triggers), rulebook.version,
+                            effects=[e for d in made for e in d.effects],
+                            warnings=[w for d in made for w in d.warnings])
+        decisions.extend(made)
+        where = f"event {number} ({', '.join(sorted(event.triggers))} at {at.isoformat()}, line {line})"
+        _check(result, where, combined, expectations, refs)
+        _check_clocks(result, where, clocks, expectations.get("sla") or {}, at)
+        ticket = apply_effects(ticket, combined.effects)
     return result, decisions
+
+
+class _Clocks:
+    """The SLA clocks of one rule test's ticket."""
+
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        self.calendars = calendars_of(rulebook) if rulebook.sla else {}
+        self.clocks: dict[str, Clock] = {}  # newest cycle per policy
+
+    def track(self, event: Event, ticket: Ticket) -> list[SlaEvent]:
+        if not self.rulebook.sla:
+            return []
+        updates = track(self.rulebook, self.calendars, list(self.clocks.values()), event, ticket)
+        for update in updates:
+            self.clocks[update.clock.policy] = update.clock
+        return [e for update in updates for e in update.events]
+
+    def sweep(self, now: datetime) -> list[SlaEvent]:
+        owed_events = []
+        for name, clock in list(self.clocks.items()):
+            policy = self.rulebook.sla[name]
+            quiet = self.calendars[policy.quiet_hours] if policy.quiet_hours else None
+            for marker, sla_event in due_notifications(clock, policy, self.calendars[policy.calendar], now, quiet):
+                clock = clock.with_transition(marker)
+                owed_events.append(sla_event)
+            self.clocks[name] = clock
+        return owed_events
+
+    def status(self, policy: str, now: datetime) -> Status:
+        return status(self.clocks[policy], self.rulebook.sla[policy],
+                      self.calendars[self.rulebook.sla[policy].calendar], now)
+
+    def view(self, now: datetime) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+        states, info = {}, {}
+        for name, clock in self.clocks.items():
+            policy = self.rulebook.sla[name]
+            states[name] = self.status(name, now).state
+            info[name] = describe(clock, policy, self.calendars[policy.calendar], now)
+        return states, info
+
+    def decide(self, sla_event: SlaEvent, ticket: Ticket) -> Decision:
+        event = Event(f"test:{ticket.id}:{sla_event.trigger}:{sla_event.policy}:{sla_event.cycle}",
+                      ticket.tracker_kind, ticket.id, frozenset({sla_event.trigger}), sla_event.at, SELF,
+                      sla_policy=sla_event.policy)
+        states, info = self.view(sla_event.at)
+        return evaluate(self.rulebook, event, ticket, sla_event.at, states, info)
+
+
+def _check_clocks(result: TestResult, where: str, clocks: _Clocks, expected: Mapping[str, Any],
+                  now: datetime) -> None:
+    for policy, wanted in expected.items():
+        if policy not in clocks.clocks:
+            result.failures.append(f"{where}: expected an SLA clock {policy!r}; there is none")
+            continue
+        current = clocks.status(policy, now)
+        for key, value in (wanted or {}).items():
+            actual = getattr(current, {"due": "due_at", "warn": "warn_at"}.get(key, key), "\0unknown")
+            if key in ("due", "warn"):
+                same = actual is not None and datetime.fromisoformat(str(value).replace("Z", "+00:00")) == actual
+            elif key in ("elapsed", "remaining", "target"):
+                same = actual == parse_duration(str(value))
+            else:
+                same = str(actual) == str(value)
+            if not same:
+                shown = actual.isoformat() if isinstance(actual, datetime) else actual
+                result.failures.append(f"{where}: SLA {policy} {key}: expected {value}, got {shown}")
 
 
 def _with_changes(ticket: Ticket, event: Event, refs: Mapping[str, str | None]) -> tuple[Ticket, Event]:
@@ -302,7 +390,7 @@ def _check(result: TestResult, where: str, decision: Decision, expectations: Map
     for expected in expectations.get("expect") or []:
         found = next((i for i, e in enumerate(effects) if i not in used and _matches(e, expected, refs)), None)
         if found is None:
-            result.failures.append(f"{where}: expected {describe(expected)}\n      but got: "
+            result.failures.append(f"{where}: expected {describe_expectation(expected)}\n      but got: "
                                    + ("\n               ".join(map(describe_effect, effects)) or "no effects"))
         else:
             used.add(found)
@@ -319,7 +407,7 @@ def _check(result: TestResult, where: str, decision: Decision, expectations: Map
             result.failures.append(f"{where}: expected a warning containing {text!r}; got {decision.warnings}")
 
 
-def describe(expected: Mapping[str, Any]) -> str:
+def describe_expectation(expected: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={value!r}" for key, value in expected.items())
 
 

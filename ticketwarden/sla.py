@@ -12,7 +12,18 @@ from rules.calendar import BusinessCalendar
 from rules.durations import format_duration
 from rules.model import Event, Ticket
 from rules.rulebook import Rulebook
-from rules.sla import BREACHED, WARNED, Clock, SlaEvent, Status, calendars_of, due_notifications, status, track
+from rules.sla import (
+    BREACHED,
+    WARNED,
+    Clock,
+    SlaEvent,
+    Status,
+    calendars_of,
+    describe,
+    due_notifications,
+    status,
+    track,
+)
 from ticketwarden.clock import Clock as WallClock
 from ticketwarden.store import ClockRow, FollowUp, Store
 
@@ -51,18 +62,7 @@ class SlaBook:
 
     def info(self, clock: Clock, now: datetime) -> dict[str, Any]:
         """What templates see as `sla` for this clock."""
-        current = self.status(clock, now)
-        zone = self.calendar_of(clock.policy).zone
-
-        def local(moment: datetime | None) -> str:
-            return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else ""
-
-        return {"policy": clock.policy, "cycle": clock.cycle, "state": current.state,
-                "calendar": self.rulebook.sla[clock.policy].calendar, "target": format_duration(current.target),
-                "elapsed": format_duration(current.elapsed), "remaining": format_duration(current.remaining),
-                "due": current.due_at.isoformat() if current.due_at else "", "due_local": local(current.due_at),
-                "due_date": current.due_at.astimezone(zone).date().isoformat() if current.due_at else "",
-                "warn": current.warn_at.isoformat() if current.warn_at else "", "warn_local": local(current.warn_at)}
+        return describe(clock, self.rulebook.sla[clock.policy], self.calendar_of(clock.policy), now)
 
 
 def latest(rows: list[ClockRow]) -> dict[str, ClockRow]:
