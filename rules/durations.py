@@ -28,13 +28,18 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def format_duration(value: timedelta | float | int) -> str:
-    """The inverse of parse_duration, largest units first: 5400 s -> `1h 30m`; negative gets `-`."""
+def format_duration(value: timedelta | float | int, largest: str = "d") -> str:
+    """The inverse of parse_duration, largest units first: 5400 s -> `1h 30m`; negative gets `-`.
+
+    `largest="h"` keeps whole hours (`30h`): business time reads better so, since a business
+    day is not 24 hours.
+    """
     seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for unit, size in units[[u for u, _ in units].index(largest):]:
         count, seconds = divmod(seconds, size)
         if count:
             parts.append(f"{count}{unit}")

@@ -72,7 +72,9 @@ def read_options(options: Mapping[str, Option], value: Any, where: Where) -> dic
     result: dict[str, Any] = {}
     for key in value:
         if key not in options:
-            where.child(value, key).error(f"unknown key (expected one of: {', '.join(options)})")
+            hint = ("; a comma inside an inline {...} or [...] ends the value there: write a condition "
+                    "with a list in block style" if str(key).endswith(")") else "")
+            where.child(value, key).error(f"unknown key (expected one of: {', '.join(options)}){hint}")
             ok = False
     for key, option in options.items():
         if key not in value:

@@ -91,7 +91,7 @@ class Status:
     remaining: timedelta  # negative once breached
     due_at: datetime | None  # None while paused before the due time
     warn_at: datetime | None
-    breached_at: datetime | None
+    breached_at: datetime | None  # the due moment, once the elapsed time has reached the target
 
 
 def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime) -> Status:
@@ -111,8 +111,8 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
         point = _warn_point(policy, target)
         if warned_at is None and point is not None and elapsed + part >= point and part > timedelta(0):
             warned_at = calendar.add(running_since, max(point - elapsed, timedelta(0)))
-        if breached_at is None and elapsed + part > target:
-            breached_at = calendar.add(running_since, target - elapsed)
+        if breached_at is None and elapsed + part >= target and part > timedelta(0):
+            breached_at = calendar.add(running_since, target - elapsed)  # the due moment; late after it
         elapsed += part
         running_since = moment
 
@@ -142,7 +142,7 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
                 warned_at = transition.at
             if breached_at is not None and elapsed <= target:
                 breached_at = None  # a longer target: no longer late
-            elif breached_at is None and elapsed > target:
+            elif breached_at is None and elapsed >= target:
                 breached_at = transition.at  # a shorter target already used up
         elif kind == STOPPED and not stopped:
             run_until(transition.at)
@@ -160,8 +160,8 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
         due_at = breached_at
     if stopped:
         state = "met" if elapsed <= target else "breached"
-    elif breached_at is not None:
-        state = "breached"
+    elif breached_at is not None and breached_at < now:
+        state = "breached"  # past the due moment (at the due moment itself it is still on time)
     else:
         state = "running" if running_since is not None else "paused"
     return Status(state, target, elapsed, remaining, due_at, warn_at, breached_at)
@@ -184,8 +184,8 @@ def describe(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: d
         return moment.astimezone(calendar.zone).strftime("%Y-%m-%d %H:%M %Z") if moment else ""
 
     return {"policy": clock.policy, "cycle": clock.cycle, "state": current.state, "calendar": policy.calendar,
-            "target": format_duration(current.target), "elapsed": format_duration(current.elapsed),
-            "remaining": format_duration(current.remaining),
+            "target": format_duration(current.target, "h"), "elapsed": format_duration(current.elapsed, "h"),
+            "remaining": format_duration(current.remaining, "h"),
             "due": current.due_at.isoformat() if current.due_at else "", "due_local": local(current.due_at),
             "due_date": current.due_at.astimezone(calendar.zone).date().isoformat() if current.due_at else "",
             "warn": current.warn_at.isoformat() if current.warn_at else "", "warn_local": local(current.warn_at)}
@@ -337,7 +337,7 @@ def due_notifications(clock: Clock, policy: SlaPolicy, calendar: BusinessCalenda
                 f"warning point reached; notified at {warn_at.isoformat()} (quiet hours)"
             owed.append((Transition(WARNED, current.warn_at, reason=reason),
                          SlaEvent("sla.warning", policy.name, clock.cycle, warn_at)))
-    if current.breached_at is not None and not clock.has(BREACHED):
+    if current.breached_at is not None and current.breached_at < now and not clock.has(BREACHED):
         owed.append((Transition(BREACHED, current.breached_at, reason="due time passed"),
                      SlaEvent("sla.breached", policy.name, clock.cycle, current.breached_at)))
     return owed

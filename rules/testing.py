@@ -253,13 +253,13 @@ def run_case(case: TestCase, rulebook: Rulebook) -> tuple[TestResult, list[Decis
     for number, (event, expectations, line) in enumerate(case.events, start=1):
         at = event.occurred_at
         if SWEEP in event.triggers:
-            made = [clocks.decide(sla_event, ticket) for sla_event in clocks.sweep(at)]
+            made = [clocks.decide(sla_event, ticket, at) for sla_event in clocks.sweep(at)]
         else:
             ticket, event = _with_changes(ticket, event, refs)
             sla_events = clocks.track(event, ticket)
             states, info = clocks.view(at)
             made = [evaluate(rulebook, event, ticket, at, states, info)]
-            made += [clocks.decide(sla_event, ticket) for sla_event in sla_events]
+            made += [clocks.decide(sla_event, ticket, at) for sla_event in sla_events]
         combined = Decision(event.id, ticket.key, sorted(event.triggers), rulebook.version,
                             effects=[e for d in made for e in d.effects],
                             warnings=[w for d in made for w in d.warnings])
@@ -310,12 +310,13 @@ class _Clocks:
             info[name] = describe(clock, policy, self.calendars[policy.calendar], now)
         return states, info
 
-    def decide(self, sla_event: SlaEvent, ticket: Ticket) -> Decision:
+    def decide(self, sla_event: SlaEvent, ticket: Ticket, now: datetime) -> Decision:
+        """The rules on an SLA event, as the worker runs them when it handles it (at `now`)."""
         event = Event(f"test:{ticket.id}:{sla_event.trigger}:{sla_event.policy}:{sla_event.cycle}",
                       ticket.tracker_kind, ticket.id, frozenset({sla_event.trigger}), sla_event.at, SELF,
                       sla_policy=sla_event.policy)
-        states, info = self.view(sla_event.at)
-        return evaluate(self.rulebook, event, ticket, sla_event.at, states, info)
+        states, info = self.view(now)
+        return evaluate(self.rulebook, event, ticket, now, states, info)
 
 
 def _check_clocks(result: TestResult, where: str, clocks: _Clocks, expected: Mapping[str, Any],

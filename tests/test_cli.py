@@ -36,7 +36,10 @@ def test_check_success_and_failure(tmp_path):
     result = CliRunner().invoke(main, ["check", str(EXAMPLE_RULEBOOK), str(bad)])
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert lines[0] == f"SUCCESS {EXAMPLE_RULEBOOK}: 3 rule(s) in {EXAMPLE_RULEBOOK}"
+    from ticketwarden.rulefiles import load_paths
+
+    count = len(load_paths([EXAMPLE_RULEBOOK]).rules)
+    assert lines[0] == f"SUCCESS {EXAMPLE_RULEBOOK}: {count} rule(s) in {EXAMPLE_RULEBOOK}"
     assert lines[1] == f"FAILED {bad}: 1 error(s)"
     assert lines[2].startswith(f"  {bad}:5: rules → 0 → if → 0: unknown field 'colour'")
     assert CliRunner().invoke(main, ["check", str(EXAMPLE_RULEBOOK)]).exit_code == 0
