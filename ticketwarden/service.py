@@ -146,11 +146,13 @@ class Application:
         threading.Thread(target=self.work_loop, name="ticketwarden-worker", daemon=True).start()
         scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler = scheduler
+        # Jobs are scheduled on the wall clock; the application clock (tests move it) is only
+        # what the work itself is told the time is.
         if self.pollers:
             scheduler.add_job(self.poll_all, "interval", seconds=self.settings.poll_interval,
-                              id="poll", max_instances=1, coalesce=True, next_run_time=self.clock())
+                              id="poll", max_instances=1, coalesce=True, next_run_time=utcnow())
         scheduler.add_job(self.sweep_sla, "interval", seconds=self.settings.sla_sweep_interval, id="sla-sweep",
-                          max_instances=1, coalesce=True, next_run_time=self.clock())
+                          max_instances=1, coalesce=True, next_run_time=utcnow())
         if self.settings.rules_watch_interval > 0:
             scheduler.add_job(self.rules.reload_if_changed, "interval", seconds=self.settings.rules_watch_interval,
                               id="rules-watch", max_instances=1, coalesce=True)
