@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from rules.model import Event, Person
 from rules.rulebook import load_rulebook
+from tests.helpers import ticket
 from ticketwarden.sla import SlaBook, advance, sweep
 from ticketwarden.store import Store, create_db_engine
-from tests.helpers import ticket
 
 BOOK = load_rulebook([("s.yaml", textwrap.dedent("""
     version: 1
