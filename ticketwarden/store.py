@@ -276,11 +276,7 @@ class Store:
             for row in clocks:
                 if not self._save_clock(conn, row, now):
                     raise ClockConflict(f"SLA clock {row.clock.policy} of {row.clock.ticket_id} changed meanwhile")
-            for follow_up in follow_ups:
-                conn.execute(self._insert(inbox).values(
-                    source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
-                    headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
-                    available_at=now).on_conflict_do_nothing(index_elements=["source", "dedup_key"]))
+            self._queue(conn, follow_ups, now)
             for effect in effects:
                 result = conn.execute(self._insert(outbox).values(
                     effect_key=effect.key, inbox_id=item_id, tracker=effect.tracker_kind,
@@ -389,11 +385,7 @@ class Store:
         with self.engine.begin() as conn:
             if not self._save_clock(conn, row, now):
                 return False
-            for follow_up in follow_ups:
-                conn.execute(self._insert(inbox).values(
-                    source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
-                    headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
-                    available_at=now).on_conflict_do_nothing(index_elements=["source", "dedup_key"]))
+            self._queue(conn, follow_ups, now)
         return True
 
     def _save_clock(self, conn: Connection, row: ClockRow, now: datetime) -> bool:
@@ -411,6 +403,14 @@ class Store:
             sla_clocks.c.policy == clock.policy, sla_clocks.c.cycle == clock.cycle,
             sla_clocks.c.version == row.version).values(version=row.version + 1, **values))
         return result.rowcount == 1
+
+    def _queue(self, conn: Connection, follow_ups: Iterable[FollowUp], now: datetime) -> None:
+        """Put events caused by a decision or a sweep into the inbox, each key once."""
+        for follow_up in follow_ups:
+            conn.execute(self._insert(inbox).values(
+                source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
+                headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
+                available_at=now).on_conflict_do_nothing(index_elements=["source", "dedup_key"]))
 
     @staticmethod
     def _clock_row(row: Any) -> ClockRow:

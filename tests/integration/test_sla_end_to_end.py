@@ -93,6 +93,16 @@ def settle(application: Application) -> None:
             pass
 
 
+def start_incident(application: Application, redmine: SandboxRedmine, subject: str, **options) -> dict:
+    """A person creates an Incident; the poller (from its creation on) and the worker handle it."""
+    created = redmine.create_incident(subject, **options)
+    start = parse_time(created["created_on"])
+    [poller] = application.pollers
+    application.store.set_value(poller.state_name, start.isoformat(), start)
+    settle(application)
+    return created
+
+
 def fields(redmine: SandboxRedmine, issue_id: int) -> dict:
     issue = redmine.issue(issue_id)
     return {name: redmine.custom_field(issue, name) for name in ("SLA status", "SLA due at", "SLA due")}
@@ -101,11 +111,8 @@ def fields(redmine: SandboxRedmine, issue_id: int) -> dict:
 def test_clock_written_warned_breached(service, redmine_env):
     application, clock = service
     redmine = SandboxRedmine(redmine_env)
-    created = redmine.create_incident("Payments API down (SLA end to end)", priority="Urgent")
+    created = start_incident(application, redmine, "Payments API down (SLA end to end)", priority="Urgent")
     start = parse_time(created["created_on"])
-    [poller] = application.pollers
-    application.store.set_value(poller.state_name, start.isoformat(), start)
-    settle(application)
 
     due = start + timedelta(minutes=30)
     written = fields(redmine, created["id"])
@@ -134,11 +141,8 @@ def test_clock_written_warned_breached(service, redmine_env):
 def test_a_pause_in_feedback_moves_the_due_time(service, redmine_env):
     application, _ = service
     redmine = SandboxRedmine(redmine_env)
-    created = redmine.create_incident("Report export slow (SLA pause)")
+    created = start_incident(application, redmine, "Report export slow (SLA pause)")
     start = parse_time(created["created_on"])
-    [poller] = application.pollers
-    application.store.set_value(poller.state_name, start.isoformat(), start)
-    settle(application)
     first_due = parse_time(fields(redmine, created["id"])["SLA due at"])
     assert first_due == start + timedelta(hours=2)
 
@@ -167,11 +171,8 @@ def test_show_and_recalc(service, redmine_env, tmp_path):
 
     application, _ = service
     redmine = SandboxRedmine(redmine_env)
-    created = redmine.create_incident("Timeline please (sla show)")
+    created = start_incident(application, redmine, "Timeline please (sla show)")
     start = parse_time(created["created_on"])
-    [poller] = application.pollers
-    application.store.set_value(poller.state_name, start.isoformat(), start)
-    settle(application)
     rules_file = application.rules.paths[0]
     url = application.settings.database_url
     shown = CliRunner().invoke(main, ["sla", "show", str(created["id"]), "--rules", str(rules_file),
