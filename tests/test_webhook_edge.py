@@ -79,3 +79,17 @@ def test_health_and_readiness(sqlite_store, tmp_path):
     broken = Store(create_db_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
     not_ready = client(broken).get("/readyz")
     assert not_ready.status_code == 503 and not_ready.get_json()["checks"] == {"store": False}
+
+
+def test_jira_without_a_secret_takes_the_url_token_or_nothing(sqlite_store):
+    created = {"timestamp": 1, "webhookEvent": "jira:issue_created", "issue": {"id": "10001", "key": "SUP-1"}}
+    refused = client(sqlite_store, token="").post("/webhooks/jira", json=created)
+    assert refused.status_code == 403 and "TICKETWARDEN_JIRA_WEBHOOK_SECRET" in refused.get_json()["error"]
+    web = client(sqlite_store)
+    assert web.post("/webhooks/jira", json=created).status_code == 401
+    assert web.post("/webhooks/jira?token=nope", json=created).status_code == 403
+    accepted = web.post(f"/webhooks/jira?token={TOKEN}", json=created)
+    assert accepted.status_code == 202 and accepted.get_json()["event"] == "jira:issue:10001:created"
+    oversized = web.post(f"/webhooks/jira?token={TOKEN}", json=dict(created, pad="x" * (2 * 1024 * 1024)))
+    assert oversized.status_code == 413
+    assert [row["source"] for row in sqlite_store.inbox_rows()] == ["jira"]

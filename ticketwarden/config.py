@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_BIND = "127.0.0.1:8080"
-SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret", "admin_token")
+SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret", "admin_token", "jira_webhook_secret")
 
 
 class ConfigError(ValueError):
@@ -35,6 +35,7 @@ class Settings:
     webhook_token: str = field(default="", repr=False)
     redmine_webhook_secret: str = field(default="", repr=False)
     admin_token: str = field(default="", repr=False)
+    jira_webhook_secret: str = field(default="", repr=False)
     max_body: int = 1024 * 1024
     poll_interval: float = 60.0
     poll_overlap: float = 60.0
@@ -81,6 +82,7 @@ _ENV = {
     "webhook_token": "TICKETWARDEN_WEBHOOK_TOKEN",
     "redmine_webhook_secret": "TICKETWARDEN_REDMINE_WEBHOOK_SECRET",
     "admin_token": "TICKETWARDEN_ADMIN_TOKEN",
+    "jira_webhook_secret": "TICKETWARDEN_JIRA_WEBHOOK_SECRET",
     "rules_watch_interval": "TICKETWARDEN_RULES_WATCH_INTERVAL",
     "sla_sweep_interval": "TICKETWARDEN_SLA_SWEEP_INTERVAL",
     "max_body": "TICKETWARDEN_MAX_BODY",

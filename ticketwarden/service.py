@@ -212,7 +212,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
                               app=Flask("placeholder"), clock=clock, channels=channels)
     application.app = create_app(
         intake, WebhookSettings(settings.webhook_token, settings.redmine_webhook_secret, settings.max_body,
-                                settings.admin_token),
+                                settings.admin_token, settings.jira_webhook_secret),
         readiness=application.readiness,
         admin=AdminHooks(validate=application.validate_sources, reload=application.reload_rules))
     return application

@@ -16,6 +16,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.errors import PayloadError
+from connector.jira_payloads import classify as classify_jira
 from connector.redmine_payloads import classify as classify_redmine
 from webhooks.signatures import SignatureError, token_matches, verify_signature
 
@@ -45,6 +46,7 @@ class WebhookSettings:
     redmine_secret: str = ""
     max_body: int = DEFAULT_MAX_BODY
     admin_token: str = ""
+    jira_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,35 @@ def create_app(intake: Intake, settings: WebhookSettings,
         return jsonify({"status": "accepted" if new else "duplicate", "event": delivery.dedup_key,
                         "inbox_id": ident}), 202
 
+    @app.post("/webhooks/jira")
+    def jira_webhook() -> tuple[Response, int]:
+        if request.content_length is not None and request.content_length > settings.max_body:
+            return error(413, f"body larger than the limit of {settings.max_body} bytes")
+        body = request.stream.read(settings.max_body + 1)
+        if len(body) > settings.max_body:
+            return error(413, f"body larger than the limit of {settings.max_body} bytes")
+        denied = _authenticate_jira(body, settings)
+        if denied:
+            return denied
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return error(400, f"body is not JSON: {exc}")
+        identifier = request.headers.get("X-Atlassian-Webhook-Identifier")
+        try:
+            delivery = classify_jira(document, identifier)
+        except PayloadError as exc:
+            return error(400, str(exc))
+        try:
+            new, ident = intake.store(
+                source="jira", shape=delivery.shape, dedup_key=delivery.dedup_key,
+                path=request.path, headers=_safe_headers(dict(request.headers)), body=body)
+        except StoreUnavailable as exc:
+            log.warning("inbox unavailable: %s", exc)
+            return error(503, "the inbox is unavailable; please retry")
+        return jsonify({"status": "accepted" if new else "duplicate", "event": delivery.dedup_key,
+                        "inbox_id": ident}), 202
+
     @app.post("/admin/rules/validate")
     def validate_rules() -> tuple[Response, int]:
         denied = _authenticate_admin(settings)
@@ -178,6 +209,28 @@ def _authenticate_admin(settings: WebhookSettings) -> tuple[Response, int] | Non
         return error(401, "missing admin token: send Authorization: Bearer TOKEN")
     if not token_matches(presented, settings.admin_token):
         return error(403, "invalid admin token")
+    return None
+
+
+def _authenticate_jira(body: bytes, settings: WebhookSettings) -> tuple[Response, int] | None:
+    """Admin webhooks with a secret are signed (X-Hub-Signature); without one, the URL carries the token."""
+    if settings.jira_secret:
+        signature = request.headers.get("X-Hub-Signature")
+        if not signature:
+            return error(401, "missing X-Hub-Signature: this server expects signed Jira webhooks")
+        try:
+            verify_signature(body, signature, settings.jira_secret)
+        except SignatureError as exc:
+            return error(403, f"invalid X-Hub-Signature: {exc}")
+        return None
+    presented = request.headers.get("X-Ticketwarden-Token") or request.args.get("token")
+    if not settings.token:
+        return error(403, "Jira webhooks are not accepted: set TICKETWARDEN_JIRA_WEBHOOK_SECRET "
+                          "(or TICKETWARDEN_WEBHOOK_TOKEN for ?token=) on this server")
+    if not presented:
+        return error(401, "missing token: add ?token=... to the webhook URL, or configure a secret")
+    if not token_matches(presented, settings.token):
+        return error(403, "invalid token")
     return None
 
 
