@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 
 class PayloadError(ValueError):
     """A delivery is not a shape this connector knows (the sender gets a 400 with the reason)."""
@@ -22,3 +26,14 @@ class TrackerError(Exception):
 
 class UnknownReference(LookupError):
     """A payload names an id (status, tracker, project...) the cached vocabulary lacks."""
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One happening found by a poller: its inbox key, its body, and the tracker's own time of
+    the newest change on its ticket (the poller's watermark follows the tracker's clock)."""
+
+    shape: str
+    dedup_key: str
+    body: dict[str, Any]
+    updated: datetime | None

@@ -18,8 +18,16 @@ from redminelib import Redmine
 from redminelib import exceptions as rm
 from redminelib.engines.sync import SyncEngine
 
-from connector.errors import TrackerError, UnknownReference
-from connector.redmine_payloads import KIND, Vocabulary, event_from_body, parse_time, parts, ticket_from_issue
+from connector.errors import Polled, TrackerError, UnknownReference
+from connector.redmine_payloads import (
+    KIND,
+    Vocabulary,
+    classify,
+    event_from_body,
+    parse_time,
+    parts,
+    ticket_from_issue,
+)
 from rules.model import Effect, Event, Person, Ticket
 
 log = logging.getLogger(__name__)
@@ -230,7 +238,7 @@ class RedmineConnector:
         except UnknownReference:
             return ticket_from_issue(issue, self.vocabulary(refresh=True), self.url)
 
-    def poll(self, since: datetime, overlap: timedelta) -> Iterator[dict[str, Any]]:
+    def poll(self, since: datetime, overlap: timedelta) -> Iterator[Polled]:
         """Poll-shaped deliveries for everything that happened since `since` (minus overlap).
 
         Our own journals are included: rules ignore them (the loop guard), but SLA clocks must
@@ -243,13 +251,17 @@ class RedmineConnector:
                 continue
             journals = issue.pop("journals", []) or []
             created = parse_time(issue.get("created_on"))
+            updated = parse_time(issue.get("updated_on"))
+            bodies = []
             if created is not None and created >= floor:
-                yield {"poll": {"action": "created", "issue": issue, "journal": None}}
+                bodies.append({"poll": {"action": "created", "issue": issue, "journal": None}})
             for journal in journals:
                 at = parse_time(journal.get("created_on"))
-                if at is None or at < floor:
-                    continue
-                yield {"poll": {"action": "updated", "issue": issue, "journal": journal}}
+                if at is not None and at >= floor:
+                    bodies.append({"poll": {"action": "updated", "issue": issue, "journal": journal}})
+            for body in bodies:
+                delivery = classify(body)
+                yield Polled(delivery.shape, delivery.dedup_key, body, updated)
 
     # -- writing -----------------------------------------------------------------------------
 

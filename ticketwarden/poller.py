@@ -12,9 +12,9 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from connector.redmine_payloads import classify, parse_time
+from connector.errors import Polled
 from ticketwarden.clock import Clock, utcnow
 from ticketwarden.store import Store
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class PollingConnector(Protocol):
     kind: str
 
-    def poll(self, since: datetime, overlap: timedelta) -> Iterator[dict[str, Any]]: ...
+    def poll(self, since: datetime, overlap: timedelta) -> Iterator[Polled]: ...
 
 
 class Poller:
@@ -48,16 +48,14 @@ class Poller:
         since = self.watermark()
         newest = since
         stored = 0
-        for delivery in self.connector.poll(since, self.overlap):
-            info = classify(delivery)
+        for found in self.connector.poll(since, self.overlap):
             new, _ = self.store.store_delivery(
-                source=self.connector.kind, shape=info.shape, dedup_key=info.dedup_key,
-                path="(poll)", headers={}, body=json.dumps(delivery), now=self.clock())
+                source=self.connector.kind, shape=found.shape, dedup_key=found.dedup_key,
+                path="(poll)", headers={}, body=json.dumps(found.body), now=self.clock())
             stored += int(new)
-            updated = parse_time(delivery["poll"]["issue"].get("updated_on"))
-            if updated is not None and updated > newest:
-                newest = updated
-        # The watermark follows the tracker's own clock (updated_on), never ours.
+            if found.updated is not None and found.updated > newest:
+                newest = found.updated
+        # The watermark follows the tracker's own clock (its update times), never ours.
         self.store.set_value(self.state_name, newest.isoformat(), self.clock())
         if stored:
             log.info("poller: %d new events from %s", stored, self.connector.kind)
