@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_BIND = "127.0.0.1:8080"
-SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret", "admin_token", "jira_webhook_secret")
+SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret", "admin_token", "jira_webhook_secret",
+                 "jira_api_token", "jira_personal_token")
 
 
 class ConfigError(ValueError):
@@ -36,6 +37,11 @@ class Settings:
     redmine_webhook_secret: str = field(default="", repr=False)
     admin_token: str = field(default="", repr=False)
     jira_webhook_secret: str = field(default="", repr=False)
+    jira_url: str = ""
+    jira_user: str = ""
+    jira_api_token: str = field(default="", repr=False)
+    jira_personal_token: str = field(default="", repr=False)
+    jira_private_visibility: str = ""
     max_body: int = 1024 * 1024
     poll_interval: float = 60.0
     poll_overlap: float = 60.0
@@ -83,6 +89,11 @@ _ENV = {
     "redmine_webhook_secret": "TICKETWARDEN_REDMINE_WEBHOOK_SECRET",
     "admin_token": "TICKETWARDEN_ADMIN_TOKEN",
     "jira_webhook_secret": "TICKETWARDEN_JIRA_WEBHOOK_SECRET",
+    "jira_url": "JIRA_URL",
+    "jira_user": "JIRA_USER",
+    "jira_api_token": "JIRA_API_TOKEN",
+    "jira_personal_token": "JIRA_PERSONAL_TOKEN",
+    "jira_private_visibility": "TICKETWARDEN_JIRA_PRIVATE_VISIBILITY",
     "rules_watch_interval": "TICKETWARDEN_RULES_WATCH_INTERVAL",
     "sla_sweep_interval": "TICKETWARDEN_SLA_SWEEP_INTERVAL",
     "max_body": "TICKETWARDEN_MAX_BODY",

@@ -16,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
+from connector.jira import JiraConnector
 from connector.notify import Notifier, channels_from_environment
 from connector.redmine import RedmineConnector
 from rules.errors import RulebookInvalid
@@ -192,6 +193,11 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
         if settings.redmine_url:
             connectors["redmine"] = RedmineConnector(settings.redmine_url, settings.redmine_api_key,
                                                      timeout=settings.tracker_timeout)
+        if settings.jira_url:
+            connectors["jira"] = JiraConnector(
+                settings.jira_url, user=settings.jira_user, api_token=settings.jira_api_token,
+                personal_token=settings.jira_personal_token, timeout=settings.tracker_timeout,
+                private_visibility=settings.jira_private_visibility)
     retry = RetryPolicy(max_attempts=settings.outbox_max_attempts)
     worker = Worker(store, connectors, rules, clock=clock, retry=retry,
                     notifier=Notifier(channels, timeout=settings.tracker_timeout))
@@ -226,8 +232,8 @@ def serve(settings: Settings) -> None:
     if application.rules.current is None:
         raise SystemExit("the rulebook does not validate; fix it (see `ticketwarden check`) and start again")
     if not application.connectors:
-        log.warning("no tracker configured (set REDMINE_URL and REDMINE_API_KEY): "
-                    "deliveries are stored but wait for a tracker")
+        log.warning("no tracker configured (set REDMINE_URL and REDMINE_API_KEY, or JIRA_URL and its "
+                    "credentials): deliveries are stored but wait for a tracker")
     host, port = settings.host_port
     server = create_server(application.app, host=host, port=port, threads=8, ident="ticketwarden")
     scheduler = application.start_background()
@@ -245,7 +251,7 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGHUP, reload_rules)
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    log.info("ticketwarden listening on http://%s:%d (webhooks: POST /webhooks/redmine)", host, port)
+    log.info("ticketwarden listening on http://%s:%d (webhooks: POST /webhooks/redmine, /webhooks/jira)", host, port)
     try:
         server.run()
     finally:

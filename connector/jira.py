@@ -1,0 +1,333 @@
+"""The Jira connector: the only code that speaks Jira's REST API (through the `jira` library).
+
+Works with Jira Cloud (e-mail + API token) and Server/Data Center (a personal access token, or
+user + password). The client is built on first use, so a Jira that is down at start delays
+work instead of stopping the service; every failure becomes a TrackerError saying whether a
+retry can help (429 and 5xx can; Jira's `errorMessages` / `errors` are kept in the message).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import requests
+from jira import JIRA, JIRAError
+
+from connector.errors import Polled, TrackerError
+from connector.jira_payloads import KIND, classify, event_from_body, parse_time, person, text_of, ticket_from_issue
+from rules.model import Effect, Event, Person, Ticket
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# The rule language's relation names -> Jira link type names and which side this ticket is.
+LINK_TYPES = {"relates": ("Relates", True), "blocks": ("Blocks", True), "blocked_by": ("Blocks", False),
+              "duplicates": ("Duplicate", True), "duplicated_by": ("Duplicate", False),
+              "precedes": ("Relates", True), "follows": ("Relates", False),
+              "copied_to": ("Cloners", True), "copied_from": ("Cloners", False)}
+
+
+class JiraConnector:
+    kind = KIND
+
+    def __init__(self, url: str, *, user: str = "", api_token: str = "", personal_token: str = "",
+                 timeout: float = 15.0, private_visibility: str = ""):
+        """`private_visibility`: how private notes are written. Empty: as Jira Service Management
+        internal comments (`sd.public.comment`); `role:NAME` or `group:NAME`: restricted."""
+        self.url = url.rstrip("/")
+        self._auth = {"token_auth": personal_token} if personal_token else {"basic_auth": (user, api_token)}
+        self._timeout = timeout
+        self._visibility = private_visibility
+        self._lock = threading.Lock()
+        self._jira: JIRA | None = None
+        self._fields: list[dict[str, Any]] | None = None
+        self._me: Person | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _client(self) -> JIRA:
+        with self._lock:
+            if self._jira is None:
+                self._jira = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=3,
+                                                     **self._auth))  # type: ignore[arg-type]
+            return self._jira
+
+    @property
+    def cloud(self) -> bool:
+        return bool(self._client()._is_cloud)
+
+    def _call(self, operation: Callable[[], T]) -> T:
+        try:
+            return operation()
+        except JIRAError as exc:
+            status = exc.status_code
+            transient = status is None or status == 429 or status >= 500
+            raise TrackerError(f"Jira answered {status}: {_jira_message(exc)}", transient=transient,
+                               status=status) from exc
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TrackerError(f"Jira unreachable: {type(exc).__name__}", transient=True) from exc
+
+    def fields(self, refresh: bool = False) -> list[dict[str, Any]]:
+        if self._fields is None or refresh:
+            self._fields = self._call(lambda: self._client().fields())
+        return self._fields
+
+    def field_names(self) -> dict[str, str]:
+        """Custom field id -> name (names are not unique in Jira; ids are)."""
+        return {f["id"]: f["name"] for f in self.fields() if str(f.get("id", "")).startswith("customfield_")}
+
+    def _field(self, ref: str) -> dict[str, Any]:
+        for refresh in (False, True):
+            matches = [f for f in self.fields(refresh) if f["id"] == ref] or \
+                [f for f in self.fields() if f.get("name") == ref]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise TrackerError(f"several Jira fields are called {ref!r}: map it by id "
+                                   f"({', '.join(f['id'] for f in matches)})", transient=False)
+        raise TrackerError(f"Jira has no field {ref!r}", transient=False)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def service_user(self) -> Person:
+        if self._me is None:
+            me = self._call(lambda: self._client().myself())
+            found = person(me)
+            self._me = found or Person(str(me.get("accountId") or me.get("key") or me.get("name")))
+        return self._me
+
+    def fetch_issue(self, issue_id: str, expand: str | None = None) -> dict[str, Any] | None:
+        try:
+            return dict(self._call(lambda: self._client().issue(issue_id, expand=expand).raw))
+        except TrackerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def ticket(self, ticket_id: str) -> Ticket | None:
+        issue = self.fetch_issue(ticket_id)
+        return None if issue is None else ticket_from_issue(issue, self.url, self.field_names())
+
+    def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
+        """The Event of a stored delivery and the ticket as Jira has it now."""
+        event = event_from_body(body, self.field_names())
+        if not event.triggers:
+            return event, None
+        return event, self.ticket(event.ticket_id)
+
+    def snapshot(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
+        """The Event and the ticket as the delivery showed it (for replays)."""
+        event = event_from_body(body, self.field_names())
+        issue = body.get("issue") or (body.get("poll") or {}).get("issue")
+        if not event.triggers or not issue or "fields" not in issue:
+            return event, None
+        return event, ticket_from_issue(issue, self.url, self.field_names())
+
+    def poll(self, since: datetime, overlap: timedelta) -> Iterator[Polled]:
+        """Happenings since `since` (minus overlap): creations, changelog entries, comments.
+
+        JQL times are read in the Jira user's time zone, so the query asks relative to Jira's
+        own clock (`updated >= "-Nm"`) and the exact cut is made here on the returned times.
+        """
+        from ticketwarden.clock import utcnow  # wall time only for the width of the window
+
+        floor = since - overlap
+        minutes = max(1, math.ceil((utcnow() - floor).total_seconds() / 60) + 1)
+        jql = f'updated >= "-{minutes}m" ORDER BY updated ASC'
+        for issue in self._search(jql):
+            fields = issue.get("fields") or {}
+            updated = parse_time(fields.get("updated"))
+            bodies: list[dict[str, Any]] = []
+            created = parse_time(fields.get("created"))
+            if created is not None and created >= floor:
+                bodies.append({"poll": {"issue": issue, "changelog": None, "comment": None}})
+            for history in (issue.get("changelog") or {}).get("histories") or []:
+                at = parse_time(history.get("created"))
+                if at is not None and at >= floor and created is not None and at > created:
+                    bodies.append({"poll": {"issue": issue, "changelog": history, "comment": None}})
+            for comment in (fields.get("comment") or {}).get("comments") or []:
+                at = parse_time(comment.get("created"))
+                if at is not None and at >= floor:
+                    bodies.append({"poll": {"issue": issue, "changelog": None, "comment": comment}})
+            for body in bodies:
+                delivery = classify(body)
+                yield Polled(delivery.shape, delivery.dedup_key, body, updated)
+
+    def _search(self, jql: str) -> Iterator[dict[str, Any]]:
+        client = self._client()
+        if self.cloud and hasattr(client, "enhanced_search_issues"):
+            token: str | None = None
+            while True:
+                page: Any = self._call(lambda token=token: client.enhanced_search_issues(  # type: ignore[misc]
+                    jql, nextPageToken=token, maxResults=50, fields="*all", expand="changelog", json_result=True))
+                yield from page.get("issues", [])
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast", True):
+                    return
+        start = 0
+        while True:
+            result: Any = self._call(lambda start=start: client.search_issues(  # type: ignore[misc]
+                jql, startAt=start, maxResults=50, fields="*all", expand="changelog", json_result=True))
+            issues = result.get("issues", [])
+            yield from issues
+            start += len(issues)
+            if not issues or start >= result.get("total", 0):
+                return
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def apply(self, effect: Effect, first_attempt: bool) -> str:
+        appliers: dict[str, Callable[[Effect, bool], str]] = {
+            "set": self._apply_set, "comment": self._apply_comment, "transition": self._apply_transition,
+            "assign": self._apply_assign, "add_watcher": self._apply_watcher, "link": self._apply_link}
+        applier = appliers.get(effect.action)
+        if applier is None:
+            raise TrackerError(f"action {effect.action!r} is not supported by Jira", transient=False)
+        return applier(effect, first_attempt)
+
+    def _apply_set(self, effect: Effect, first_attempt: bool) -> str:
+        fields: dict[str, Any] = {}
+        done = []
+        for name, value in effect.params.get("standard", {}).items():
+            if name == "status":
+                self._transition_to(effect.ticket_id, str(value))
+            elif name == "assignee":
+                self._assign(effect.ticket_id, value)
+            elif name == "priority":
+                fields["priority"] = {"name": value}
+            elif name == "subject":
+                fields["summary"] = value or ""
+            elif name == "description":
+                fields["description"] = value or ""
+            done.append(name)
+        for ref, value in effect.params.get("custom", {}).items():
+            field = self._field(ref)
+            fields[field["id"]] = _field_value(field, value)
+            done.append(field.get("name", ref))
+        if fields:
+            self._call(lambda: self._client().issue(effect.ticket_id, fields="summary").update(
+                fields=fields, notify=False))
+        return f"set {', '.join(done)}"
+
+    def _apply_comment(self, effect: Effect, first_attempt: bool) -> str:
+        body = str(effect.params["body"])
+        private = bool(effect.params.get("private"))
+        if not first_attempt and self._has_own_comment(effect.ticket_id, body):
+            return "comment already present (earlier attempt reached Jira)"
+        self._comment(effect.ticket_id, body, private)
+        return "internal comment added" if private else "public comment added"
+
+    def _comment(self, issue_id: str, body: str, private: bool) -> None:
+        if private and self._visibility:
+            kind, _, value = self._visibility.partition(":")
+            self._call(lambda: self._client().add_comment(issue_id, body, visibility={"type": kind, "value": value}))
+        else:
+            self._call(lambda: self._client().add_comment(issue_id, body, is_internal=private))
+
+    def _has_own_comment(self, issue_id: str, body: str) -> bool:
+        me = self.service_user().id
+        comments = self._call(lambda: self._client().comments(issue_id))
+        return any(text_of(getattr(c, "body", "")).strip() == body and
+                   (person(c.raw.get("author")) or Person("")).id == me for c in comments)
+
+    def _apply_transition(self, effect: Effect, first_attempt: bool) -> str:
+        name = str(effect.params["status"])
+        self._transition_to(effect.ticket_id, name)
+        if effect.params.get("comment"):
+            comment = str(effect.params["comment"])
+            if first_attempt or not self._has_own_comment(effect.ticket_id, comment):
+                self._comment(effect.ticket_id, comment, bool(effect.params.get("private")))
+        return f"moved to {name}"
+
+    def _transition_to(self, issue_id: str, status: str) -> None:
+        """Take the transition that leads to `status` (or is named so), filling a required
+        resolution with Done; other required fields without defaults are an error naming them."""
+        client = self._client()
+        issue = self.fetch_issue(issue_id)
+        if issue is None:
+            raise TrackerError(f"issue {issue_id} not found", transient=False, status=404)
+        if ((issue.get("fields") or {}).get("status") or {}).get("name", "").casefold() == status.casefold():
+            return
+        transitions = self._call(lambda: client.transitions(issue_id, expand="transitions.fields"))
+        chosen = next((t for t in transitions if (t.get("to") or {}).get("name", "").casefold() == status.casefold()),
+                      None) or next((t for t in transitions if t.get("name", "").casefold() == status.casefold()), None)
+        if chosen is None:
+            names = ", ".join(f"{t.get('name')} -> {(t.get('to') or {}).get('name')}" for t in transitions)
+            raise TrackerError(f"no transition of {issue_id} leads to {status!r} (available: {names})",
+                               transient=False)
+        fields: dict[str, Any] = {}
+        missing = []
+        for field_id, spec in (chosen.get("fields") or {}).items():
+            if not spec.get("required") or spec.get("hasDefaultValue"):
+                continue
+            if field_id == "resolution":
+                allowed = [v.get("name") for v in spec.get("allowedValues") or []]
+                fields["resolution"] = {"name": "Done" if "Done" in allowed or not allowed else allowed[0]}
+            else:
+                missing.append(spec.get("name", field_id))
+        if missing:
+            raise TrackerError(f"transition {chosen.get('name')!r} requires {', '.join(missing)}", transient=False)
+        self._call(lambda: client.transition_issue(issue_id, str(chosen["id"]), fields=fields or None))
+
+    def _assign(self, issue_id: str, user: Any) -> None:
+        target = None if not user or str(user).casefold() == "nobody" else str(user)
+        self._call(lambda: self._client().assign_issue(issue_id, target))
+
+    def _apply_assign(self, effect: Effect, first_attempt: bool) -> str:
+        self._assign(effect.ticket_id, effect.params["to"])
+        return f"assigned to {effect.params['to']}"
+
+    def _apply_watcher(self, effect: Effect, first_attempt: bool) -> str:
+        client = self._client()
+        user = self._call(lambda: client._get_user_id(str(effect.params["user"])))
+        self._call(lambda: client.add_watcher(effect.ticket_id, user))
+        return f"{effect.params['user']} watches"
+
+    def _apply_link(self, effect: Effect, first_attempt: bool) -> str:
+        type_name, this_is_inward = LINK_TYPES.get(str(effect.params.get("relation", "relates")), ("Relates", True))
+        this = self.fetch_issue(effect.ticket_id)
+        if this is None:
+            raise TrackerError(f"issue {effect.ticket_id} not found", transient=False, status=404)
+        other = str(effect.params["to"])
+        for link in (this.get("fields") or {}).get("issuelinks") or []:
+            linked = link.get("outwardIssue") or link.get("inwardIssue") or {}
+            if other in (linked.get("key"), linked.get("id")) and (link.get("type") or {}).get("name") == type_name:
+                return f"already linked to {other} ({type_name})"
+        inward, outward = (this["key"], other) if this_is_inward else (other, this["key"])
+        self._call(lambda: self._client().create_issue_link(type_name, inward, outward))
+        return f"linked to {other} ({type_name})"
+
+
+def _field_value(field: dict[str, Any], value: Any) -> Any:
+    """A value in the shape the field's schema wants (options by value, users by id)."""
+    if value in (None, ""):
+        return None
+    schema = field.get("schema") or {}
+    kind, items = schema.get("type"), schema.get("items")
+    if kind == "option":
+        return {"value": value}
+    if kind == "array" and items == "option":
+        return [{"value": item} for item in (value if isinstance(value, list) else [value])]
+    if kind == "array":
+        return value if isinstance(value, list) else [value]
+    if kind == "number":
+        return float(value)
+    if kind == "user":
+        return {"accountId": value}
+    return value
+
+
+def _jira_message(exc: JIRAError) -> str:
+    """Jira's own words: `errorMessages` and `errors` from the response body."""
+    response = getattr(exc, "response", None)
+    try:
+        data = response.json() if response is not None else {}
+    except ValueError:
+        data = {}
+    parts = list(data.get("errorMessages") or [])
+    parts += [f"{field}: {message}" for field, message in (data.get("errors") or {}).items()]
+    return "; ".join(parts) or str(exc.text or exc)
