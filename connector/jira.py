@@ -316,6 +316,11 @@ def _field_value(field: dict[str, Any], value: Any) -> Any:
         return value if isinstance(value, list) else [value]
     if kind == "number":
         return float(value)
+    if kind == "datetime":  # Jira wants 2026-03-02T21:00:00.000+0000, not ISO's +00:00
+        moment = parse_time(value)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.000%z") if moment else value
+    if kind == "date":
+        return str(value)[:10]
     if kind == "user":
         return {"accountId": value}
     return value
