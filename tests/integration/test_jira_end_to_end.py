@@ -1,0 +1,146 @@
+"""The Jira path end to end: the fake Jira (real `jira` library, OpenAPI-checked traffic) sends
+signed webhooks to the real HTTP server; the worker decides with the rules and writes back;
+Jira's webhooks about our own writes come back and stop at the loop guard."""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from waitress.server import create_server
+
+from connector.jira_payloads import parse_time
+from tests.fakejira import FakeJira
+from tests.fakejira.fixtures import checked_fake_jira
+from ticketwarden import migrate
+from ticketwarden.config import Settings
+from ticketwarden.service import Application, build
+from ticketwarden.store import create_db_engine
+
+SECRET = "jira-e2e-secret"
+RULES = """
+version: 1
+fields:
+  origin: {jira: customfield_10050, values: [unknown, internal, customer, third_party]}
+  triage: {jira: "Triage"}
+staff: {email_domains: [example.test]}
+rules:
+  - name: triage new incidents
+    on: [ticket.created]
+    if: [project = SUP, tracker = Incident]
+    then:
+      - set: {origin: unknown, triage: "received {{ event.occurred_at | iso }}"}
+      - comment: {private: true, body: "ticketwarden: incident {{ ticket.key }} received."}
+  - name: origin classified
+    on: [ticket.updated]
+    if: [origin changed_to internal, actor_role = staff]
+    then:
+      - transition: {status: In Progress, comment: "Taken: our own failure.", private: true}
+      - link: {to: "{{ (ticket.labels or [''])[0] }}", relation: relates}
+"""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeJira]:
+    yield from checked_fake_jira(webhook_duplicates=True)
+
+
+@pytest.fixture
+def service(fake: FakeJira, tmp_path, database_url) -> Iterator[Application]:
+    rules = tmp_path / "jira.yaml"
+    rules.write_text(textwrap.dedent(RULES))
+    migrate.upgrade(create_db_engine(database_url))
+    email, token = fake.basic_auth()
+    settings = Settings(database_url=database_url, rules=(str(rules),), jira_url=fake.url, jira_user=email,
+                        jira_api_token=token, jira_webhook_secret=SECRET, poll_overlap=0)
+    application = build(settings, environ={})
+    assert application.rules.current is not None, application.rules.last_errors
+    server = create_server(application.app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    fake.register_webhook(f"http://127.0.0.1:{server.effective_port}/webhooks/jira", SECRET)
+    yield application
+    server.close()
+    application.store.engine.dispose()
+
+
+def work(application: Application) -> None:
+    while application.worker.process_inbox() or application.worker.apply_outbox():
+        pass
+
+
+def test_webhook_round_trip_with_the_loop_guard(fake: FakeJira, service: Application):
+    issue = fake.create_issue("SUP", "VPN down for ACME", issuetype="Incident", reporter="customer", emit=True)
+    # Each delivery came twice (Jira's duplicate): one stored event.
+    keys = [row["dedup_key"] for row in service.store.inbox_rows(source="jira")]
+    assert keys == [f"jira:issue:{issue.id}:created"]
+    work(service)
+    state = fake.issue_json(issue.key)
+    assert state["fields"]["customfield_10050"]["value"] == "unknown"
+    comments = [c for c in state["fields"]["comment"]["comments"] if c["author"]["accountId"] == fake.api_user.account_id]
+    assert [c["body"] for c in comments] == [f"ticketwarden: incident {issue.key} received."]
+    assert [c.internal for c in fake.issue(issue.key).comments] == [True]  # a JSM internal comment
+    # Jira announced our own writes: they were stored and stopped at the loop guard.
+    decisions = [a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision"]
+    assert len(decisions) >= 2
+    assert {d["ignored"] for d in decisions[1:]} == {"change made by ticketwarden itself (loop guard)"}
+    assert len([row for row in service.store.outbox_rows()]) == 2  # nothing written twice
+
+
+def test_a_staff_classification_transitions_and_links(fake: FakeJira, service: Application):
+    earlier = fake.create_issue("SUP", "Earlier outage", issuetype="Incident", reporter="customer")
+    issue = fake.create_issue("SUP", "Core switch down", issuetype="Incident", reporter="customer",
+                              labels=[earlier.key])
+    fake.edit(issue.key, author="agent", **{"Failure origin": "internal"})
+    work(service)
+    state = fake.issue_json(issue.key)
+    assert state["fields"]["status"]["name"] == "In Progress"
+    links = state["fields"]["issuelinks"]
+    assert [(link["type"]["name"], (link.get("outwardIssue") or link.get("inwardIssue"))["key"]) for link in links] \
+        == [("Relates", earlier.key)]
+    notes = [c["body"] for c in state["fields"]["comment"]["comments"]]
+    assert notes == ["Taken: our own failure."]
+    trace = [a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision"][0]
+    matched = [r for r in trace["rules"] if r["matched"]]
+    assert [r["rule"] for r in matched] == ["origin classified"]
+    assert matched[0]["conditions"][1] == {"condition": "actor_role = staff", "result": True, "actual": "staff",
+                                           "depth": 0}
+
+
+def test_polling_finds_what_no_webhook_announced(fake: FakeJira, service: Application):
+    issue = fake.create_issue("SUP", "Silent printer", issuetype="Incident", reporter="customer")
+    [poller] = service.pollers
+    since = parse_time(fake.issue_json(issue.key)["fields"]["created"]) - timedelta(seconds=1)
+    service.store.set_value(poller.state_name, since.isoformat(), since)
+    assert poller.poll_once() >= 1
+    work(service)
+    assert fake.issue_json(issue.key)["fields"]["customfield_10050"]["value"] == "unknown"
+    assert poller.poll_once() == 0 or all(
+        d["ignored"] for d in [a["detail"] for a in service.store.audit_rows(str(issue.id))
+                               if a["kind"] == "decision"][1:])
+
+
+def test_jira_errors_are_reported_and_rate_limits_retried(fake: FakeJira, service: Application):
+    issue = fake.create_issue("SUP", "Rate limited", issuetype="Incident", reporter="customer")
+    fake.edit(issue.key, author="agent", **{"Failure origin": "internal"})
+    service.worker.process_inbox()
+    fake.fail_next(20, status=429, retry_after=0, path_contains="/transitions")  # beyond the library's retries
+    service.worker.apply_outbox()
+    rows = service.store.outbox_rows(ticket_id=str(issue.id))
+    assert rows and any(r["state"] == "pending" and "429" in (r["last_error"] or "") for r in rows)
+    # Later the limit is gone: the retries write each effect once. (The link had no target, no
+    # label: it was never planned, and the trace says why.)
+    with fake._faults_lock:
+        fake._faults.clear()
+    later = type(service.worker)(service.store, service.connectors, service.rules,
+                                 clock=lambda: service.clock() + timedelta(hours=1))
+    while later.apply_outbox():
+        pass
+    states = {r["action"]: (r["state"], r["last_error"]) for r in service.store.outbox_rows(ticket_id=str(issue.id))}
+    assert states == {"transition": ("done", None)}
+    trace = [a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision"][0]
+    assert {"action": "link", "outcome": "error: link: the other ticket is empty", "key": ""} in \
+        next(r for r in trace["rules"] if r["rule"] == "origin classified")["actions"]
+    assert fake.issue_json(issue.key)["fields"]["status"]["name"] == "In Progress"
