@@ -79,7 +79,8 @@ def test_webhook_round_trip_with_the_loop_guard(fake: FakeJira, service: Applica
     work(service)
     state = fake.issue_json(issue.key)
     assert state["fields"]["customfield_10050"]["value"] == "unknown"
-    comments = [c for c in state["fields"]["comment"]["comments"] if c["author"]["accountId"] == fake.api_user.account_id]
+    mine = fake.api_user.account_id
+    comments = [c for c in state["fields"]["comment"]["comments"] if c["author"]["accountId"] == mine]
     assert [c["body"] for c in comments] == [f"ticketwarden: incident {issue.key} received."]
     assert [c.internal for c in fake.issue(issue.key).comments] == [True]  # a JSM internal comment
     # Jira announced our own writes: they were stored and stopped at the loop guard.
@@ -102,7 +103,7 @@ def test_a_staff_classification_transitions_and_links(fake: FakeJira, service: A
         == [("Relates", earlier.key)]
     notes = [c["body"] for c in state["fields"]["comment"]["comments"]]
     assert notes == ["Taken: our own failure."]
-    trace = [a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision"][0]
+    trace = next(a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision")
     matched = [r for r in trace["rules"] if r["matched"]]
     assert [r["rule"] for r in matched] == ["origin classified"]
     assert matched[0]["conditions"][1] == {"condition": "actor_role = staff", "result": True, "actual": "staff",
@@ -140,7 +141,7 @@ def test_jira_errors_are_reported_and_rate_limits_retried(fake: FakeJira, servic
         pass
     states = {r["action"]: (r["state"], r["last_error"]) for r in service.store.outbox_rows(ticket_id=str(issue.id))}
     assert states == {"transition": ("done", None)}
-    trace = [a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision"][0]
+    trace = next(a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision")
     assert {"action": "link", "outcome": "error: link: the other ticket is empty", "key": ""} in \
         next(r for r in trace["rules"] if r["rule"] == "origin classified")["actions"]
     assert fake.issue_json(issue.key)["fields"]["status"]["name"] == "In Progress"
