@@ -206,6 +206,9 @@ def _change(item: Mapping[str, Any], field_names: Mapping[str, str]) -> Change:
     old = item.get("fromString") if item.get("fromString") is not None else item.get("from")
     new = item.get("toString") if item.get("toString") is not None else item.get("to")
     if field_id.startswith("customfield_") or item.get("fieldtype") == "custom":
+        if not field_id:  # Server/DC items name the field only: find its id when the name is unique
+            ids = [ident for ident, label in field_names.items() if label == name]
+            field_id = ids[0] if len(ids) == 1 else ""
         label = field_names.get(field_id, name) if field_id else name
         return Change(f"cf:{label}", _text(old), _text(new), field_id=field_id)
     standard = _FIELDS.get(field_id or name.lower(), (field_id or name).lower())

@@ -43,9 +43,10 @@ rules:
 """
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeJira]:
-    yield from checked_fake_jira(webhook_duplicates=True)
+@pytest.fixture(params=["Cloud", "Server"])
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeJira]:
+    """Jira Cloud (accountId, enhanced search) and Data Center (name/key, classic search)."""
+    yield from checked_fake_jira(request.param, webhook_duplicates=True)
 
 
 @pytest.fixture
@@ -79,8 +80,9 @@ def test_webhook_round_trip_with_the_loop_guard(fake: FakeJira, service: Applica
     work(service)
     state = fake.issue_json(issue.key)
     assert state["fields"]["customfield_10050"]["value"] == "unknown"
-    mine = fake.api_user.account_id
-    comments = [c for c in state["fields"]["comment"]["comments"] if c["author"]["accountId"] == mine]
+    me = fake.api_user
+    comments = [c for c in state["fields"]["comment"]["comments"]
+                if c["author"].get("accountId", c["author"].get("name")) in (me.account_id, me.name)]
     assert [c["body"] for c in comments] == [f"ticketwarden: incident {issue.key} received."]
     assert [c.internal for c in fake.issue(issue.key).comments] == [True]  # a JSM internal comment
     # Jira announced our own writes: they were stored and stopped at the loop guard.
