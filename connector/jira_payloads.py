@@ -244,7 +244,7 @@ def event_from_body(body: Mapping[str, Any], field_names: Mapping[str, str] | No
     note = None
     if comment and comment.get("id"):
         private = bool(comment.get("visibility")) or _internal(comment)
-        note = Comment(text_of(comment.get("body")), private)
+        note = Comment(text_of(comment.get("body")), private, f"jira:issue:{delivery.issue_id}:comment:{comment['id']}")
     triggers: set[str] = set()
     if changes:
         triggers.add("ticket.updated")

@@ -86,6 +86,7 @@ class Change:
 class Comment:
     text: str
     private: bool = False
+    key: str = ""  # the inbox key of a delivery about this comment alone, where the tracker sends one
 
 
 @dataclass(frozen=True)

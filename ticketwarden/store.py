@@ -250,6 +250,19 @@ class Store:
         except OperationalError as exc:
             raise StoreUnavailable(str(exc.orig)) from exc
 
+    def claim_key(self, source: str, dedup_key: str, now: datetime) -> bool:
+        """Record a key as handled (no delivery to process); False if it was already there.
+
+        For a happening delivered twice in different shapes (Jira's transition with a comment,
+        and the comment's own comment_created): whichever is handled first claims it.
+        """
+        with self.engine.begin() as conn:
+            result = conn.execute(self._insert(inbox).values(
+                source=source, shape="claimed", dedup_key=dedup_key, path="(claimed)", headers="{}", body="{}",
+                received_at=now, state=DONE, attempts=0, available_at=now, processed_at=now,
+            ).on_conflict_do_nothing(index_elements=["source", "dedup_key"]).returning(inbox.c.id))
+            return bool(result.all())
+
     def known_keys(self, source: str, keys: Iterable[str]) -> set[str]:
         keys = list(keys)
         if not keys:

@@ -7,6 +7,7 @@ marks its event done, and the connector applies it once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -107,6 +108,7 @@ class Worker:
         try:
             event, ticket = connector.normalize(json.loads(item.body))
             now = self.clock()
+            event = self._one_comment(item, event, now)
             rows: list[ClockRow] = []
             follow_ups: list[FollowUp] = []
             states: dict[str, str] = {}
@@ -146,6 +148,16 @@ class Worker:
         self.store.complete_inbox(item.id, effects=decision.effects, trace=decision.to_dict(),
                                   tracker="schedule", ticket_id="-", now=self.clock())
         log.info("%s", decision.format())
+
+    def _one_comment(self, item: InboxItem, event: Event, now: datetime) -> Event:
+        """A change that carries a comment which also has a delivery of its own (Jira sends a
+        transition's comment again as comment_created): the comment counts once."""
+        comment = event.comment
+        if comment is None or not comment.key or comment.key == item.dedup_key:
+            return event
+        if self.store.claim_key(item.source, comment.key, now):
+            return event  # ours: the comment's own delivery will be a duplicate
+        return dataclasses.replace(event, comment=None, triggers=event.triggers - {"ticket.commented"})
 
     def _sla_book(self, rulebook: Rulebook) -> sla.SlaBook:
         if self._book is None or self._book.rulebook is not rulebook:

@@ -147,3 +147,37 @@ def test_jira_errors_are_reported_and_rate_limits_retried(fake: FakeJira, servic
     assert {"action": "link", "outcome": "error: link: the other ticket is empty", "key": ""} in \
         next(r for r in trace["rules"] if r["rule"] == "origin classified")["actions"]
     assert fake.issue_json(issue.key)["fields"]["status"]["name"] == "In Progress"
+
+
+@pytest.mark.parametrize("comment_first", [False, True], ids=["transition-first", "comment-first"])
+def test_a_transition_with_a_comment_counts_the_comment_once(fake: FakeJira, service: Application,
+                                                             comment_first: bool):
+    """Jira sends a transition's comment inside jira:issue_updated and again as comment_created."""
+    import json
+
+    issue = fake.create_issue("SUP", "Pair in two shapes", issuetype="Incident", reporter="customer")
+    raw_issue = fake.issue_json(issue.key)
+    agent = {"accountId": fake.users["agent"].account_id, "displayName": "Alice Agent",
+             "emailAddress": fake.users["agent"].email}
+    comment = {"id": "90001", "self": f"{fake.url}/rest/api/2/issue/{issue.id}/comment/90001", "author": agent,
+               "body": "Moving on.", "created": "2026-03-02T09:00:00.000+0000"}
+    transition = {"timestamp": 1772442000000, "webhookEvent": "jira:issue_updated",
+                  "issue_event_type_name": "issue_generic", "user": agent, "issue": raw_issue, "comment": comment,
+                  "changelog": {"id": "90002", "items": [{"field": "status", "fieldtype": "jira", "fieldId": "status",
+                                                           "from": "1", "fromString": "To Do", "to": "3",
+                                                           "toString": "In Progress"}]}}
+    own = {"timestamp": 1772442000000, "webhookEvent": "comment_created", "comment": comment, "issue": raw_issue}
+    for body in ([own, transition] if comment_first else [transition, own]):
+        stored, _ = service.store.store_delivery(source="jira", shape="cloud", dedup_key=_key(body), path="-",
+                                                 headers={}, body=json.dumps(body), now=service.clock())
+        service.worker.process_inbox()
+    decisions = [a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision"]
+    commented = [d for d in decisions if "ticket.commented" in d["triggers"]]
+    assert len(commented) == 1
+    assert any("ticket.updated" in d["triggers"] for d in decisions)
+
+
+def _key(body: dict) -> str:
+    from connector.jira_payloads import classify
+
+    return classify(body).dedup_key
