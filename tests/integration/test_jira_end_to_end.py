@@ -167,10 +167,14 @@ def test_a_transition_with_a_comment_counts_the_comment_once(fake: FakeJira, ser
                                                            "from": "1", "fromString": "To Do", "to": "3",
                                                            "toString": "In Progress"}]}}
     own = {"timestamp": 1772442000000, "webhookEvent": "comment_created", "comment": comment, "issue": raw_issue}
+    new = []
     for body in ([own, transition] if comment_first else [transition, own]):
         stored, _ = service.store.store_delivery(source="jira", shape="cloud", dedup_key=_key(body), path="-",
                                                  headers={}, body=json.dumps(body), now=service.clock())
+        new.append(stored)
         service.worker.process_inbox()
+    # The transition handled first claims the comment: its own delivery is then a duplicate.
+    assert new == ([True, True] if comment_first else [True, False])
     decisions = [a["detail"] for a in service.store.audit_rows(str(issue.id)) if a["kind"] == "decision"]
     commented = [d for d in decisions if "ticket.commented" in d["triggers"]]
     assert len(commented) == 1
