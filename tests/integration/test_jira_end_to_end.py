@@ -185,3 +185,25 @@ def _key(body: dict) -> str:
     from connector.jira_payloads import classify
 
     return classify(body).dedup_key
+
+
+def test_jira_refusals_are_permanent_and_say_why(fake: FakeJira):
+    from connector.errors import TrackerError
+    from connector.jira import JiraConnector
+    from rules.model import Effect
+
+    email, token = fake.basic_auth()
+    connector = JiraConnector(fake.url, user=email, api_token=token)
+    issue = fake.create_issue("SUP", "Refusals", issuetype="Incident", reporter="customer")
+    with pytest.raises(TrackerError) as nowhere:
+        connector.apply(Effect("k1", "transition", "jira", issue.id, "r", {"status": "Nowhere"}), True)
+    assert not nowhere.value.transient and "leads to 'Nowhere' (available: " in str(nowhere.value)
+    with pytest.raises(TrackerError) as bad_option:
+        connector.apply(Effect("k2", "set", "jira", issue.id, "r",
+                               {"standard": {}, "custom": {"customfield_10050": "sideways"}}), True)
+    assert not bad_option.value.transient and bad_option.value.status == 400
+    assert "customfield_10050" in str(bad_option.value)  # Jira's own `errors` are in the message
+    fake.unavailable_next(10)
+    with pytest.raises(TrackerError) as down:
+        connector.apply(Effect("k3", "comment", "jira", issue.id, "r", {"body": "x", "private": False}), True)
+    assert down.value.transient and down.value.status == 503
