@@ -273,6 +273,23 @@ class JiraConnector:
             raise TrackerError(f"transition {chosen.get('name')!r} requires {', '.join(missing)}", transient=False)
         self._call(lambda: client.transition_issue(issue_id, str(chosen["id"]), fields=fields or None))
 
+    def create_issue(self, key: str, project: str, issue_type: str, summary: str, description: str = "",
+                     fields: dict[str, Any] | None = None) -> str:
+        """Create an issue once per idempotency `key`: one carrying the key's label is looked
+        for first (a retry after a lost answer finds it). Returns the issue's key."""
+        label = creation_label(key)
+        found: Any = self._call(lambda: self._client().search_issues(
+            f'project = {project} AND labels = "{label}"', maxResults=1, fields="summary", json_result=True))
+        if found.get("issues"):
+            return str(found["issues"][0]["key"])
+        payload: dict[str, Any] = {"project": {"key": project}, "issuetype": {"name": issue_type},
+                                   "summary": summary, "description": description, "labels": [label]}
+        for ref, value in (fields or {}).items():
+            field = self._field(ref)
+            payload[field["id"]] = _field_value(field, value)
+        created = self._call(lambda: self._client().create_issue(fields=payload))
+        return str(created.key)
+
     def _assign(self, issue_id: str, user: Any) -> None:
         target = None if not user or str(user).casefold() == "nobody" else str(user)
         self._call(lambda: self._client().assign_issue(issue_id, target))
@@ -300,6 +317,11 @@ class JiraConnector:
         inward, outward = (this["key"], other) if this_is_inward else (other, this["key"])
         self._call(lambda: self._client().create_issue_link(type_name, inward, outward))
         return f"linked to {other} ({type_name})"
+
+
+def creation_label(key: str) -> str:
+    """The label an issue we create carries, so a retry finds it instead of creating another."""
+    return f"tw-{key[:20]}"
 
 
 def _field_value(field: dict[str, Any], value: Any) -> Any:

@@ -207,3 +207,18 @@ def test_jira_refusals_are_permanent_and_say_why(fake: FakeJira):
     with pytest.raises(TrackerError) as down:
         connector.apply(Effect("k3", "comment", "jira", issue.id, "r", {"body": "x", "private": False}), True)
     assert down.value.transient and down.value.status == 503
+
+
+def test_creating_an_issue_happens_once_per_key(fake: FakeJira):
+    from connector.jira import JiraConnector, creation_label
+
+    email, token = fake.basic_auth()
+    connector = JiraConnector(fake.url, user=email, api_token=token)
+    first = connector.create_issue("escalate:SUP-1", "DEV", "Bug", "[SUP-1] VPN down", "From support",
+                                   {"customfield_10050": "internal"})
+    again = connector.create_issue("escalate:SUP-1", "DEV", "Bug", "[SUP-1] VPN down", "From support")
+    assert first == again and first.startswith("DEV-")
+    created = fake.issue_json(first)
+    assert created["fields"]["labels"] == [creation_label("escalate:SUP-1")]
+    assert created["fields"]["customfield_10050"]["value"] == "internal"
+    assert len([i for i in fake.state.issues.values() if i.key.startswith("DEV-")]) == 1
