@@ -184,6 +184,10 @@ def ticket_from_issue(issue: Mapping[str, Any], base_url: str, field_names: Mapp
             name = names.get(ident, ident)
             custom[name] = field_value(value)
             ids[name] = ident
+    participants: tuple[Person, ...] = ()
+    for ident, label in names.items():
+        if label == "Request participants" and isinstance(fields.get(ident), list):
+            participants = tuple(p for p in (person(user) for user in fields[ident]) if p is not None)
     status = fields.get("status") or {}
     project = fields.get("project") or {}
     key = str(issue.get("key", issue.get("id")))
@@ -196,7 +200,8 @@ def ticket_from_issue(issue: Mapping[str, Any], base_url: str, field_names: Mapp
         assignee=person(fields.get("assignee")), created=parse_time(fields.get("created")),
         updated=parse_time(fields.get("updated")), closed=parse_time(fields.get("resolutiondate")),
         is_closed=(status.get("statusCategory") or {}).get("key") == "done",
-        labels=tuple(str(label) for label in fields.get("labels") or ()), custom_fields=custom, custom_field_ids=ids,
+        labels=tuple(str(label) for label in fields.get("labels") or ()), participants=participants,
+        custom_fields=custom, custom_field_ids=ids,
     )
 
 

@@ -225,7 +225,7 @@ class Facts:
     event: Event
     now: datetime
     field_refs: Mapping[str, str | None]
-    role_of: Callable[[Person | None], str | None]
+    role_of: Callable[[Person | None, Ticket | None], str | None]
     sla_states: Mapping[str, str] = field(default_factory=dict)  # policy -> running|paused|met|breached
 
 
@@ -317,8 +317,8 @@ def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] 
         "assignee": lambda: _person(ticket.assignee),
         "author": lambda: _person(ticket.author),
         "actor": lambda: _person(event.actor),
-        "actor_role": lambda: facts.role_of(event.actor),
-        "author_role": lambda: facts.role_of(ticket.author),
+        "actor_role": lambda: facts.role_of(event.actor, ticket),
+        "author_role": lambda: facts.role_of(ticket.author, ticket),
         "comment": lambda: event.comment.text if event.comment else None,
         "comment_visibility": lambda: (("private" if event.comment.private else "public")
                                        if event.comment else None),

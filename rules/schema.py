@@ -129,6 +129,9 @@ STAFF = {
     "groups": Option("list", default=[], doc="groups whose members are staff"),
     "roles": Option("list", default=[], doc="project roles that make a member staff (Redmine)"),
     "email_domains": Option("list", default=[], doc="e-mail domains of staff"),
+    "customers": Option("list", default=[], doc="always customers: `reporter` (the ticket's author) and/or "
+                                                "`request_participants` (Jira Service Management); alone, "
+                                                "it makes everyone else staff"),
 }
 HOLIDAYS = {
     "country": Option("text", doc="ISO country code for the `holidays` package", example="AR"),

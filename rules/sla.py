@@ -225,7 +225,7 @@ def calendars_of(rulebook: Rulebook) -> dict[str, BusinessCalendar]:
 
 
 def track(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks: Sequence[Clock],
-          event: Event, ticket: Ticket, role_of: Callable[[Person | None], str | None] | None = None
+          event: Event, ticket: Ticket, role_of: Callable[[Person | None, Ticket | None], str | None] | None = None
           ) -> list[Update]:
     """Advance every policy's clock on this ticket for one ticket event.
 

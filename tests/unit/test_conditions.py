@@ -208,3 +208,30 @@ def test_sla_state_of_a_declared_policy():
         parse_condition("sla.resolution = late", context)
     with pytest.raises(ConditionSyntaxError, match=r"unknown field 'sla.response'.*sla.first-response"):
         parse_condition("sla.response = met", context)
+
+
+def test_customers_by_place_in_the_ticket():
+    """Jira Service Management: the reporter and request participants are customers."""
+    jsm = StaffDefinition.from_section({"customers": ["reporter", "request_participants"]})
+    carol, dave, alice = Person("c1", "carol"), Person("d1", "dave"), Person("a1", "alice")
+    request = ticket(author=carol, participants=(dave,))
+    assert [jsm.role_of(p, request) for p in (carol, dave, alice)] == ["customer", "customer", "staff"]
+    assert jsm.role_of(alice, None) == "staff"
+    mixed = StaffDefinition.from_section({"customers": ["reporter"], "email_domains": ["acme.test"]})
+    assert mixed.role_of(Person("x", email="x@acme.test"), ticket(author=Person("x"))) == "customer"
+    assert mixed.role_of(Person("y", email="y@acme.test"), request) == "staff"
+    assert mixed.role_of(Person("z", email="z@else.test"), request) == "customer"
+    the_event = event("ticket.commented", actor=dave, comment=Comment("any news?"))
+    facts_jsm = Facts(request, the_event, T0, REFS, jsm.role_of)
+    assert evaluate_condition(parse_condition("actor_role = customer", CONTEXT), facts_jsm) == (True, "customer")
+    assert evaluate_condition(parse_condition("author_role = customer", CONTEXT), facts_jsm)[0]
+
+
+def test_jira_request_participants_reach_the_ticket():
+    from connector.jira_payloads import ticket_from_issue
+
+    issue = {"id": "1", "key": "SUP-1", "fields": {
+        "summary": "x", "status": {"name": "Open", "statusCategory": {"key": "new"}}, "project": {"key": "SUP"},
+        "customfield_10200": [{"accountId": "p1", "displayName": "Pat"}, {"name": "sam", "key": "JIRAUSER7"}]}}
+    ticket_ = ticket_from_issue(issue, "https://jira.test", {"customfield_10200": "Request participants"})
+    assert [p.id for p in ticket_.participants] == ["p1", "JIRAUSER7"]
