@@ -41,7 +41,8 @@ from rules.source import MappingNode, YamlSyntaxError, parse_yaml
 
 FILE = {
     "rulebook": Option("text", required=True, doc="rule file or directory, relative to the test file"),
-    "tracker": Option("enum", default="redmine", choices=("redmine", "jira"), doc="whose field mapping to use"),
+    "tracker": Option("text-or-list", default="redmine",
+                      doc="whose model to test on: redmine, jira, or both as a list (every test runs on each)"),
     "tests": Option("list-of-tests", required=True, doc="the tests"),
 }
 TEST = {
@@ -117,17 +118,25 @@ def build_cases(file_name: str, document: Mapping[str, Any],
                 rulebook: Rulebook) -> tuple[list[TestCase], list[RuleError]]:
     errors: list[RuleError] = []
     where = Where(file_name, getattr(document, "line", 1), (), errors)
-    tracker = document.get("tracker", "redmine")
+    trackers = document.get("tracker", "redmine")
+    trackers = trackers if isinstance(trackers, list) else [trackers]
+    for tracker in trackers:
+        if tracker not in ("redmine", "jira"):
+            where.child(document, "tracker").error(f"unknown tracker {tracker!r} (expected redmine or jira)")
     tests = document["tests"]
     tests_where = where.child(document, "tests")
     if not isinstance(tests, list) or not tests:
         tests_where.error("expected a non-empty list of tests")
+    if errors:
         return [], errors
     cases = []
-    for index, raw in enumerate(tests):
-        case = _build_case(tests_where.child(tests, index), raw, rulebook, tracker)
-        if case is not None:
-            cases.append(case)
+    for tracker in trackers:
+        for index, raw in enumerate(tests):
+            case = _build_case(tests_where.child(tests, index), raw, rulebook, tracker)
+            if case is not None:
+                if len(trackers) > 1:
+                    case.name = f"{case.name} [{tracker}]"
+                cases.append(case)
     return cases, errors
 
 

@@ -67,3 +67,23 @@ tests:
         "set, body, body_contains, private, status, to, channel, message_contains)",
         "0 passed, 0 failed, 3 error(s) in test files",
     ]
+
+
+def test_one_test_file_runs_on_both_trackers_models():
+    """The same expectations hold on Redmine's model (fields by name) and Jira's (by id)."""
+    from rules.testing import build_cases, read_test_file, run_case
+    from ticketwarden.rulefiles import load_paths
+
+    path = EXAMPLE_TESTS / "both-trackers.test.yaml"
+    document, errors = read_test_file(str(path), path.read_text())
+    assert errors == [] and document is not None
+    rulebook = load_paths([EXAMPLE_RULEBOOK])
+    cases, errors = build_cases(str(path), document, rulebook)
+    assert errors == [] and len(cases) == 6
+    first = {case.ticket.tracker_kind: case for case in cases if case.name.startswith("triage")}
+    written = {}
+    for kind, case in first.items():
+        result, decisions = run_case(case, rulebook)
+        assert result.passed, result.failures
+        written[kind] = sorted(decisions[0].effects[0].params["custom"])
+    assert written == {"redmine": ["Failure origin", "Triage"], "jira": ["customfield_10050", "customfield_10052"]}
