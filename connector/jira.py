@@ -8,9 +8,11 @@ retry can help (429 and 5xx can; Jira's `errorMessages` / `errors` are kept in t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -24,6 +26,7 @@ from rules.model import Effect, Event, Person, Ticket
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+GROUPS_TTL = 300.0  # seconds a user's groups are trusted
 # The rule language's relation names -> Jira link type names and which side this ticket is.
 LINK_TYPES = {"relates": ("Relates", True), "blocks": ("Blocks", True), "blocked_by": ("Blocks", False),
               "duplicates": ("Duplicate", True), "duplicated_by": ("Duplicate", False),
@@ -46,6 +49,7 @@ class JiraConnector:
         self._jira: JIRA | None = None
         self._fields: list[dict[str, Any]] | None = None
         self._me: Person | None = None
+        self._groups: dict[str, tuple[float, tuple[str, ...]]] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -110,14 +114,38 @@ class JiraConnector:
 
     def ticket(self, ticket_id: str) -> Ticket | None:
         issue = self.fetch_issue(ticket_id)
-        return None if issue is None else ticket_from_issue(issue, self.url, self.field_names())
+        if issue is None:
+            return None
+        ticket = ticket_from_issue(issue, self.url, self.field_names())
+        return dataclasses.replace(ticket, author=self._with_groups(ticket.author),
+                                   assignee=self._with_groups(ticket.assignee))
 
     def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
-        """The Event of a stored delivery and the ticket as Jira has it now."""
+        """The Event of a stored delivery and the ticket as Jira has it now (people with
+        their groups, which staff rules may look at)."""
         event = event_from_body(body, self.field_names())
         if not event.triggers:
             return event, None
-        return event, self.ticket(event.ticket_id)
+        return dataclasses.replace(event, actor=self._with_groups(event.actor)), self.ticket(event.ticket_id)
+
+    def _with_groups(self, who: Person | None) -> Person | None:
+        """The person with their Jira groups (GET /user?expand=groups), cached a while."""
+        if who is None:
+            return None
+        cached = self._groups.get(who.id)
+        if cached is None or time.monotonic() - cached[0] > GROUPS_TTL:
+            by = "accountId" if self.cloud else ("username" if who.login else "key")
+            ref = who.id if self.cloud else (who.login or who.id)
+            try:
+                found: Any = self._call(lambda: self._client()._get_json("user", params={by: ref, "expand": "groups"}))
+                names = tuple(item["name"] for item in (found.get("groups") or {}).get("items") or [])
+            except TrackerError as exc:
+                if exc.transient:
+                    raise
+                names = ()  # not visible to ticketwarden's account: no groups to go by
+            cached = (time.monotonic(), names)
+            self._groups[who.id] = cached
+        return dataclasses.replace(who, groups=cached[1]) if cached[1] else who
 
     def snapshot(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
         """The Event and the ticket as the delivery showed it (for replays)."""

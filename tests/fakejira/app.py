@@ -238,6 +238,20 @@ def create_app(fake: FakeJira) -> Flask:
     def link_types(version: str) -> Response:
         return _json(200, {"issueLinkTypes": [view(version).link_type(t) for t in state.link_types]})
 
+    @route("/user")
+    def user(version: str) -> Response:
+        """GET /user?accountId= (Cloud) or ?username= / ?key= (Server), with expand=groups."""
+        ref = request.args.get("accountId") or request.args.get("username") or request.args.get("key")
+        found = state.user(ref) if ref else None
+        if found is None:
+            raise JiraError(404, [f"The user with account ID '{ref}' does not exist."])
+        body = view(version).user(found) or {}
+        if "groups" in (_list_arg("expand", []) or []):
+            items = [{"name": group, "groupId": f"g-{group}", "self": f"{view(version).api}/group?groupId=g-{group}"}
+                     for group in found.groups]
+            body["groups"] = {"size": len(items), "items": items, "max-results": len(items)}
+        return _json(200, body)
+
     @route("/user/search")
     def user_search(version: str) -> Response:
         text = request.args.get("query") or request.args.get("username") or request.args.get("accountId")

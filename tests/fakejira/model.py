@@ -53,6 +53,7 @@ class User:
     account_type: str = "atlassian"
     time_zone: str = "UTC"
     active: bool = True
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -327,7 +328,8 @@ def default_users() -> dict[str, User]:
     return {
         "api": User("api", "557058:ticketwarden-bot", "ticketwarden", "JIRAUSER10000", "Ticketwarden Bot",
                     "ticketwarden@example.test"),
-        "agent": User("agent", "557058:alice-agent", "alice", "JIRAUSER10001", "Alice Agent", "alice@example.test"),
+        "agent": User("agent", "557058:alice-agent", "alice", "JIRAUSER10001", "Alice Agent", "alice@example.test",
+                      groups=("jira-servicedesk-users", "support-staff")),
         "customer": User("customer", "qm:carol-customer", "carol", "JIRAUSER10002", "Carol Customer",
                          "carol@customer.example", account_type="customer"),
     }

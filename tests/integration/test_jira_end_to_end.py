@@ -26,7 +26,7 @@ version: 1
 fields:
   origin: {jira: customfield_10050, values: [unknown, internal, customer, third_party]}
   triage: {jira: "Triage"}
-staff: {email_domains: [example.test]}
+staff: {groups: [support-staff]}
 rules:
   - name: triage new incidents
     on: [ticket.created]
