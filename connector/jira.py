@@ -50,6 +50,7 @@ class JiraConnector:
         self._fields: list[dict[str, Any]] | None = None
         self._me: Person | None = None
         self._groups: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._roles: dict[str, tuple[float, dict[str, set[str]]]] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -126,7 +127,42 @@ class JiraConnector:
         event = event_from_body(body, self.field_names())
         if not event.triggers:
             return event, None
-        return dataclasses.replace(event, actor=self._with_groups(event.actor)), self.ticket(event.ticket_id)
+        ticket = self.ticket(event.ticket_id)
+        actor = self._with_groups(event.actor)
+        if ticket is not None:
+            actor = self._with_roles(actor, ticket.project)
+            ticket = dataclasses.replace(ticket, author=self._with_roles(ticket.author, ticket.project),
+                                         assignee=self._with_roles(ticket.assignee, ticket.project))
+        return dataclasses.replace(event, actor=actor), ticket
+
+    def _with_roles(self, who: Person | None, project: str) -> Person | None:
+        """The person with their roles in the project (staff rules may name project roles)."""
+        if who is None or not project:
+            return who
+        members = self._role_members(project)
+        roles = tuple(name for name, ids in members.items() if who.id in ids or (who.login and who.login in ids))
+        return dataclasses.replace(who, roles=roles) if roles else who
+
+    def _role_members(self, project: str) -> dict[str, set[str]]:
+        """Project role name -> ids (accountId, or name on Server) of its user actors, cached a while."""
+        cached = self._roles.get(project)
+        if cached is not None and time.monotonic() - cached[0] < GROUPS_TTL:
+            return cached[1]
+        members: dict[str, set[str]] = {}
+        try:
+            client = self._client()
+            urls: Any = self._call(lambda: client._get_json(f"project/{project}/role"))
+            for name, url in urls.items():
+                path = f"project/{project}/role/{str(url).rstrip('/').rsplit('/', 1)[1]}"
+                role: Any = self._call(lambda path=path: client._get_json(path))  # type: ignore[misc]
+                actors = [a for a in role.get("actors") or [] if a.get("type") == "atlassian-user-role-actor"]
+                members[name] = {str((a.get("actorUser") or {}).get("accountId") or a.get("name")) for a in actors}
+        except TrackerError as exc:
+            if exc.transient:
+                raise
+            log.warning("cannot read the roles of project %s (%s): staff roles unknown", project, exc)
+        self._roles[project] = (time.monotonic(), members)
+        return members
 
     def _with_groups(self, who: Person | None) -> Person | None:
         """The person with their Jira groups (GET /user?expand=groups), cached a while."""

@@ -218,6 +218,33 @@ def create_app(fake: FakeJira) -> Flask:
     def project(version: str, ref: str) -> Response:
         return _json(200, view(version).project(state.project(ref), full=True))
 
+    # Project roles: who is in the service desk team, who is a customer (the same in every project).
+    roles = {10100: ("Service Desk Team", ("agent", "api")), 10101: ("Service Desk Customers", ("customer",))}
+
+    @route("/project/<ref>/role")
+    def project_roles(version: str, ref: str) -> Response:
+        key = state.project(ref).key
+        return _json(200, {name: f"{view(version).api}/project/{key}/role/{ident}"
+                           for ident, (name, _) in roles.items()})
+
+    @route("/project/<ref>/role/<int:ident>")
+    def project_role(version: str, ref: str, ident: int) -> Response:
+        key = state.project(ref).key
+        if ident not in roles:
+            raise JiraError(404, [f"Can not retrieve a role actor for a null project role in project {key}."])
+        name, members = roles[ident]
+        actors = []
+        for number, member in enumerate(members):
+            user = state.user(member)
+            assert user is not None
+            actor: dict[str, object] = {"id": 20000 + number, "displayName": user.display_name,
+                                        "type": "atlassian-user-role-actor", "name": user.name}
+            if state.cloud:
+                actor["actorUser"] = {"accountId": user.account_id}
+            actors.append(actor)
+        return _json(200, {"self": f"{view(version).api}/project/{key}/role/{ident}", "name": name, "id": ident,
+                           "description": name, "actors": actors})
+
     @route("/priority")
     def priorities(version: str) -> Response:
         return _json(200, [view(version).priority(p) for p in state.priorities])

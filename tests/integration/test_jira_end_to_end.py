@@ -222,3 +222,37 @@ def test_creating_an_issue_happens_once_per_key(fake: FakeJira):
     assert created["fields"]["labels"] == [creation_label("escalate:SUP-1")]
     assert created["fields"]["customfield_10050"]["value"] == "internal"
     assert len([i for i in fake.state.issues.values() if i.key.startswith("DEV-")]) == 1
+
+
+def test_staff_by_jira_project_role(fake: FakeJira, tmp_path, database_url):
+    """`staff: {roles: [...]}` names Jira project roles, as it names Redmine's."""
+    rules = tmp_path / "roles.yaml"
+    rules.write_text(textwrap.dedent("""
+        version: 1
+        fields: {origin: {jira: customfield_10050}}
+        staff: {roles: [Service Desk Team]}
+        rules:
+          - name: who changed it
+            on: [ticket.updated]
+            then: [{comment: {private: true, body: "{{ event.actor }} is staff"}}]
+            if: [actor_role = staff, author_role = customer]
+    """))
+    migrate.upgrade(create_db_engine(database_url))
+    email, token = fake.basic_auth()
+    application = build(Settings(database_url=database_url, rules=(str(rules),), jira_url=fake.url, jira_user=email,
+                                 jira_api_token=token), environ={})
+    issue = fake.create_issue("SUP", "Roles", issuetype="Incident", reporter="customer")
+    body = {"timestamp": 1772442000000, "webhookEvent": "jira:issue_updated", "issue": fake.issue_json(issue.key),
+            "user": {"accountId": fake.users["agent"].account_id, "name": fake.users["agent"].name,
+                     "key": fake.users["agent"].key, "displayName": "Alice Agent"},
+            "changelog": {"id": "91001", "items": [{"field": "labels", "fieldtype": "jira", "fieldId": "labels",
+                                                     "from": None, "fromString": "", "to": None, "toString": "vip"}]}}
+    import json
+
+    application.store.store_delivery(source="jira", shape="cloud", dedup_key=_key(body), path="-", headers={},
+                                     body=json.dumps(body), now=application.clock())
+    application.worker.process_inbox()
+    trace = next(a["detail"] for a in application.store.audit_rows(str(issue.id)) if a["kind"] == "decision")
+    assert [(c["condition"], c["result"], c["actual"]) for c in trace["rules"][0]["conditions"]] == [
+        ("actor_role = staff", True, "staff"), ("author_role = customer", True, "customer")]
+    application.store.engine.dispose()
