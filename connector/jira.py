@@ -267,6 +267,8 @@ class JiraConnector:
                 fields["summary"] = value or ""
             elif name == "description":
                 fields["description"] = value or ""
+            elif name == "labels":  # the whole set, comma- or space-separated
+                fields["labels"] = [label for label in str(value or "").replace(",", " ").split() if label]
             done.append(name)
         for ref, value in effect.params.get("custom", {}).items():
             field = self._field(ref)

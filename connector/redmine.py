@@ -300,6 +300,9 @@ class RedmineConnector:
             table = "statuses" if name == "status" else "priorities"
             ident = self._id_for(table, value)
             return {f"{name}_id": int(ident)}
+        if name == "labels":
+            raise TrackerError("Redmine issues have no labels: map a custom field in `fields` instead",
+                               transient=False)
         if name == "assignee":
             nobody = not value or str(value).casefold() == "nobody"
             return {"assigned_to_id": "" if nobody else self.resolve_user(project_id, str(value))}

@@ -62,11 +62,10 @@ def generated_blocks() -> dict[str, str]:
         if spec.options is not None:
             actions.append(options_table(spec.options) + "\n")
         else:
-            from rules.actions.set_fields import STANDARD
+            from rules.actions.set_fields import STANDARD_DOCS
 
             rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-            rows += [f"| `{key}` | template | — | the ticket's {key} (by name; assignee by id, login or name) |"
-                     for key in STANDARD]
+            rows += [f"| `{key}` | template | — | {meaning} |" for key, meaning in STANDARD_DOCS.items()]
             rows.append("| any logical field | template | — | the tracker field it maps to in `fields` |")
             actions.append("\n".join(rows) + "\n")
         if spec.example:

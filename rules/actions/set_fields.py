@@ -14,7 +14,15 @@ from rules.actions import ActionSpec, CompileContext, PlanError, Scope, check_in
 from rules.context import Where
 from rules.templates import render
 
-STANDARD = ("status", "priority", "subject", "description", "assignee")
+STANDARD_DOCS = {
+    "status": "status by name (Jira: by the transition leading to it)",
+    "priority": "priority by name",
+    "subject": "subject (Jira: summary)",
+    "description": "description",
+    "assignee": "user id, login or display name; `nobody` to unassign",
+    "labels": "Jira labels, the whole set, separated by commas or spaces (Redmine has none)",
+}
+STANDARD = tuple(STANDARD_DOCS)
 _VOCABULARY = {"status": "statuses", "priority": "priorities"}
 
 

@@ -256,3 +256,26 @@ def test_staff_by_jira_project_role(fake: FakeJira, tmp_path, database_url):
     assert [(c["condition"], c["result"], c["actual"]) for c in trace["rules"][0]["conditions"]] == [
         ("actor_role = staff", True, "staff"), ("author_role = customer", True, "customer")]
     application.store.engine.dispose()
+
+
+def test_labels_priority_and_several_trackers_at_once(fake: FakeJira, tmp_path, database_url, redmine_env):
+    """`set` writes Jira labels and priority; one service watches a Redmine and a Jira at once."""
+    from rules.model import Effect
+
+    migrate.upgrade(create_db_engine(database_url))
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nrules: []\n")
+    email, token = fake.basic_auth()
+    application = build(Settings(database_url=database_url, rules=(str(rules),), jira_url=fake.url, jira_user=email,
+                                 jira_api_token=token, redmine_url=redmine_env["REDMINE_URL"],
+                                 redmine_api_key=redmine_env["REDMINE_API_KEY"]), environ={})
+    assert sorted(application.connectors) == ["jira", "redmine"]
+    assert sorted(p.connector.kind for p in application.pollers) == ["jira", "redmine"]
+    issue = fake.create_issue("SUP", "Labels", issuetype="Incident", reporter="customer")
+    outcome = application.connectors["jira"].apply(
+        Effect("k", "set", "jira", issue.id, "r", {"standard": {"labels": "vip, network", "priority": "High"},
+                                                     "custom": {}}), True)
+    fields = fake.issue_json(issue.key)["fields"]
+    assert outcome == "set labels, priority"
+    assert sorted(fields["labels"]) == ["network", "vip"] and fields["priority"]["name"] == "High"
+    application.store.engine.dispose()
