@@ -92,14 +92,15 @@ def create_app(intake: Intake, settings: WebhookSettings,
         ok, details = readiness() if readiness else (True, {})
         return jsonify({"status": "ready" if ok else "not ready", **details}), 200 if ok else 503
 
-    @app.post("/webhooks/redmine")
-    def redmine_webhook() -> tuple[Response, int]:
+    def accept(source: str, authenticate: Callable[[bytes, WebhookSettings], tuple[Response, int] | None],
+               classify: Callable[[Any], Any]) -> tuple[Response, int]:
+        """Size, authenticity, JSON, a known shape, then the inbox: in that order, for every tracker."""
         if request.content_length is not None and request.content_length > settings.max_body:
             return error(413, f"body larger than the limit of {settings.max_body} bytes")
         body = request.stream.read(settings.max_body + 1)
         if len(body) > settings.max_body:  # no Content-Length (chunked): count what arrives
             return error(413, f"body larger than the limit of {settings.max_body} bytes")
-        denied = _authenticate_redmine(body, settings)
+        denied = authenticate(body, settings)
         if denied:
             return denied
         try:
@@ -107,12 +108,12 @@ def create_app(intake: Intake, settings: WebhookSettings,
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return error(400, f"body is not JSON: {exc}")
         try:
-            delivery = classify_redmine(document)
+            delivery = classify(document)
         except PayloadError as exc:
             return error(400, str(exc))
         try:
             new, ident = intake.store(
-                source="redmine", shape=delivery.shape, dedup_key=delivery.dedup_key,
+                source=source, shape=delivery.shape, dedup_key=delivery.dedup_key,
                 path=request.path, headers=_safe_headers(dict(request.headers)), body=body)
         except StoreUnavailable as exc:
             log.warning("inbox unavailable: %s", exc)
@@ -120,34 +121,15 @@ def create_app(intake: Intake, settings: WebhookSettings,
         return jsonify({"status": "accepted" if new else "duplicate", "event": delivery.dedup_key,
                         "inbox_id": ident}), 202
 
+    @app.post("/webhooks/redmine")
+    def redmine_webhook() -> tuple[Response, int]:
+        return accept("redmine", _authenticate_redmine, classify_redmine)
+
     @app.post("/webhooks/jira")
     def jira_webhook() -> tuple[Response, int]:
-        if request.content_length is not None and request.content_length > settings.max_body:
-            return error(413, f"body larger than the limit of {settings.max_body} bytes")
-        body = request.stream.read(settings.max_body + 1)
-        if len(body) > settings.max_body:
-            return error(413, f"body larger than the limit of {settings.max_body} bytes")
-        denied = _authenticate_jira(body, settings)
-        if denied:
-            return denied
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return error(400, f"body is not JSON: {exc}")
+        # The delivery id is the same across Jira's retries: the key of last resort.
         identifier = request.headers.get("X-Atlassian-Webhook-Identifier")
-        try:
-            delivery = classify_jira(document, identifier)
-        except PayloadError as exc:
-            return error(400, str(exc))
-        try:
-            new, ident = intake.store(
-                source="jira", shape=delivery.shape, dedup_key=delivery.dedup_key,
-                path=request.path, headers=_safe_headers(dict(request.headers)), body=body)
-        except StoreUnavailable as exc:
-            log.warning("inbox unavailable: %s", exc)
-            return error(503, "the inbox is unavailable; please retry")
-        return jsonify({"status": "accepted" if new else "duplicate", "event": delivery.dedup_key,
-                        "inbox_id": ident}), 202
+        return accept("jira", _authenticate_jira, lambda document: classify_jira(document, identifier))
 
     @app.post("/admin/rules/validate")
     def validate_rules() -> tuple[Response, int]:
