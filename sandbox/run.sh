@@ -16,6 +16,8 @@ if [ -z "${REDMINE_URL:-}" ]; then
   set +a
   # The sandbox has no webhook plugin: polling brings its events in, so poll often.
   export TICKETWARDEN_POLL_INTERVAL="${TICKETWARDEN_POLL_INTERVAL:-10}"
+  # A first start looks back two minutes only: the sandbox may hold many older issues.
+  export TICKETWARDEN_POLL_LOOKBACK="${TICKETWARDEN_POLL_LOOKBACK:-120}"
 fi
 mkdir -p var
 if [ -z "${TICKETWARDEN_WEBHOOK_TOKEN:-}" ]; then
