@@ -11,7 +11,7 @@ calendar recalculates from the same history.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -189,6 +189,19 @@ def describe(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: d
             "due": current.due_at.isoformat() if current.due_at else "", "due_local": local(current.due_at),
             "due_date": current.due_at.astimezone(calendar.zone).date().isoformat() if current.due_at else "",
             "warn": current.warn_at.isoformat() if current.warn_at else "", "warn_local": local(current.warn_at)}
+
+
+def views(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks: Iterable[Clock],
+          now: datetime) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """What rules see of a ticket's clocks (the newest cycle of each policy the rulebook still
+    has): each policy's state (`sla.NAME`) and its template info (`sla.policies.NAME`)."""
+    newest: dict[str, Clock] = {}
+    for clock in sorted(clocks, key=lambda c: c.cycle):
+        if clock.policy in rulebook.sla:
+            newest[clock.policy] = clock
+    info = {name: describe(clock, rulebook.sla[name], calendars[rulebook.sla[name].calendar], now)
+            for name, clock in newest.items()}
+    return {name: described["state"] for name, described in info.items()}, info
 
 
 # -- following a ticket ---------------------------------------------------------------------------

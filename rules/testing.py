@@ -36,7 +36,7 @@ from rules.errors import RuleError
 from rules.model import Change, Comment, Effect, Event, Person, Ticket
 from rules.rulebook import Rulebook
 from rules.schema import TRIGGERS, Option, read_options
-from rules.sla import Clock, SlaEvent, Status, calendars_of, describe, due_notifications, status, track
+from rules.sla import Clock, SlaEvent, Status, calendars_of, due_notifications, status, track, views
 from rules.source import MappingNode, YamlSyntaxError, parse_yaml
 
 FILE = {
@@ -312,12 +312,7 @@ class _Clocks:
                       self.calendars[self.rulebook.sla[policy].calendar], now)
 
     def view(self, now: datetime) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-        states, info = {}, {}
-        for name, clock in self.clocks.items():
-            policy = self.rulebook.sla[name]
-            states[name] = self.status(name, now).state
-            info[name] = describe(clock, policy, self.calendars[policy.calendar], now)
-        return states, info
+        return views(self.rulebook, self.calendars, self.clocks.values(), now)
 
     def decide(self, sla_event: SlaEvent, ticket: Ticket, now: datetime) -> Decision:
         """The rules on an SLA event, as the worker runs them when it handles it (at `now`)."""

@@ -19,10 +19,10 @@ from rules.sla import (
     SlaEvent,
     Status,
     calendars_of,
-    describe,
     due_notifications,
     status,
     track,
+    views,
 )
 from ticketwarden.clock import Clock as WallClock
 from ticketwarden.store import ClockRow, FollowUp, Store
@@ -60,18 +60,6 @@ class SlaBook:
                 checks.append(current.due_at)
         return ClockRow(clock, current.state, current.due_at, min(checks) if checks else None, version)
 
-    def info(self, clock: Clock, now: datetime) -> dict[str, Any]:
-        """What templates see as `sla` for this clock."""
-        return describe(clock, self.rulebook.sla[clock.policy], self.calendar_of(clock.policy), now)
-
-
-def latest(rows: list[ClockRow]) -> dict[str, ClockRow]:
-    """The newest cycle of each policy."""
-    result: dict[str, ClockRow] = {}
-    for row in sorted(rows, key=lambda r: r.clock.cycle):
-        result[row.clock.policy] = row
-    return result
-
 
 def follow_up(event: SlaEvent, tracker: str, ticket_id: str) -> FollowUp:
     key = f"sla:{tracker}:{ticket_id}:{event.policy}:{event.cycle}:{event.trigger}"
@@ -88,20 +76,16 @@ def advance(book: SlaBook, store: Store, event: Event, ticket: Ticket, now: date
     updates = track(book.rulebook, book.calendars, [r.clock for r in stored], event, ticket)
     rows = [book.row(u.clock, now, versions.get((u.clock.policy, u.clock.cycle), 0)) for u in updates]
     follow_ups = [follow_up(e, ticket.tracker_kind, ticket.id) for u in updates for e in u.events]
-    current = latest(stored)
-    current.update({row.clock.policy: row for row in rows})
-    known = {name: row for name, row in current.items() if name in book.rulebook.sla}
-    states = {name: book.status(row.clock, now).state for name, row in known.items()}
-    info = {name: book.info(row.clock, now) for name, row in known.items()}
+    after = {(r.clock.policy, r.clock.cycle): r.clock for r in stored}
+    after.update({(u.clock.policy, u.clock.cycle): u.clock for u in updates})
+    states, info = views(book.rulebook, book.calendars, after.values(), now)
     return rows, follow_ups, states, info
 
 
 def ticket_clocks(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetime
                   ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    known = {name: row for name, row in latest(store.clocks_for(tracker, ticket_id)).items()
-             if name in book.rulebook.sla}
-    return ({name: book.status(row.clock, now).state for name, row in known.items()},
-            {name: book.info(row.clock, now) for name, row in known.items()})
+    clocks = [row.clock for row in store.clocks_for(tracker, ticket_id)]
+    return views(book.rulebook, book.calendars, clocks, now)
 
 
 def sweep(book: SlaBook, store: Store, clock: WallClock) -> int:
