@@ -95,11 +95,9 @@ def create_app(intake: Intake, settings: WebhookSettings,
     def accept(source: str, authenticate: Callable[[bytes, WebhookSettings], tuple[Response, int] | None],
                classify: Callable[[Any], Any]) -> tuple[Response, int]:
         """Size, authenticity, JSON, a known shape, then the inbox: in that order, for every tracker."""
-        if request.content_length is not None and request.content_length > settings.max_body:
-            return error(413, f"body larger than the limit of {settings.max_body} bytes")
-        body = request.stream.read(settings.max_body + 1)
-        if len(body) > settings.max_body:  # no Content-Length (chunked): count what arrives
-            return error(413, f"body larger than the limit of {settings.max_body} bytes")
+        body = _read_body(settings.max_body)
+        if not isinstance(body, bytes):
+            return body
         denied = authenticate(body, settings)
         if denied:
             return denied
@@ -138,9 +136,9 @@ def create_app(intake: Intake, settings: WebhookSettings,
             return denied
         if admin is None:
             return error(404, "admin endpoints are not available")
-        body = request.stream.read(settings.max_body + 1)
-        if len(body) > settings.max_body:
-            return error(413, f"body larger than the limit of {settings.max_body} bytes")
+        body = _read_body(settings.max_body)
+        if not isinstance(body, bytes):
+            return body
         sources = _rule_sources(body)
         if isinstance(sources, str):
             return error(400, sources)
@@ -162,6 +160,29 @@ def create_app(intake: Intake, settings: WebhookSettings,
         return jsonify({"status": "reloaded", **summary}), 200
 
     return app
+
+
+def _read_body(limit: int) -> bytes | tuple[Response, int]:
+    """The request body, or a 413 answer: at most `limit` bytes are read, with or without a
+    Content-Length (a chunked body is counted as it arrives)."""
+    if request.content_length is not None and request.content_length > limit:
+        return error(413, f"body larger than the limit of {limit} bytes")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        return error(413, f"body larger than the limit of {limit} bytes")
+    return body
+
+
+def _token_check(settings: WebhookSettings, not_configured: str, missing: str) -> tuple[Response, int] | None:
+    """The shared-token fallback of deliveries that are not signed (`?token=` or a header)."""
+    presented = request.headers.get("X-Ticketwarden-Token") or request.args.get("token")
+    if not settings.token:
+        return error(403, not_configured)
+    if not presented:
+        return error(401, missing)
+    if not token_matches(presented, settings.token):
+        return error(403, "invalid token")
+    return None
 
 
 def _rule_sources(body: bytes) -> list[tuple[str, str]] | str:
@@ -205,15 +226,9 @@ def _authenticate_jira(body: bytes, settings: WebhookSettings) -> tuple[Response
         except SignatureError as exc:
             return error(403, f"invalid X-Hub-Signature: {exc}")
         return None
-    presented = request.headers.get("X-Ticketwarden-Token") or request.args.get("token")
-    if not settings.token:
-        return error(403, "Jira webhooks are not accepted: set TICKETWARDEN_JIRA_WEBHOOK_SECRET "
-                          "(or TICKETWARDEN_WEBHOOK_TOKEN for ?token=) on this server")
-    if not presented:
-        return error(401, "missing token: add ?token=... to the webhook URL, or configure a secret")
-    if not token_matches(presented, settings.token):
-        return error(403, "invalid token")
-    return None
+    return _token_check(settings, "Jira webhooks are not accepted: set TICKETWARDEN_JIRA_WEBHOOK_SECRET "
+                                  "(or TICKETWARDEN_WEBHOOK_TOKEN for ?token=) on this server",
+                        "missing token: add ?token=... to the webhook URL, or configure a secret")
 
 
 def _authenticate_redmine(body: bytes, settings: WebhookSettings) -> tuple[Response, int] | None:
@@ -228,15 +243,9 @@ def _authenticate_redmine(body: bytes, settings: WebhookSettings) -> tuple[Respo
         except SignatureError as exc:
             return error(403, f"invalid X-Redmine-Signature-256: {exc}")
         return None
-    presented = request.headers.get("X-Ticketwarden-Token") or request.args.get("token")
-    if not settings.token:
-        return error(403, "token-authenticated webhooks are not accepted: "
-                          "TICKETWARDEN_WEBHOOK_TOKEN is not set on this server")
-    if not presented:
-        return error(401, "missing token: add ?token=... to the webhook URL or send X-Ticketwarden-Token")
-    if not token_matches(presented, settings.token):
-        return error(403, "invalid token")
-    return None
+    return _token_check(settings, "token-authenticated webhooks are not accepted: "
+                                  "TICKETWARDEN_WEBHOOK_TOKEN is not set on this server",
+                        "missing token: add ?token=... to the webhook URL or send X-Ticketwarden-Token")
 
 
 def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
