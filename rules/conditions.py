@@ -29,6 +29,11 @@ STANDARD_FIELDS = (
     "description", "labels", "created", "updated", "age", "actor", "actor_role", "author_role",
     "comment", "comment_visibility", "sla.policy",
 )
+# Facts an event carries about a related issue (see Event.related), by prefix.
+RELATED_FIELDS = {
+    "development": ("key", "url", "status", "previous_status", "resolved", "resolution"),
+    "record": ("kind", "cause", "key", "url", "owner", "action_due", "review_due", "reminder"),
+}
 CHANGE_NAMES = {"type": "tracker"}
 ROLES = ("staff", "customer")
 _VOCABULARY_OF = {"status": "statuses", "priority": "priorities", "tracker": "trackers",
@@ -59,6 +64,13 @@ class ConditionContext:
     vocabulary: Mapping[str, Sequence[str]] = field(default_factory=dict)  # statuses -> names
     field_values: Mapping[str, Sequence[str]] = field(default_factory=dict)  # logical -> values
     sla_policies: Sequence[str] | None = None
+    measures: Sequence[str] | None = None  # a measured rule: only these names may be tested
+
+
+def related_field(name: str) -> tuple[str, str] | None:
+    """`development.status` -> ("development", "status") when it is a known related fact."""
+    prefix, _, rest = name.partition(".")
+    return (prefix, rest) if rest in RELATED_FIELDS.get(prefix, ()) else None
 
 
 @dataclass(frozen=True)
@@ -105,12 +117,17 @@ def parse_condition(text: str, context: ConditionContext) -> Condition:
     if not head:
         raise ConditionSyntaxError(f"cannot read condition {text!r}: expected `field operator value`")
     name, rest = head["field"], head["rest"]
-    custom = name in context.custom_fields
-    if _sla_state_policy(name, context) is not None:
+    custom = name in context.custom_fields and context.measures is None
+    if context.measures is not None:
+        if name not in context.measures:
+            raise ConditionSyntaxError(f"unknown measure {name!r}: a measured rule's conditions test its "
+                                       f"measures (known: {', '.join(context.measures)})")
+    elif _sla_state_policy(name, context) is not None or related_field(name):
         pass
     elif not custom and name not in STANDARD_FIELDS:
         policies = [f"sla.{policy}" for policy in context.sla_policies or ()]
-        known = ", ".join(sorted(set(STANDARD_FIELDS) | set(context.custom_fields) | set(policies)))
+        related = [f"{prefix}.{name}" for prefix, names in RELATED_FIELDS.items() for name in names]
+        known = ", ".join(sorted(set(STANDARD_FIELDS) | set(context.custom_fields) | set(policies) | set(related)))
         raise ConditionSyntaxError(f"unknown field {name!r} (known: {known})")
     match = _OPERATOR.match(rest)
     if not match:
@@ -227,6 +244,7 @@ class Facts:
     field_refs: Mapping[str, str | None]
     role_of: Callable[[Person | None, Ticket | None], str | None]
     sla_states: Mapping[str, str] = field(default_factory=dict)  # policy -> running|paused|met|breached
+    measures: Mapping[str, Any] | None = None  # a measured rule's figures for one group
 
 
 def evaluate(nodes: Sequence[Node], facts: Facts, trace: list[ConditionTrace] | None = None,
@@ -298,8 +316,13 @@ def _short(delta: timedelta) -> str:
 def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] | None:
     """Every text form a field may be matched by (an id, a login, a name); None when empty."""
     ticket, event = facts.ticket, facts.event
+    if facts.measures is not None and name in facts.measures:
+        return _as_values(facts.measures[name])
     if custom_ref is not None:
         return _as_values(ticket.custom_field(custom_ref))
+    related = related_field(name)
+    if related is not None:
+        return _as_values(event.related.get(related[0], {}).get(related[1]))
     if name.startswith("sla.") and name != "sla.policy":
         return _as_values(facts.sla_states.get(name[4:]))
     getters: dict[str, Callable[[], Any]] = {
@@ -348,12 +371,17 @@ def _same(left: str, right: str) -> bool:
 
 
 def _ordered(left: str, right: str) -> tuple[Any, Any] | None:
-    for convert in (float, _as_datetime):
+    for convert in (_number, _as_datetime):
         try:
             return convert(left), convert(right)
         except (TypeError, ValueError):
             continue
     return None
+
+
+def _number(text: str) -> float:
+    """A number; `20%` is 20 (shares are percentages)."""
+    return float(text[:-1] if text.endswith("%") else text)
 
 
 def _as_datetime(text: str) -> datetime:

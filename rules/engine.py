@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from rules.actions import PlanError, Scope
 from rules.conditions import ConditionTrace, Facts
@@ -147,13 +147,20 @@ def evaluate(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
     return decision
 
 
-def evaluate_scheduled(rulebook: Rulebook, rule_name: str, fired_at: datetime, now: datetime) -> Decision:
-    """Run one scheduled rule (no ticket: only ticket-less actions such as notify are allowed)."""
+def evaluate_scheduled(rulebook: Rulebook, rule_name: str, fired_at: datetime, now: datetime,
+                       groups: Sequence[MeasuredGroup] | None = None,
+                       window: Mapping[str, Any] | None = None) -> Decision:
+    """Run one scheduled rule. A plain one has no ticket (only ticket-less actions such as
+    notify); a measured one runs once per group of incidents, its conditions testing the
+    group's measures (`groups` and `window`: computed by the caller from stored facts)."""
     event_id = f"schedule:{rule_name}:{fired_at.isoformat()}"
     decision = Decision(event_id, "-", ["schedule"], rulebook.version)
     rule = rulebook.rule(rule_name)
     if rule is None or not rule.schedules:
         decision.ignored = f"rule {rule_name!r} is not a scheduled rule of rulebook {rulebook.version}"
+        return decision
+    if rule.measure is not None:
+        _run_measured(rulebook, rule, decision, fired_at, now, groups or (), window or {})
         return decision
     ticket = Ticket("schedule", "", "-", "", "", "", "", "", "", "")
     event = Event(event_id, "schedule", "", frozenset({"schedule"}), fired_at, SELF)
@@ -163,8 +170,38 @@ def evaluate_scheduled(rulebook: Rulebook, rule_name: str, fired_at: datetime, n
         trace.skipped = "disabled"
         return decision
     trace.matched = True
-    _plan_actions(rule, event, ticket, now, {}, decision, trace, {}, rulebook.calendar_zones)
+    _plan_actions(rule, event, ticket, now, {}, decision, trace, {}, rulebook.calendar_zones, locale=rulebook.locale)
     return decision
+
+
+class MeasuredGroup(Protocol):
+    tracker: str
+    name: str
+    values: dict[str, Any]
+    sources: list[dict[str, str]]
+
+
+def _run_measured(rulebook: Rulebook, rule: Rule, decision: Decision, fired_at: datetime, now: datetime,
+                  groups: Sequence[MeasuredGroup], window: Mapping[str, Any]) -> None:
+    if not groups:
+        decision.rules.append(RuleTrace(rule.name, triggered=True, skipped="no incidents in the window"))
+    for group in groups:
+        trace = RuleTrace(f"{rule.name} [{group.tracker} {group.name}]", triggered=True)
+        decision.rules.append(trace)
+        if not rule.enabled:
+            trace.skipped = "disabled"
+            continue
+        event = Event(f"{decision.event_id}:{group.tracker}:{group.name}", group.tracker, "",
+                      frozenset({"schedule"}), fired_at, SELF)
+        ticket = Ticket(group.tracker, "", "-", "", "", "", "", "", "", "")
+        refs = rulebook.field_refs(group.tracker)
+        facts = Facts(ticket, event, now, refs, rulebook.staff.role_of, measures=group.values)
+        trace.matched = evaluate_conditions(rule.conditions, facts, trace.conditions)
+        if trace.matched:
+            extra = {"measure": dict(group.values), "group": group.name, "window": dict(window),
+                     "sources": list(group.sources)}
+            _plan_actions(rule, event, ticket, now, refs, decision, trace, {}, rulebook.calendar_zones,
+                          locale=rulebook.locale, extra=extra)
 
 
 def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
@@ -184,16 +221,18 @@ def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
         trace.matched = evaluate_conditions(rule.conditions, facts, trace.conditions)
         if trace.matched:
             _plan_actions(rule, event, ticket, now, field_refs, decision, trace, set_by, rulebook.calendar_zones,
-                          sla_info)
+                          sla_info, locale=rulebook.locale)
     return decision.effects[before:]
 
 
 def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
                   field_refs: dict[str, str | None], decision: Decision, trace: RuleTrace,
                   set_by: dict[str, str], calendar_zones: Mapping[str, str],
-                  sla_info: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                  sla_info: Mapping[str, Mapping[str, Any]] | None = None, *, locale: str = "en",
+                  extra: Mapping[str, Any] | None = None) -> None:
     scope = Scope(ticket, event, now, rule.name, field_refs,
-                  template_context(ticket, event, field_refs, now, rule.name, calendar_zones, sla_info))
+                  template_context(ticket, event, field_refs, now, rule.name, calendar_zones, sla_info, extra),
+                  locale)
     for index, action in enumerate(rule.actions):
         name = action.spec.name
         try:

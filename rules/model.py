@@ -109,6 +109,9 @@ class Event:
     changes: tuple[Change, ...] = ()
     comment: Comment | None = None
     sla_policy: str | None = None
+    # Facts about another issue the event is about: {"development": {...}} when a development
+    # issue this ticket was escalated to changed; {"record": {...}} for a record's reminders.
+    related: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def change_of(self, field_name: str) -> Change | None:
         for change in self.changes:

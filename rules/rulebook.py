@@ -7,6 +7,7 @@ across them, and references between them (an SLA's calendar, a rule's channel) a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import re
@@ -24,8 +25,13 @@ from rules.errors import RulebookInvalid, RuleError
 from rules.people import StaffDefinition
 from rules.schema import (
     CALENDAR,
+    DEFAULT_ORIGINS,
     FIELD,
     HOLIDAYS,
+    INDICATORS,
+    MEASURE,
+    MEASURE_WINDOWS,
+    ORIGIN,
     RULE,
     SLA,
     STAFF,
@@ -52,6 +58,51 @@ class CompiledAction:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A measured rule's window and grouping: it runs once per group of incidents."""
+
+    window: timedelta | None  # None: a calendar month (see `month`)
+    month: str | None  # previous_month | this_month
+    by: str
+
+
+@dataclass(frozen=True)
+class OriginPolicy:
+    """The failure-origin field and its controlled vocabulary (value -> meaning)."""
+
+    field: str
+    values: Mapping[str, str]
+    internal: tuple[str, ...] = ("internal",)
+    unclassified: tuple[str, ...] = ("unknown",)
+
+    def classified(self, value: str | None) -> bool:
+        return bool(value) and str(value).casefold() not in {v.casefold() for v in self.unclassified}
+
+    def is_internal(self, value: str | None) -> bool:
+        return bool(value) and str(value).casefold() in {v.casefold() for v in self.internal}
+
+
+@dataclass(frozen=True)
+class Indicators:
+    """What counts: which tickets are customer-reported incidents, and who their team and
+    customer are."""
+
+    incidents: tuple[Node, ...] = ()
+    team: str | None = None  # logical field
+    customer: str = "author"  # author | project | a logical field
+
+
+def measure_names(origin: OriginPolicy | None) -> tuple[str, ...]:
+    """The names a measured rule's conditions and templates may use."""
+    names = ["group", "incidents", "closed", "breached", "breached_share"]
+    if origin is not None:
+        names += ["internal", "internal_share", "unclassified", "unclassified_share"]
+        for value in origin.values:
+            names += [f"origin.{value}", f"share.{value}"]
+    return tuple(names)
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str
     triggers: frozenset[str]
@@ -62,6 +113,7 @@ class Rule:
     enabled: bool = True
     description: str = ""
     schedules: tuple[str, ...] = ()
+    measure: Measure | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +165,8 @@ class Rulebook:
     calendars: Mapping[str, Calendar] = field(default_factory=dict)
     sla: Mapping[str, SlaPolicy] = field(default_factory=dict)
     chain_limit: int = DEFAULT_CHAIN_LIMIT
+    origin: OriginPolicy | None = None
+    indicators: Indicators = field(default_factory=Indicators)
 
     def field_refs(self, tracker_kind: str) -> dict[str, str | None]:
         """Logical field name -> this tracker's field reference (name or id), None if unmapped."""
@@ -146,6 +200,7 @@ class _Merged:
     slas: dict[str, tuple[Where, Any]] = field(default_factory=dict)
     locale: str | None = None
     chain_limit: int = DEFAULT_CHAIN_LIMIT
+    once: dict[str, tuple[Where, Any]] = field(default_factory=dict)  # origin, indicators
 
 
 def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | None = None) -> Rulebook:
@@ -160,9 +215,11 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
     for where, document in documents:
         _merge_sections(where, document, merged)
 
+    origin = _compile_origin(merged)
     condition_context = ConditionContext(
         custom_fields=merged.fields, vocabulary=merged.vocabulary, field_values=merged.field_values,
         sla_policies=tuple(merged.slas))
+    indicators = _compile_indicators(merged, condition_context)
     calendars = {name: calendar for name, (where, raw) in merged.calendars.items()
                  if (calendar := _compile_calendar(name, where, raw)) is not None}
     policies = {name: policy for name, (where, raw) in merged.slas.items()
@@ -170,7 +227,8 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
     book = CompileContext(
         field_names=sorted(merged.fields), vocabulary=merged.vocabulary, field_values=merged.field_values,
         channels=frozenset(c.casefold() for c in channels) if channels is not None else None,
-        calendar_zones={name: c.timezone for name, c in calendars.items()})
+        calendar_zones={name: c.timezone for name, c in calendars.items()},
+        origin_field=origin.field if origin else None)
 
     rules: list[Rule] = []
     seen_names: dict[str, str] = {}
@@ -181,7 +239,8 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
             rules_where.error("expected a list of rules")
             continue
         for index, raw in enumerate(raw_rules):
-            rule = _compile_rule(rules_where.child(raw_rules, index), raw, condition_context, book, seen_names)
+            rule = _compile_rule(rules_where.child(raw_rules, index), raw, condition_context, book, seen_names,
+                                 measure_names(origin))
             if rule is not None:
                 rules.append(rule)
 
@@ -193,7 +252,7 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
         files=tuple(name for name, _ in sources), version=rulebook_version(sources),
         vocabulary=merged.vocabulary, field_values=merged.field_values,
         staff=StaffDefinition.from_section(merged.staff), calendars=calendars, sla=policies,
-        chain_limit=merged.chain_limit)
+        chain_limit=merged.chain_limit, origin=origin, indicators=indicators)
 
 
 def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError]) -> list[tuple[Where, MappingNode]]:
@@ -231,6 +290,14 @@ def _merge_sections(where: Where, document: MappingNode, merged: _Merged) -> Non
         else:
             where.child(document, "chain_limit").error("expected a whole number from 1 to 100")
     _collect_fields(where, document, merged)
+    for section in ("origin", "indicators"):
+        if section in document:
+            if section in merged.once:
+                first = merged.once[section][0]
+                where.child(document, section).error(
+                    f"section {section!r} is defined twice (first at {first.file}:{first.line})")
+            else:
+                merged.once[section] = (where.child(document, section), document[section])
     for section, options in (("vocabulary", VOCABULARY), ("staff", STAFF)):
         if section in document:
             values = read_options(options, document[section], where.child(document, section)) or {}
@@ -286,6 +353,67 @@ def _collect_fields(where: Where, document: MappingNode, merged: _Merged) -> Non
         merged.fields[name] = mapped
         if options.get("values"):
             merged.field_values[name] = tuple(map(str, options["values"]))
+
+
+def _compile_origin(merged: _Merged) -> OriginPolicy | None:
+    """The failure-origin policy: from an `origin` section, or the defaults when the rulebook
+    maps a field called `origin`. Its vocabulary becomes the field's allowed values."""
+    if "origin" not in merged.once:
+        if "origin" not in merged.fields:
+            return None
+        if "origin" in merged.field_values:  # the field lists its own values: they are the vocabulary
+            return OriginPolicy("origin", {v: DEFAULT_ORIGINS.get(v, "") for v in merged.field_values["origin"]})
+        merged.field_values["origin"] = tuple(DEFAULT_ORIGINS)
+        return OriginPolicy("origin", dict(DEFAULT_ORIGINS))
+    where, raw = merged.once["origin"]
+    before = len(where.errors)
+    options = read_options(ORIGIN, raw, where)
+    if options is None:
+        return None
+    name = str(options["field"])
+    if name not in merged.fields:
+        (where.child(raw, "field") if "field" in raw else where).error(
+            f"origin field {name!r} is not declared in `fields`")
+    values = options["values"]
+    if not isinstance(values, dict) or not values:
+        values = dict(DEFAULT_ORIGINS)
+        where.child(raw, "values").error("expected a mapping of value -> meaning, with at least one value")
+    values = {str(value): str(meaning or "") for value, meaning in values.items()}
+    folded = {value.casefold() for value in values}
+    for key in ("internal", "unclassified"):
+        items = options[key] if isinstance(options[key], list) else []
+        for index, item in enumerate(items):
+            if str(item).casefold() not in folded:
+                where.child(raw, key).child(items, index).error(
+                    f"{item!r} is not one of the origin values ({', '.join(values)})")
+    declared = merged.field_values.get(name)
+    if declared and {v.casefold() for v in declared} != folded:
+        where.child(raw, "values").error(
+            f"the origin values differ from those declared on field {name!r} ({', '.join(declared)})")
+    if len(where.errors) > before:
+        return None
+    merged.field_values[name] = tuple(values)
+    return OriginPolicy(name, values, tuple(map(str, options["internal"])), tuple(map(str, options["unclassified"])))
+
+
+def _compile_indicators(merged: _Merged, context: ConditionContext) -> Indicators:
+    team = "team" if "team" in merged.fields else None
+    if "indicators" not in merged.once:
+        return Indicators(team=team)
+    where, raw = merged.once["indicators"]
+    options = read_options(INDICATORS, raw, where)
+    if options is None:
+        return Indicators(team=team)
+    incidents = _compile_conditions(where.child(raw, "incidents"), raw.get("incidents"), context)
+    if "team" in raw:
+        team = str(options["team"])
+        if team not in merged.fields:
+            where.child(raw, "team").error(f"team field {team!r} is not declared in `fields`")
+    customer = str(options["customer"])
+    if customer not in ("author", "project") and customer not in merged.fields:
+        where.child(raw, "customer").error(
+            f"customer must be `author`, `project` or a field declared in `fields`; got {customer!r}")
+    return Indicators(incidents, team, customer)
 
 
 _RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
@@ -457,7 +585,7 @@ def _compile_warn_at(where: Where, raw: Any) -> tuple[float | None, timedelta | 
 # -- rules ------------------------------------------------------------------------------------
 
 def _compile_rule(where: Where, raw: Any, context: ConditionContext, book: CompileContext,
-                  seen: dict[str, str]) -> Rule | None:
+                  seen: dict[str, str], measures: tuple[str, ...] = ()) -> Rule | None:
     before = len(where.errors)
     if not isinstance(raw, dict):
         where.error("a rule must be a mapping with name, on, if, then")
@@ -473,14 +601,35 @@ def _compile_rule(where: Where, raw: Any, context: ConditionContext, book: Compi
     else:
         seen[name] = f"{where.file}:{where.line}"
     triggers, schedules = _compile_triggers(where, raw)
+    measure = _compile_measure(where.child(raw, "measure"), raw["measure"]) if "measure" in raw else None
+    if measure is not None:
+        context = dataclasses.replace(context, measures=measures)
+        book = dataclasses.replace(book, measured=True)
+        if triggers or not schedules:
+            where.child(raw, "on").error("a measured rule runs on a schedule only: on: [{schedule: cron}]")
     conditions = _compile_conditions(where.child(raw, "if"), raw.get("if"), context) if "if" in raw else ()
     actions = _compile_actions(where, raw, book)
     if schedules and not triggers:
-        _check_scheduled(where, raw, conditions, actions)
+        _check_scheduled(where, raw, conditions if measure is None else (), actions)
     if len(where.errors) > before or options is None:
         return None
     return Rule(name, triggers, conditions, actions, where.file, where.line,
-                bool(options["enabled"]), str(options["description"]), schedules)
+                bool(options["enabled"]), str(options["description"]), schedules, measure)
+
+
+def _compile_measure(where: Where, raw: Any) -> Measure | None:
+    options = read_options(MEASURE, raw, where)
+    if options is None or "\0errors" in options:
+        return None
+    window = str(options["window"])
+    if window in MEASURE_WINDOWS:
+        return Measure(None, window, str(options["by"]))
+    try:
+        duration = parse_duration(window)
+    except DurationError as exc:
+        where.child(raw, "window").error(f"{exc}; or one of: {', '.join(MEASURE_WINDOWS)}")
+        return None
+    return Measure(duration, None, str(options["by"]))
 
 
 def _check_scheduled(where: Where, raw: Mapping[str, Any], conditions: tuple[Node, ...],

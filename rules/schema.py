@@ -17,6 +17,8 @@ from rules.durations import DURATION_PATTERN
 TRIGGERS = (
     "ticket.created", "ticket.updated", "ticket.commented", "ticket.closed", "ticket.reopened",
     "sla.started", "sla.warning", "sla.breached", "sla.met",
+    "development.updated", "development.resolved",
+    "record.reminder", "record.overdue", "record.review_due",
 )
 LOCALES = ("en", "es")
 TRACKER_KINDS = ("redmine", "jira")
@@ -165,6 +167,37 @@ SLA = {
     "quiet_hours": Option("text", doc="a calendar whose working time warnings wait for (breaches are "
                                       "recorded on time)", example="ba-office"),
 }
+DEFAULT_ORIGINS = {
+    "internal": "our own product, service or people caused the failure (a nonconformity candidate)",
+    "customer": "the customer's use, data, configuration or environment caused it",
+    "third-party": "a supplier or another vendor's product or service caused it",
+    "infrastructure": "hosting, network or platform outside the product caused it",
+    "unknown": "not classified yet",
+}
+ORIGIN = {
+    "field": Option("text", default="origin", doc="logical field (in `fields`) that holds the failure origin"),
+    "values": Option("mapping", default=DEFAULT_ORIGINS,
+                     doc="the controlled vocabulary: value -> its meaning (default: internal, customer, "
+                         "third-party, infrastructure, unknown)"),
+    "internal": Option("list", default=["internal"], doc="values that are failures of our own making"),
+    "unclassified": Option("list", default=["unknown"],
+                           doc="values that mean not classified yet (an empty field is unclassified too)"),
+}
+INDICATORS = {
+    "incidents": Option("conditions", default=[],
+                        doc="which tickets are customer-reported incidents; none = every ticket"),
+    "team": Option("text", default="team", doc="logical field that names a ticket's team"),
+    "customer": Option("text", default="author",
+                       doc="who the customer is: `author`, `project`, or a logical field"),
+}
+MEASURE_WINDOWS = ("previous_month", "this_month")
+MEASURE_GROUPS = ("team", "customer", "priority", "origin", "project", "all")
+MEASURE = {
+    "window": Option("text", default="30d", doc="incidents created in the last DURATION before the run "
+                                                "(30d), or `previous_month` / `this_month`"),
+    "by": Option("enum", default="team", choices=MEASURE_GROUPS,
+                 doc="one evaluation of the rule per group (`all`: one for everything)"),
+}
 RULE = {
     "name": Option("text", required=True, doc="unique name; part of every effect's idempotency key"),
     "description": Option("text", default="", doc="what the rule is for"),
@@ -172,6 +205,8 @@ RULE = {
     "if": Option("conditions", default=[], doc="all must hold"),
     "then": Option("actions", required=True, doc="actions, in order"),
     "enabled": Option("bool", default=True, doc="false keeps the rule but never runs it"),
+    "measure": Option("section:measure", doc="a scheduled rule run once per group over measures "
+                                             "(its conditions test the measures)"),
 }
 TOP_LEVEL = {
     "version": Option("enum", required=True, choices=(1,), doc="format version"),
@@ -182,11 +217,14 @@ TOP_LEVEL = {
     "staff": Option("section:staff", doc="who counts as staff (everyone else is a customer)"),
     "calendars": Option("calendars", default={}, doc="business calendars by name"),
     "sla": Option("slas", default={}, doc="SLA policies by name"),
+    "origin": Option("section:origin", doc="failure origin: its field and controlled vocabulary"),
+    "indicators": Option("section:indicators", doc="what measures and reports count"),
     "rules": Option("rules", default=[], doc="the rules, in order"),
 }
 SECTIONS: dict[str, Mapping[str, Option]] = {
     "field": FIELD, "vocabulary": VOCABULARY, "staff": STAFF, "holidays": HOLIDAYS,
     "calendar": CALENDAR, "target": TARGET, "sla": SLA, "rule": RULE, "rulebook": TOP_LEVEL,
+    "origin": ORIGIN, "indicators": INDICATORS, "measure": MEASURE,
 }
 
 

@@ -75,8 +75,10 @@ def template_context(
     rule: str,
     calendar_zones: Mapping[str, str] | None = None,
     sla: Mapping[str, Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The names a template may use. `field_refs` maps logical field names to this tracker's refs."""
+    """The names a template may use. `field_refs` maps logical field names to this tracker's refs.
+    `extra` adds names of a measured rule (`measure`, `group`, `window`)."""
     fields = {name: (ticket.custom_field(ref) if ref else None) for name, ref in field_refs.items()}
     return {
         "ticket": {
@@ -99,6 +101,9 @@ def template_context(
         "calendar_zones": dict(calendar_zones or {}),
         "sla": {**dict(EMPTY_SLA), **dict((sla or {}).get(event.sla_policy or "", {})),
                 "policies": dict(sla or {})},
+        "development": {**EMPTY_RELATED["development"], **dict(event.related.get("development", {}))},
+        "record": {**EMPTY_RELATED["record"], **dict(event.related.get("record", {}))},
+        **dict(extra or {}),
     }
 
 
@@ -115,6 +120,21 @@ SAMPLE_SLA = {"resolution": {"policy": "resolution", "cycle": 1, "state": "runni
                              "due_local": "2026-01-05 13:30 UTC", "due_date": "2026-01-05",
                              "warn": "2026-01-05T12:42:00+00:00",
                              "warn_local": "2026-01-05 12:42 UTC"}}
+EMPTY_RELATED: dict[str, dict[str, str]] = {
+    "development": dict.fromkeys(("key", "url", "status", "previous_status", "resolved", "resolution"), ""),
+    "record": dict.fromkeys(("kind", "cause", "key", "url", "owner", "action_due", "review_due", "reminder"), ""),
+}
+
+
+class _SampleMeasures(dict[str, Any]):
+    """Any measure name renders (as 0) in a dry render: the names are checked with the conditions."""
+
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+SAMPLE_MEASURED = {"measure": _SampleMeasures(group="support"), "group": "support",
+                   "window": {"start": _SAMPLE_TIME, "end": _SAMPLE_TIME, "month": "2026-01", "label": "30d"}}
 SAMPLE_TICKET = Ticket(
     tracker_kind="sample", id="1", key="#1", url="https://tracker.invalid/issues/1",
     project="support", project_name="Support", tracker="Incident", status="New",
@@ -131,10 +151,12 @@ SAMPLE_EVENT = Event(
 
 
 def dry_render(template: Template, field_names: list[str],
-               calendar_zones: Mapping[str, str] | None = None) -> str | None:
-    """Render against the sample ticket; the error message, or None when it renders."""
+               calendar_zones: Mapping[str, str] | None = None, measured: bool = False) -> str | None:
+    """Render against the sample ticket (and sample measures, for a measured rule); the error
+    message, or None when it renders."""
     context = template_context(SAMPLE_TICKET, SAMPLE_EVENT, {name: None for name in field_names},
-                               _SAMPLE_TIME, "sample rule", calendar_zones, SAMPLE_SLA)
+                               _SAMPLE_TIME, "sample rule", calendar_zones, SAMPLE_SLA,
+                               SAMPLE_MEASURED if measured else None)
     try:
         render(template, context)
     except TemplateError as exc:

@@ -62,7 +62,8 @@ tests:
         "got 'yesterday'",
         f"{test_file}:6: tests → 0 → events → 0 → on: unknown trigger 'ticket.exploded' (expected one of: "
         "ticket.created, ticket.updated, ticket.commented, ticket.closed, ticket.reopened, sla.started, "
-        "sla.warning, sla.breached, sla.met, or sweep)",
+        "sla.warning, sla.breached, sla.met, development.updated, development.resolved, record.reminder, "
+        "record.overdue, record.review_due, or sweep)",
         f"{test_file}:7: tests → 0 → events → 0 → expect → 0 → rul: unknown key (expected one of: rule, action, "
         "set, body, body_contains, private, status, to, channel, message_contains)",
         "0 passed, 0 failed, 3 error(s) in test files",

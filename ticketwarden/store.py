@@ -129,6 +129,67 @@ sla_clocks = sa.Table(
     sa.Index("ix_sla_clocks_due_at", "due_at"),
 )
 
+records = sa.Table(
+    "records", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tracker", sa.String(16), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("cause", sa.String(255), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("target_id", sa.String(64)),
+    sa.Column("target_key", sa.String(64)),
+    sa.Column("target_url", sa.String(512)),
+    sa.Column("sources", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("action_due", UTCDateTime),
+    sa.Column("review_due", UTCDateTime),
+    sa.Column("fired", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("next_check", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+    sa.UniqueConstraint("tracker", "kind", "cause", name="uq_records_cause"),
+    sa.Index("ix_records_target", "tracker", "target_id"),
+    sa.Index("ix_records_next_check", "next_check"),
+)
+
+origin_history = sa.Table(
+    "origin_history", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tracker", sa.String(16), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("old", sa.String(128)),
+    sa.Column("new", sa.String(128)),
+    sa.Column("by_kind", sa.String(16), nullable=False),
+    sa.Column("by", sa.String(255), nullable=False),
+    sa.Column("event", sa.String(255), nullable=False),
+    sa.UniqueConstraint("tracker", "ticket_id", "event", name="uq_origin_history_event"),
+    sa.Index("ix_origin_history_ticket", "tracker", "ticket_id"),
+)
+
+ticket_facts = sa.Table(
+    "ticket_facts", metadata,
+    sa.Column("tracker", sa.String(16), primary_key=True),
+    sa.Column("ticket_id", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(128), nullable=False),
+    sa.Column("priority", sa.String(128), nullable=False),
+    sa.Column("team", sa.String(128)),
+    sa.Column("customer", sa.String(255)),
+    sa.Column("origin", sa.String(128)),
+    sa.Column("incident", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+    sa.Column("breaches", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_ticket_facts_created", "created_at"),
+)
+
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
 
 
@@ -154,6 +215,45 @@ class FollowUp:
     source: str
     dedup_key: str
     body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OriginChange:
+    """One change of a ticket's failure origin: who (a person, or a rule) made it, and when."""
+
+    tracker: str
+    ticket_id: str
+    at: datetime
+    old: str | None
+    new: str | None
+    by_kind: str  # "person" or "rule"
+    by: str
+    event: str  # what made it: an event id, or an effect key
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """An issue ticketwarden created for a cause: a development issue, a nonconformity or an
+    observation, with the tickets that led to it and the dates its lifecycle watches."""
+
+    id: int
+    tracker: str
+    kind: str
+    cause: str
+    state: str  # creating | open | closed
+    created_by: str
+    target_id: str | None
+    target_key: str | None
+    target_url: str | None
+    sources: tuple[str, ...]
+    detail: Mapping[str, Any]
+    action_due: datetime | None
+    review_due: datetime | None
+    fired: tuple[str, ...]
+    next_check: datetime | None
+    created_at: datetime
+    closed_at: datetime | None
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -278,9 +378,10 @@ class Store:
 
     def complete_inbox(self, item_id: int, *, effects: list[Effect], trace: Mapping[str, Any],
                        tracker: str, ticket_id: str, now: datetime, clocks: Iterable[ClockRow] = (),
-                       follow_ups: Iterable[FollowUp] = ()) -> int:
-        """Record the decision: clocks, follow-up events, outbox rows, audit trace and done,
-        in ONE transaction.
+                       follow_ups: Iterable[FollowUp] = (), origin_changes: Iterable[OriginChange] = (),
+                       facts: Mapping[str, Any] | None = None) -> int:
+        """Record the decision: clocks, follow-up events, outbox rows, origin changes, the
+        ticket's facts, audit trace and done, in ONE transaction.
 
         Returns how many effects were new (a replayed event's effects are already there).
         """
@@ -290,6 +391,10 @@ class Store:
                 if not self._save_clock(conn, row, now):
                     raise ClockConflict(f"SLA clock {row.clock.policy} of {row.clock.ticket_id} changed meanwhile")
             self._queue(conn, follow_ups, now)
+            for change in origin_changes:
+                self._origin_change(conn, change)
+            if facts is not None:
+                self._save_facts(conn, facts, now)
             for effect in effects:
                 result = conn.execute(self._insert(outbox).values(
                     effect_key=effect.key, inbox_id=item_id, tracker=effect.tracker_kind,
@@ -320,8 +425,11 @@ class Store:
         return [OutboxItem(r.id, Effect(r.effect_key, r.action, r.tracker, r.ticket_id, r.rule,
                                         json.loads(r.params)), r.attempts) for r in rows]
 
-    def effect_applied(self, item: OutboxItem, outcome: str, now: datetime) -> None:
+    def effect_applied(self, item: OutboxItem, outcome: str, now: datetime,
+                       origin_change: OriginChange | None = None) -> None:
         with self.engine.begin() as conn:
+            if origin_change is not None:
+                self._origin_change(conn, origin_change)
             conn.execute(sa.update(outbox).where(outbox.c.id == item.id).values(
                 state=DONE, applied_at=now, outcome=outcome, lease_until=None, last_error=None))
             self._audit(conn, now, "effect", item.effect.tracker_kind, item.effect.ticket_id,
@@ -430,6 +538,163 @@ class Store:
         transitions = tuple(Transition.from_dict(item) for item in json.loads(row.history))
         return ClockRow(Clock(row.tracker, row.ticket_id, row.policy, row.cycle, transitions), row.state,
                         row.due_at, row.next_check, row.version)
+
+    # -- failure origin and ticket facts ---------------------------------------------------------
+
+    def _origin_change(self, conn: Connection, change: OriginChange) -> None:
+        conn.execute(self._insert(origin_history).values(
+            tracker=change.tracker, ticket_id=change.ticket_id, at=change.at, old=change.old, new=change.new,
+            by_kind=change.by_kind, by=change.by[:255], event=change.event[:255],
+        ).on_conflict_do_nothing(index_elements=["tracker", "ticket_id", "event"]))
+
+    def origin_history(self, tracker: str | None, ticket_id: str) -> list[OriginChange]:
+        query = sa.select(origin_history).where(origin_history.c.ticket_id == ticket_id) \
+            .order_by(origin_history.c.at, origin_history.c.id)
+        if tracker is not None:
+            query = query.where(origin_history.c.tracker == tracker)
+        with self.engine.connect() as conn:
+            return [OriginChange(r.tracker, r.ticket_id, r.at, r.old, r.new, r.by_kind, r.by, r.event)
+                    for r in conn.execute(query)]
+
+    def last_origin(self, tracker: str, ticket_id: str) -> str | None:
+        """The origin last recorded for a ticket (None when none was)."""
+        history = self.origin_history(tracker, ticket_id)
+        return history[-1].new if history else None
+
+    def _save_facts(self, conn: Connection, facts: Mapping[str, Any], now: datetime) -> None:
+        values = {key: value for key, value in facts.items() if key != "breaches"}
+        keys = {"tracker", "ticket_id"}
+        statement = self._insert(ticket_facts).values(**values, breaches=0, updated_at=now)
+        conn.execute(statement.on_conflict_do_update(
+            index_elements=["tracker", "ticket_id"],
+            set_={name: value for name, value in values.items() if name not in keys} | {"updated_at": now}))
+
+    def count_breach(self, tracker: str, ticket_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(ticket_facts).where(
+                ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id == ticket_id,
+            ).values(breaches=ticket_facts.c.breaches + 1))
+
+    def facts_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Facts of the tickets created in [start, end)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(ticket_facts).where(
+                ticket_facts.c.created_at >= start, ticket_facts.c.created_at < end,
+            ).order_by(ticket_facts.c.created_at))
+            return [dict(row._mapping) for row in rows]
+
+    # -- records (development issues, nonconformities, observations) -----------------------------
+
+    def claim_record(self, *, tracker: str, kind: str, cause: str, effect_key: str, source: str,
+                     detail: Mapping[str, Any], action_due: datetime | None, review_due: datetime | None,
+                     now: datetime, lease: timedelta) -> tuple[RecordRow, bool]:
+        """The record of a cause, and whether the caller may create its issue now.
+
+        The first caller inserts it (state `creating`, leased); later callers get it as it is.
+        A creation whose lease lapsed (its process died) is taken over, and the same effect
+        retrying gets its own claim back: the tracker-side marker then finds an issue created
+        before the failure, so the issue is created once whatever happens.
+        """
+        with self.engine.begin() as conn:
+            inserted = conn.execute(self._insert(records).values(
+                tracker=tracker, kind=kind, cause=cause[:255], state="creating", created_by=effect_key,
+                lease_until=now + lease, sources=_dumps([source] if source else []), detail=_dumps(dict(detail)),
+                action_due=action_due, review_due=review_due, fired="[]", created_at=now, updated_at=now,
+            ).on_conflict_do_nothing(index_elements=["tracker", "kind", "cause"]).returning(records.c.id)).all()
+            row = self._record_where(conn, records.c.tracker == tracker, records.c.kind == kind,
+                                     records.c.cause == cause[:255])
+            assert row is not None
+            if inserted:
+                return row, True
+            if row.state != "creating":
+                return row, False
+            lapsed = row.lease_until is None or row.lease_until < now
+            if row.created_by != effect_key and not lapsed:
+                return row, False
+            taken = conn.execute(sa.update(records).where(
+                records.c.id == row.id, records.c.state == "creating", records.c.created_by == row.created_by,
+            ).values(created_by=effect_key, lease_until=now + lease, updated_at=now))
+            fresh = self._record_where(conn, records.c.id == row.id)
+            assert fresh is not None
+            return fresh, taken.rowcount == 1
+
+    def record_created(self, record_id: int, *, target_id: str, target_key: str, target_url: str,
+                       next_check: datetime | None, now: datetime) -> RecordRow:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(records).where(records.c.id == record_id).values(
+                state="open", lease_until=None, target_id=target_id, target_key=target_key,
+                target_url=target_url, next_check=next_check, updated_at=now))
+            row = self._record_where(conn, records.c.id == record_id)
+            assert row is not None
+            return row
+
+    def add_record_source(self, record_id: int, ticket_id: str, now: datetime) -> bool:
+        """Add a source ticket to a record; False when it was one already."""
+        with self.engine.begin() as conn:
+            query = sa.select(records.c.sources).where(records.c.id == record_id)
+            if self._skip_locked:
+                query = query.with_for_update()
+            sources = json.loads(conn.execute(query).scalar_one())
+            if ticket_id in sources:
+                return False
+            conn.execute(sa.update(records).where(records.c.id == record_id).values(
+                sources=_dumps([*sources, ticket_id]), updated_at=now))
+            return True
+
+    def record(self, tracker: str, kind: str, cause: str) -> RecordRow | None:
+        with self.engine.connect() as conn:
+            return self._record_where(conn, records.c.tracker == tracker, records.c.kind == kind,
+                                      records.c.cause == cause[:255])
+
+    def records_targeting(self, tracker: str, target_id: str) -> list[RecordRow]:
+        """Records whose issue is this ticket (a development issue, a nonconformity...)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(records).where(
+                records.c.tracker == tracker, records.c.target_id == target_id).order_by(records.c.id))
+            return [self._record_row(row) for row in rows]
+
+    def all_records(self, kind: str | None = None) -> list[RecordRow]:
+        query = sa.select(records).order_by(records.c.id)
+        if kind is not None:
+            query = query.where(records.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [self._record_row(row) for row in conn.execute(query)]
+
+    def due_records(self, now: datetime, limit: int = 200) -> list[RecordRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(records).where(records.c.next_check <= now)
+                                .order_by(records.c.next_check).limit(limit))
+            return [self._record_row(row) for row in rows]
+
+    def fire_record(self, row: RecordRow, fired: Iterable[str], next_check: datetime | None,
+                    follow_ups: Iterable[FollowUp], now: datetime) -> bool:
+        """Mark a record's reminders as fired and queue their events, once: only against the
+        markers read (another process firing the same reminder loses)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(sa.update(records).where(
+                records.c.id == row.id, records.c.fired == _dumps(list(row.fired)),
+            ).values(fired=_dumps(list(fired)), next_check=next_check, updated_at=now))
+            if result.rowcount != 1:
+                return False
+            self._queue(conn, follow_ups, now)
+        return True
+
+    def record_state(self, record_id: int, state: str, next_check: datetime | None, now: datetime) -> None:
+        """A record's issue was closed (or reopened): stop (or resume) watching its dates."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(records).where(records.c.id == record_id).values(
+                state=state, next_check=next_check, updated_at=now, closed_at=now if state == "closed" else None))
+
+    def _record_where(self, conn: Connection, *conditions: Any) -> RecordRow | None:
+        row = conn.execute(sa.select(records).where(*conditions)).first()
+        return None if row is None else self._record_row(row)
+
+    @staticmethod
+    def _record_row(row: Any) -> RecordRow:
+        return RecordRow(row.id, row.tracker, row.kind, row.cause, row.state, row.created_by, row.target_id,
+                         row.target_key, row.target_url, tuple(json.loads(row.sources)), json.loads(row.detail),
+                         row.action_due, row.review_due, tuple(json.loads(row.fired)), row.next_check,
+                         row.created_at, row.closed_at, row.lease_until)
 
     # -- named values (watermarks) -------------------------------------------------------------
 

@@ -29,6 +29,7 @@ class Scope:
     rule: str
     field_refs: Mapping[str, str | None]  # logical field -> this tracker's field ref (or None)
     template_context: Mapping[str, Any]
+    locale: str = "en"
 
 
 class PlanError(Exception):
@@ -44,6 +45,8 @@ class CompileContext:
     field_values: Mapping[str, Any] = field(default_factory=dict)
     channels: frozenset[str] | None = None  # None: channels are not known here (not checked)
     calendar_zones: Mapping[str, str] = field(default_factory=dict)
+    measured: bool = False  # the action belongs to a measured rule (templates see `measure`, `group`)
+    origin_field: str | None = None  # the logical field holding the failure origin
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def checked_template(text: str, where: Where, book: CompileContext) -> Template 
     except TemplateError as exc:
         where.error(f"template error: {exc}")
         return None
-    problem = dry_render(template, book.field_names, book.calendar_zones)
+    problem = dry_render(template, book.field_names, book.calendar_zones, book.measured)
     if problem:
         where.error(problem)
         return None

@@ -74,7 +74,12 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
         if not ref:
             raise PlanError(f"field {name!r} has no mapping for {scope.ticket.tracker_kind}")
         custom[ref] = value
-    return {"standard": standard, "custom": custom}
+    previous = {ref: _text(scope.ticket.custom_field(ref)) for ref in custom}
+    return {"standard": standard, "custom": custom, "previous": previous}
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
 
 
 def changes(params: Mapping[str, Any]) -> dict[str, Any]:

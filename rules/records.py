@@ -1,0 +1,103 @@
+"""Quality records, pure parts: the ISO 9001 10.2 record's text and the dates its lifecycle
+watches (reminder before the corrective action is due, overdue, effectiveness review due).
+
+A record (a nonconformity or an observation) is an issue in the quality project. Its parts go
+into tracker fields where the rulebook maps them and, always, into a structured description,
+so a tracker without those fields still holds the whole record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from rules.messages import message
+
+# Lifecycle markers, in the order they normally fire.
+REMINDER, OVERDUE, REVIEW_DUE = "reminder", "overdue", "review_due"
+TRIGGER_OF = {REMINDER: "record.reminder", OVERDUE: "record.overdue", REVIEW_DUE: "record.review_due"}
+# Record parts that can be written to tracker fields (option `record_fields`).
+RECORD_PARTS = ("clause", "severity", "owner", "action_due", "review_due", "containment", "sources", "cause")
+
+
+def record_description(parts: Mapping[str, Any], locale: str = "en") -> str:
+    """The whole record as text: tracker wiki markup that Redmine (Textile) and Jira (wiki
+    markup) both render as headings, and that reads well as plain text."""
+    def text(key: str, **values: Any) -> str:
+        return message(locale, key, **values)
+
+    kind = text("record.kind." + str(parts.get("kind", "nonconformity")))
+    sources = ", ".join(f"{s.get('key')} ({s.get('url')})" if s.get("url") else str(s.get("key"))
+                        for s in parts.get("sources", []) or []) or "-"
+    lines = [
+        text("record.heading", kind=kind),
+        "",
+        f"* {text('record.clause')}: {parts.get('clause') or '-'}",
+        f"* {text('record.severity')}: {parts.get('severity') or '-'}",
+        f"* {text('record.sources')}: {sources}",
+        f"* {text('record.opened_by')}: {parts.get('rule') or '-'} ({_day(parts.get('opened'))})",
+        "",
+        f"h3. {text('record.description')}",
+        "",
+        str(parts.get("description") or "-"),
+        "",
+        f"h3. {text('record.containment')}",
+        "",
+        str(parts.get("containment") or text("record.to_fill")),
+        "",
+        f"h3. {text('record.root_cause')}",
+        "",
+        *[f"# {text('record.why')}" for _ in range(5)],
+        "",
+        f"h3. {text('record.corrective_action')}",
+        "",
+        f"* {text('record.owner')}: {parts.get('owner') or text('record.to_assign')}",
+        f"* {text('record.due')}: {_day(parts.get('action_due'))}",
+        f"* {text('record.actions')}: {text('record.to_fill')}",
+        "",
+        f"h3. {text('record.effectiveness')}",
+        "",
+        f"* {text('record.due')}: {_day(parts.get('review_due'))}",
+        f"* {text('record.result')}: {text('record.to_fill')}",
+    ]
+    return "\n".join(lines)
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return str(value)[:10] if value else "-"
+
+
+def reminders(action_due: datetime | None, review_due: datetime | None,
+              remind_before: timedelta | None) -> list[tuple[str, datetime]]:
+    """The moments a record's lifecycle events are owed, earliest first."""
+    owed: list[tuple[str, datetime]] = []
+    if action_due is not None:
+        if remind_before:
+            owed.append((REMINDER, action_due - remind_before))
+        owed.append((OVERDUE, action_due))
+    if review_due is not None:
+        owed.append((REVIEW_DUE, review_due))
+    return sorted(owed, key=lambda item: item[1])
+
+
+def due_markers(owed: Sequence[tuple[str, datetime]], fired: Iterable[str], now: datetime) -> list[str]:
+    """Markers whose moment has come and that have not fired yet.
+
+    A reminder whose overdue moment has also passed is not sent any more: the overdue event
+    says more (a service down for a week does not send a stale "due in 3 days").
+    """
+    done = set(fired)
+    due = [marker for marker, at in owed if at <= now and marker not in done]
+    if OVERDUE in due or OVERDUE in done:
+        due = [marker for marker in due if marker != REMINDER]
+    return due
+
+
+def next_check(owed: Sequence[tuple[str, datetime]], fired: Iterable[str]) -> datetime | None:
+    """When the sweep must look at the record next (None: nothing more is owed)."""
+    done = set(fired)
+    pending = [at for marker, at in owed if marker not in done and not (marker == REMINDER and OVERDUE in done)]
+    return min(pending) if pending else None
