@@ -37,3 +37,13 @@ class Polled:
     dedup_key: str
     body: dict[str, Any]
     updated: datetime | None
+
+
+@dataclass(frozen=True)
+class Created:
+    """An issue a connector created (or found already created under the same marker)."""
+
+    id: str
+    key: str
+    url: str
+    new: bool = True

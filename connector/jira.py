@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import requests
 from jira import JIRA, JIRAError
 
-from connector.errors import Polled, TrackerError
+from connector.errors import Created, Polled, TrackerError
 from connector.jira_payloads import KIND, classify, event_from_body, parse_time, person, text_of, ticket_from_issue
 from rules.model import Effect, Event, Person, Ticket
 
@@ -339,22 +339,28 @@ class JiraConnector:
             raise TrackerError(f"transition {chosen.get('name')!r} requires {', '.join(missing)}", transient=False)
         self._call(lambda: client.transition_issue(issue_id, str(chosen["id"]), fields=fields or None))
 
-    def create_issue(self, key: str, project: str, issue_type: str, summary: str, description: str = "",
-                     fields: dict[str, Any] | None = None) -> str:
-        """Create an issue once per idempotency `key`: one carrying the key's label is looked
-        for first (a retry after a lost answer finds it). Returns the issue's key."""
-        label = creation_label(key)
+    def create_issue(self, marker: str, project: str, issue_type: str, summary: str, description: str = "",
+                     fields: dict[str, Any] | None = None, assignee: str | None = None,
+                     due_date: str | None = None) -> Created:
+        """Create an issue once per `marker`: one carrying the marker's label is looked for
+        first, so a retry after a lost answer finds it instead of creating another."""
+        label = creation_label(marker)
         found: Any = self._call(lambda: self._client().search_issues(
-            f'project = {project} AND labels = "{label}"', maxResults=1, fields="summary", json_result=True))
+            f'project = "{project}" AND labels = "{label}"', maxResults=1, fields="summary", json_result=True))
         if found.get("issues"):
-            return str(found["issues"][0]["key"])
+            issue = found["issues"][0]
+            return Created(str(issue["id"]), str(issue["key"]), f"{self.url}/browse/{issue['key']}", new=False)
         payload: dict[str, Any] = {"project": {"key": project}, "issuetype": {"name": issue_type},
-                                   "summary": summary, "description": description, "labels": [label]}
+                                   "summary": summary[:255], "description": description, "labels": [label]}
+        if due_date:
+            payload["duedate"] = due_date[:10]
         for ref, value in (fields or {}).items():
             field = self._field(ref)
             payload[field["id"]] = _field_value(field, value)
         created = self._call(lambda: self._client().create_issue(fields=payload))
-        return str(created.key)
+        if assignee:
+            self._assign(str(created.key), assignee)
+        return Created(str(created.id), str(created.key), f"{self.url}/browse/{created.key}")
 
     def _assign(self, issue_id: str, user: Any) -> None:
         target = None if not user or str(user).casefold() == "nobody" else str(user)
@@ -385,9 +391,9 @@ class JiraConnector:
         return f"linked to {other} ({type_name})"
 
 
-def creation_label(key: str) -> str:
+def creation_label(marker: str) -> str:
     """The label an issue we create carries, so a retry finds it instead of creating another."""
-    return f"tw-{key[:20]}"
+    return f"tw-{marker[:40]}"
 
 
 def _field_value(field: dict[str, Any], value: Any) -> Any:

@@ -18,7 +18,7 @@ from redminelib import Redmine
 from redminelib import exceptions as rm
 from redminelib.engines.sync import SyncEngine
 
-from connector.errors import Polled, TrackerError, UnknownReference
+from connector.errors import Created, Polled, TrackerError, UnknownReference
 from connector.redmine_payloads import (
     KIND,
     Vocabulary,
@@ -35,6 +35,8 @@ T = TypeVar("T")
 MEMBERS_TTL = 300.0  # seconds a project's member list is trusted
 # The rule language's relation names -> Redmine's relation_type values.
 _RELATIONS = {"duplicated_by": "duplicated", "blocked_by": "blocked"}
+# Ends the description of an issue ticketwarden creates; found again by a text filter.
+MARKER_PREFIX = "ticketwarden-ref: "
 
 
 class _TimeoutSession(requests.Session):
@@ -346,6 +348,35 @@ class RedmineConnector:
         self._call(lambda: self._redmine.issue_relation.create(
             issue_id=int(effect.ticket_id), issue_to_id=other, relation_type=relation))
         return f"related to #{other} ({relation})"
+
+    def create_issue(self, marker: str, project: str, issue_type: str, summary: str, description: str = "",
+                     fields: dict[str, Any] | None = None, assignee: str | None = None,
+                     due_date: str | None = None) -> Created:
+        """Create an issue once per `marker`. The marker ends the description, and an issue of the
+        project carrying it is looked for first, so a retry after a lost answer finds the issue
+        instead of creating another. Custom fields are set by name once the issue exists (the
+        API user need not be an administrator to learn their ids)."""
+        line = f"{MARKER_PREFIX}{marker}"
+        found = self._call(lambda: list(self._redmine.issue.filter(
+            project_id=project, status_id="*", description=f"~{line}", limit=1).values()))
+        if found:
+            issue = found[0]
+            return Created(str(issue["id"]), f"#{issue['id']}", f"{self.url}/issues/{issue['id']}", new=False)
+        project_id = self._id_for("projects", project)
+        values: dict[str, Any] = {
+            "project_id": int(project_id), "tracker_id": int(self._id_for("trackers", issue_type)),
+            "subject": summary[:255], "description": f"{description}\n\n{line}".strip()}
+        if assignee:
+            values["assigned_to_id"] = self.resolve_user(project_id, assignee)
+        if due_date:
+            values["due_date"] = due_date[:10]
+        created = self._call(lambda: self._redmine.issue.create(**values))
+        ident = str(created.id)
+        if fields:
+            issue = self.fetch_issue(ident) or {}
+            custom = [{"id": self._custom_field_id(issue, ref), "value": value} for ref, value in fields.items()]
+            self._call(lambda: self._redmine.issue.update(int(ident), custom_fields=custom))
+        return Created(ident, f"#{ident}", f"{self.url}/issues/{ident}")
 
     def _id_for(self, table: str, name: Any) -> str:
         for refresh in (False, True):

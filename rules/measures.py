@@ -32,7 +32,7 @@ def ticket_facts(rulebook: Rulebook, ticket: Ticket, role_of: Callable[[Person |
     indicators = rulebook.indicators
     origin = rulebook.origin
     return {
-        "tracker": ticket.tracker_kind, "ticket_id": ticket.id, "key": ticket.key[:64],
+        "tracker": ticket.tracker_kind, "ticket_id": ticket.id, "key": ticket.key[:64], "url": ticket.url[:512],
         "project": ticket.project[:128], "type": ticket.tracker[:128], "status": ticket.status[:128],
         "priority": ticket.priority[:128],
         "team": _field(ticket, refs, indicators.team),
@@ -82,8 +82,7 @@ class Group:
     sources: list[dict[str, str]] = field(default_factory=list)  # the group's internal-origin incidents
 
 
-def measure(rulebook: Rulebook, spec: Measure, rows: Iterable[Mapping[str, Any]],
-            urls: Callable[[str, str], str] = lambda tracker, ticket_id: "") -> list[Group]:
+def measure(rulebook: Rulebook, spec: Measure, rows: Iterable[Mapping[str, Any]]) -> list[Group]:
     """The figures for each group of incidents among `rows` (ticket facts in the window)."""
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
@@ -91,14 +90,13 @@ def measure(rulebook: Rulebook, spec: Measure, rows: Iterable[Mapping[str, Any]]
             continue
         name = "all" if spec.by == "all" else (row.get(_COLUMN[spec.by]) or "(none)")
         groups.setdefault((row["tracker"], str(name)), []).append(row)
-    return [_figures(rulebook, tracker, name, members, urls) for (tracker, name), members in sorted(groups.items())]
+    return [_figures(rulebook, tracker, name, members) for (tracker, name), members in sorted(groups.items())]
 
 
 _COLUMN = {"team": "team", "customer": "customer", "priority": "priority", "origin": "origin", "project": "project"}
 
 
-def _figures(rulebook: Rulebook, tracker: str, name: str, rows: list[Mapping[str, Any]],
-             urls: Callable[[str, str], str]) -> Group:
+def _figures(rulebook: Rulebook, tracker: str, name: str, rows: list[Mapping[str, Any]]) -> Group:
     total = len(rows)
 
     def share(count: int) -> float:
@@ -119,6 +117,6 @@ def _figures(rulebook: Rulebook, tracker: str, name: str, rows: list[Mapping[str
             count = sum(1 for row in rows if str(row.get("origin") or "").casefold() == value.casefold())
             values[f"origin.{value}"] = count
             values[f"share.{value}"] = share(count)
-        sources = [{"id": str(row["ticket_id"]), "key": str(row["key"]), "url": urls(tracker, str(row["ticket_id"]))}
+        sources = [{"id": str(row["ticket_id"]), "key": str(row["key"]), "url": str(row.get("url") or "")}
                    for row in internal]
     return Group(tracker, name, values, sources)

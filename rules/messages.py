@@ -57,7 +57,7 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def message(locale: str, key: str, **values: Any) -> str:
-    """The text for `key` in `locale` (English when the locale lacks it), filled in."""
-    text = MESSAGES.get(locale, {}).get(key) or MESSAGES["en"][key]
+def message(locale: str, name: str, **values: Any) -> str:
+    """The text named `name` in `locale` (English when the locale lacks it), filled in."""
+    text = MESSAGES.get(locale, {}).get(name) or MESSAGES["en"][name]
     return text.format(**values) if values else text

@@ -109,15 +109,21 @@ class Application:
                 log.warning("poller %s failed: %s", poller.connector.kind, exc)
 
     def sweep_sla(self) -> int:
-        """Queue the SLA warnings and breaches that have come due (also those owed while down)."""
+        """Queue the SLA warnings and breaches, and the records' reminders, that have come due
+        (also those owed while the service was down)."""
+        queued = 0
+        try:
+            queued += self.worker.records.sweep()
+        except Exception:
+            log.exception("record reminder sweep failed")
         rulebook = self.rules.current
         if rulebook is None or not rulebook.sla:
-            return 0
+            return queued
         try:
-            return sla.sweep(self.worker._sla_book(rulebook), self.store, self.clock)
+            return queued + sla.sweep(self.worker._sla_book(rulebook), self.store, self.clock)
         except Exception:
             log.exception("SLA sweep failed")
-            return 0
+            return queued
 
     def enqueue_scheduled(self, rule: str, fired_at: datetime | None = None) -> bool:
         """Put one firing of a scheduled rule into the inbox (once, whichever process fires)."""

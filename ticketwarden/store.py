@@ -175,6 +175,7 @@ ticket_facts = sa.Table(
     sa.Column("tracker", sa.String(16), primary_key=True),
     sa.Column("ticket_id", sa.String(64), primary_key=True),
     sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("url", sa.String(512), nullable=False),
     sa.Column("project", sa.String(128), nullable=False),
     sa.Column("type", sa.String(128), nullable=False),
     sa.Column("status", sa.String(128), nullable=False),
@@ -585,7 +586,7 @@ class Store:
 
     # -- records (development issues, nonconformities, observations) -----------------------------
 
-    def claim_record(self, *, tracker: str, kind: str, cause: str, effect_key: str, source: str,
+    def claim_record(self, *, tracker: str, kind: str, cause: str, effect_key: str, sources: Iterable[str],
                      detail: Mapping[str, Any], action_due: datetime | None, review_due: datetime | None,
                      now: datetime, lease: timedelta) -> tuple[RecordRow, bool]:
         """The record of a cause, and whether the caller may create its issue now.
@@ -598,7 +599,7 @@ class Store:
         with self.engine.begin() as conn:
             inserted = conn.execute(self._insert(records).values(
                 tracker=tracker, kind=kind, cause=cause[:255], state="creating", created_by=effect_key,
-                lease_until=now + lease, sources=_dumps([source] if source else []), detail=_dumps(dict(detail)),
+                lease_until=now + lease, sources=_dumps(list(sources)), detail=_dumps(dict(detail)),
                 action_due=action_due, review_due=review_due, fired="[]", created_at=now, updated_at=now,
             ).on_conflict_do_nothing(index_elements=["tracker", "kind", "cause"]).returning(records.c.id)).all()
             row = self._record_where(conn, records.c.tracker == tracker, records.c.kind == kind,

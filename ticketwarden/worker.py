@@ -18,12 +18,14 @@ from typing import Any, Protocol
 
 from connector.errors import PayloadError, TrackerError
 from rules.engine import SELF, Decision, evaluate, evaluate_scheduled
+from rules.measures import measure, ticket_facts, window
 from rules.model import Effect, Event, Person, Ticket
 from rules.rulebook import Rulebook
-from ticketwarden import sla
+from ticketwarden import records, sla
 from ticketwarden.clock import Clock, utcnow
+from ticketwarden.records import RecordKeeper
 from ticketwarden.rulefiles import RulebookHolder
-from ticketwarden.store import ClockConflict, ClockRow, FollowUp, InboxItem, OutboxItem, Store
+from ticketwarden.store import ClockConflict, ClockRow, FollowUp, InboxItem, OriginChange, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class Applier(Protocol):
     def apply(self, effect: Effect, first_attempt: bool) -> str: ...
 
 
-class Connector(Applier, Protocol):
+class Connector(records.RecordConnector, Protocol):
     """A tracker: also turns its deliveries into events and knows its own user."""
 
     def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]: ...
@@ -70,6 +72,7 @@ class Worker:
         self.clock = clock
         self.retry = retry
         self.lease = lease
+        self.records = RecordKeeper(store, clock, lease)
 
     # -- inbox ---------------------------------------------------------------------------------
 
@@ -94,8 +97,8 @@ class Worker:
         if item.source == "schedule":
             self._handle_schedule(item)
             return
-        if item.source == sla.SOURCE:
-            self._handle_sla(item)
+        if item.source in (sla.SOURCE, records.SOURCE):
+            self._handle_derived(item)
             return
         connector = self.connectors.get(item.source)
         if connector is None:
@@ -115,7 +118,12 @@ class Worker:
             info: dict[str, dict[str, Any]] = {}
             if ticket is not None and event.triggers and rulebook.sla:
                 rows, follow_ups, states, info = sla.advance(self._sla_book(rulebook), self.store, event, ticket, now)
+            if ticket is not None and event.triggers:
+                follow_ups += self.records.on_event(event, ticket)
             decision = self._decide(connector, event, ticket, states, info)
+            origin_changes = self._origin_changes(connector, rulebook, event, ticket)
+            facts = ticket_facts(rulebook, ticket, rulebook.staff.role_of, now) \
+                if ticket is not None and event.triggers else None
         except TrackerError as exc:
             if exc.transient:
                 self._retry_inbox(item, str(exc))
@@ -129,7 +137,8 @@ class Worker:
         try:
             new = self.store.complete_inbox(
                 item.id, effects=decision.effects, trace=decision.to_dict(), tracker=event.tracker_kind,
-                ticket_id=event.ticket_id, now=self.clock(), clocks=rows, follow_ups=follow_ups)
+                ticket_id=event.ticket_id, now=self.clock(), clocks=rows, follow_ups=follow_ups,
+                origin_changes=origin_changes, facts=facts)
         except ClockConflict as exc:
             self._retry_inbox(item, str(exc))
             return
@@ -144,7 +153,16 @@ class Worker:
             self._retry_inbox(item, "no valid rulebook is loaded")
             return
         body = json.loads(item.body)["schedule"]
-        decision = evaluate_scheduled(rulebook, body["rule"], datetime.fromisoformat(body["at"]), self.clock())
+        fired_at, now = datetime.fromisoformat(body["at"]), self.clock()
+        rule = rulebook.rule(body["rule"])
+        if rule is not None and rule.measure is not None:
+            start, end, month = window(rule.measure, fired_at)
+            groups = measure(rulebook, rule.measure, self.store.facts_between(start, end))
+            bounds = {"start": start, "end": end, "month": month,
+                      "label": rule.measure.month or f"{start.date().isoformat()} – {end.date().isoformat()}"}
+            decision = evaluate_scheduled(rulebook, body["rule"], fired_at, now, groups, bounds)
+        else:
+            decision = evaluate_scheduled(rulebook, body["rule"], fired_at, now)
         self.store.complete_inbox(item.id, effects=decision.effects, trace=decision.to_dict(),
                                   tracker="schedule", ticket_id="-", now=self.clock())
         log.info("%s", decision.format())
@@ -164,20 +182,28 @@ class Worker:
             self._book = sla.SlaBook(rulebook)
         return self._book
 
-    def _handle_sla(self, item: InboxItem) -> None:
-        """An SLA happening (started, met, warning, breached) goes through the rules like any event."""
+    def _handle_derived(self, item: InboxItem) -> None:
+        """An event ticketwarden itself found (an SLA clock started, met, warned or breached; a
+        development issue changed; a record's reminder came due) goes through the rules like
+        any tracker event, on the ticket as the tracker has it now."""
         rulebook = self.rules.current
-        body = json.loads(item.body)["sla"]
-        connector = self.connectors.get(body["tracker"])
+        body = json.loads(item.body)
+        if item.source == sla.SOURCE:
+            spec = body["sla"]
+            triggers, policy, related = frozenset({spec["trigger"]}), spec["policy"], {}
+        else:
+            spec = body["related"]
+            triggers, policy, related = frozenset(spec["triggers"]), None, spec.get("facts", {})
+        connector = self.connectors.get(spec["tracker"])
         if rulebook is None or connector is None:
             self._retry_inbox(item, "no valid rulebook is loaded" if rulebook is None
-                              else f"no {body['tracker']} tracker is configured")
+                              else f"no {spec['tracker']} tracker is configured")
             return
         now = self.clock()
-        event = Event(item.dedup_key, body["tracker"], body["ticket_id"], frozenset({body["trigger"]}),
-                      datetime.fromisoformat(body["at"]), SELF, sla_policy=body["policy"])
+        event = Event(item.dedup_key, spec["tracker"], spec["ticket_id"], triggers,
+                      datetime.fromisoformat(spec["at"]), SELF, sla_policy=policy, related=related)
         try:
-            ticket = connector.ticket(body["ticket_id"])
+            ticket = connector.ticket(spec["ticket_id"])
         except TrackerError as exc:
             if exc.transient:
                 self._retry_inbox(item, str(exc))
@@ -190,11 +216,30 @@ class Worker:
         else:
             book = self._sla_book(rulebook)
             states, info = sla.ticket_clocks(book, self.store, ticket.tracker_kind, ticket.id, now) \
-                if body["policy"] in rulebook.sla else ({}, {})
+                if rulebook.sla else ({}, {})
             decision = evaluate(rulebook, event, ticket, now, states, info)
         self.store.complete_inbox(item.id, effects=decision.effects, trace=decision.to_dict(),
                                   tracker=event.tracker_kind, ticket_id=event.ticket_id, now=now)
+        if "sla.breached" in triggers:
+            self.store.count_breach(event.tracker_kind, event.ticket_id)
         log.info("%s", decision.format(verbose=False))
+
+    def _origin_changes(self, connector: Connector, rulebook: Rulebook, event: Event,
+                        ticket: Ticket | None) -> list[OriginChange]:
+        """A person's change of the failure origin (ours are recorded when written, with the rule)."""
+        ref = rulebook.field_refs(event.tracker_kind).get(rulebook.origin.field) if rulebook.origin else None
+        if ref is None or ticket is None or event.actor is None or event.actor.id == connector.service_user().id:
+            return []
+        who = event.actor.login or event.actor.name or event.actor.id
+        change = event.change_of_custom(ref)
+        if change is not None:
+            return [OriginChange(event.tracker_kind, ticket.id, event.occurred_at, change.old, change.new,
+                                 "person", who, event.id)]
+        value = ticket.custom_field(ref)
+        if "ticket.created" in event.triggers and value not in (None, ""):
+            return [OriginChange(event.tracker_kind, ticket.id, event.occurred_at, None, str(value),
+                                 "person", who, event.id)]
+        return []
 
     def _decide(self, connector: Connector, event: Event, ticket: Ticket | None,
                 states: Mapping[str, str] | None = None, info: Mapping[str, Mapping[str, Any]] | None = None
@@ -234,7 +279,11 @@ class Worker:
         try:
             if connector is None:
                 raise TrackerError(f"no {effect.tracker_kind} tracker is configured", transient=True)
-            outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
+            if effect.action in ("escalate", "nonconformity"):
+                assert connector is not self.notifier
+                outcome = self.records.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1)
+            else:
+                outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
         except TrackerError as exc:
             self._effect_failed(item, str(exc), exc.transient)
             return
@@ -242,9 +291,24 @@ class Worker:
             log.exception("effect %s failed unexpectedly", effect.key)
             self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
             return
-        self.store.effect_applied(item, outcome, self.clock())
+        self.store.effect_applied(item, outcome, self.clock(), self._origin_written(effect))
         log.info("applied %s on %s %s (rule %r): %s", effect.action, effect.tracker_kind,
                  effect.ticket_id, effect.rule, outcome)
+
+    def _origin_written(self, effect: Effect) -> OriginChange | None:
+        """The origin change a `set` effect wrote, with the rule that decided it."""
+        rulebook = self.rules.current
+        if effect.action != "set" or rulebook is None or rulebook.origin is None:
+            return None
+        ref = rulebook.field_refs(effect.tracker_kind).get(rulebook.origin.field)
+        custom = effect.params.get("custom", {})
+        if ref is None or ref not in custom:
+            return None
+        old = (effect.params.get("previous") or {}).get(ref)
+        if (old or None) == (custom[ref] or None):
+            return None
+        return OriginChange(effect.tracker_kind, effect.ticket_id, self.clock(), old, custom[ref], "rule",
+                            effect.rule, effect.key)
 
     def _effect_failed(self, item: OutboxItem, error: str, transient: bool) -> None:
         now = self.clock()

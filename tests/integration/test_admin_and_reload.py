@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rules.schema import TRIGGERS
 from tests.integration.receiver import Receiver
 from ticketwarden import migrate
 from ticketwarden.config import Settings
@@ -94,8 +95,7 @@ def test_a_broken_file_leaves_the_last_good_rules_deciding(app, caplog):
     assert ready.get_json()["rule_errors"] == [
         f"{rules_dir / 'b.yaml'}:3: rules → 0: missing required key 'then'",
         f"{rules_dir / 'b.yaml'}:4: rules → 0 → on → 0: unknown trigger 'ticket.nope' (expected one of: "
-        "ticket.created, ticket.updated, ticket.commented, ticket.closed, ticket.reopened, sla.started, "
-        "sla.warning, sla.breached, sla.met, or {schedule: cron})"]
+        f"{', '.join(TRIGGERS)}, or {{schedule: cron}})"]
 
     reload = application.app.test_client().post("/admin/reload", headers=auth())
     assert reload.status_code == 422 and reload.get_json()["in_force"]["version"] == good_version

@@ -214,12 +214,15 @@ def test_creating_an_issue_happens_once_per_key(fake: FakeJira):
 
     email, token = fake.basic_auth()
     connector = JiraConnector(fake.url, user=email, api_token=token)
-    first = connector.create_issue("escalate:SUP-1", "DEV", "Bug", "[SUP-1] VPN down", "From support",
-                                   {"customfield_10050": "internal"})
-    again = connector.create_issue("escalate:SUP-1", "DEV", "Bug", "[SUP-1] VPN down", "From support")
-    assert first == again and first.startswith("DEV-")
-    created = fake.issue_json(first)
-    assert created["fields"]["labels"] == [creation_label("escalate:SUP-1")]
+    first = connector.create_issue("escalate-SUP-1", "DEV", "Bug", "[SUP-1] VPN down", "From support",
+                                   {"customfield_10050": "internal"}, due_date="2026-12-01")
+    again = connector.create_issue("escalate-SUP-1", "DEV", "Bug", "[SUP-1] VPN down", "From support")
+    assert first.new and not again.new
+    assert (first.id, first.key, first.url) == (again.id, again.key, again.url) and first.key.startswith("DEV-")
+    assert first.url == f"{fake.url}/browse/{first.key}"
+    created = fake.issue_json(first.key)
+    assert created["fields"]["labels"] == [creation_label("escalate-SUP-1")]
+    assert created["fields"]["duedate"] == "2026-12-01"
     assert created["fields"]["customfield_10050"]["value"] == "internal"
     assert len([i for i in fake.state.issues.values() if i.key.startswith("DEV-")]) == 1
 

@@ -23,7 +23,7 @@ def test_new_incident_gets_origin_and_private_note():
     set_effect, note = decision.effects
     assert set_effect.params == {"standard": {}, "custom": {
         "Failure origin": "unknown", "Triage": "received 2026-03-02T09:00:00+00:00"},
-        "previous": {"Failure origin": None, "Triage": None}}
+        "previous": {"Failure origin": "unknown", "Triage": None}}
     assert note.params["private"] is True
     assert note.params["body"].startswith("ticketwarden: incident #42 received (Normal priority).")
     assert set_effect.key == effect_key("redmine", "42", "triage new incidents", "redmine:issue:42:created", 0, "set")

@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("tracker", sa.String(16), primary_key=True),
         sa.Column("ticket_id", sa.String(64), primary_key=True),
         sa.Column("key", sa.String(64), nullable=False),
+        sa.Column("url", sa.String(512), nullable=False),
         sa.Column("project", sa.String(128), nullable=False),
         sa.Column("type", sa.String(128), nullable=False),
         sa.Column("status", sa.String(128), nullable=False),
