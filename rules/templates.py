@@ -34,6 +34,11 @@ def _localtime(context: Context, value: Any, zone: str = "UTC", fmt: str = "%Y-%
         tz = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise TemplateError(f"unknown calendar or time zone {zone!r}") from exc
+    if isinstance(value, str) and value:
+        try:  # related facts (`record.action_due`, ...) carry times as ISO text
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise TemplateError(f"localtime needs a time, got {value!r}") from exc
     if not isinstance(value, datetime):
         raise TemplateError(f"localtime needs a time, got {type(value).__name__}")
     return value.astimezone(tz).strftime(fmt)
@@ -124,6 +129,13 @@ EMPTY_RELATED: dict[str, dict[str, str]] = {
     "development": dict.fromkeys(("key", "url", "status", "previous_status", "resolved", "resolution"), ""),
     "record": dict.fromkeys(("kind", "cause", "key", "url", "owner", "action_due", "review_due", "reminder"), ""),
 }
+SAMPLE_RELATED = {
+    "development": {"key": "#9", "url": "https://tracker.invalid/issues/9", "status": "Resolved",
+                    "previous_status": "In Progress", "resolved": "yes", "resolution": ""},
+    "record": {"kind": "nonconformity", "cause": "sample", "key": "#8", "url": "https://tracker.invalid/issues/8",
+               "owner": "agent", "action_due": "2026-02-04T09:30:00+00:00",
+               "review_due": "2026-04-05T09:30:00+00:00", "reminder": "reminder"},
+}
 
 
 class _SampleMeasures(dict[str, Any]):
@@ -147,6 +159,7 @@ SAMPLE_EVENT = Event(
     triggers=frozenset({"ticket.updated", "ticket.commented"}), occurred_at=_SAMPLE_TIME,
     actor=Person("3", "agent", "Sample Agent"),
     changes=(Change("status", "New", "Feedback"),), comment=Comment("Sample note"), sla_policy="resolution",
+    related=SAMPLE_RELATED,
 )
 
 

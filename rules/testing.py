@@ -31,8 +31,9 @@ from typing import Any
 from rules.conditions import ConditionContext
 from rules.context import Where
 from rules.durations import parse_duration
-from rules.engine import SELF, Decision, apply_effects, evaluate
+from rules.engine import SELF, Decision, apply_effects, evaluate, evaluate_scheduled
 from rules.errors import RuleError
+from rules.measures import measure, window
 from rules.model import Change, Comment, Effect, Event, Person, Ticket
 from rules.rulebook import Rulebook
 from rules.schema import TRIGGERS, Option, read_options
@@ -68,12 +69,23 @@ EVENT = {
     "expect_only": Option("bool", default=False, doc="no effects other than those in `expect`"),
     "warnings": Option("list", default=[], doc="texts each expected warning contains"),
     "sla": Option("mapping", default={}, doc="policy -> {state, due, warn, elapsed, remaining, target} after it"),
+    "related": Option("mapping", default={}, doc="facts about a related issue: {development: {status: Closed, "
+                                                 "resolved: \"yes\"}} or {record: {...}}"),
+    "rule": Option("text", default=None, doc="with `on: schedule`: the scheduled rule that runs"),
+    "incidents": Option("list-of-incidents", default=[],
+                        doc="with `on: schedule`: the stored incidents a measured rule measures "
+                            "({team, origin, customer, priority, created, ...})"),
 }
 SWEEP = "sweep"  # a test event: time passes to `at` and the SLA sweep runs
+SCHEDULE = "schedule"  # a test event: a scheduled rule runs at `at` (over `incidents`, if measured)
+INCIDENT_KEYS = ("id", "key", "team", "customer", "origin", "priority", "project", "type", "status", "created",
+                 "closed", "breaches", "incident")
 EXPECTATION = {
     "rule": Option("text"), "action": Option("text"), "set": Option("mapping"), "body": Option("text"),
     "body_contains": Option("text"), "private": Option("bool"), "status": Option("text"),
     "to": Option("text"), "channel": Option("text"), "message_contains": Option("text"),
+    "kind": Option("text"), "cause": Option("text"), "project": Option("text"), "subject_contains": Option("text"),
+    "sources": Option("list"),
 }
 _PERSON_KEYS = ("id", "login", "name", "email", "groups", "roles")
 
@@ -220,9 +232,18 @@ def _event(where: Where, raw: Any, tracker: str, ticket_id: str, index: int
     at = _time(where.child(raw, "at"), options["at"])
     triggers = options["on"] if isinstance(options["on"], list) else [options["on"]]
     for trigger in triggers:
-        if trigger not in TRIGGERS and trigger != SWEEP:
+        if trigger not in TRIGGERS and trigger not in (SWEEP, SCHEDULE):
             where.child(raw, "on").error(
-                f"unknown trigger {trigger!r} (expected one of: {', '.join(TRIGGERS)}, or sweep)")
+                f"unknown trigger {trigger!r} (expected one of: {', '.join(TRIGGERS)}, sweep or schedule)")
+    if SCHEDULE in triggers and not options["rule"]:
+        where.child(raw, "on").error("`on: schedule` names the scheduled rule that runs: `rule: NAME`")
+    if not isinstance(options["incidents"], list):
+        where.child(raw, "incidents").error("expected a list of incidents")
+        options["incidents"] = []
+    for position, item in enumerate(options["incidents"]):
+        if not isinstance(item, dict) or set(item) - set(INCIDENT_KEYS):
+            where.child(raw, "incidents").child(options["incidents"], position).error(
+                f"an incident is a mapping with {', '.join(INCIDENT_KEYS)}")
     changes = []
     for name, pair in (options["changes"] or {}).items():
         if not isinstance(pair, list) or len(pair) != 2:
@@ -242,9 +263,11 @@ def _event(where: Where, raw: Any, tracker: str, ticket_id: str, index: int
             read_options(EXPECTATION, item, where.child(raw, key).child(options[key], position))
     if len(where.errors) > before or at is None:
         return None
+    related = {str(k): {str(n): str(v) for n, v in (facts or {}).items()}
+               for k, facts in (options["related"] or {}).items()}
     event = Event(f"test:{ticket_id}:{index}", tracker, ticket_id, frozenset(triggers), at,
                   _person(where.child(raw, "actor"), options["actor"]), tuple(changes), comment,
-                  options["sla_policy"])
+                  options["sla_policy"], related=related)
     return event, options, where.line
 
 
@@ -263,6 +286,9 @@ def run_case(case: TestCase, rulebook: Rulebook) -> tuple[TestResult, list[Decis
         at = event.occurred_at
         if SWEEP in event.triggers:
             made = [clocks.decide(sla_event, ticket, at) for sla_event in clocks.sweep(at)]
+        elif SCHEDULE in event.triggers:
+            made = [_scheduled(rulebook, str(expectations["rule"]), expectations.get("incidents") or [],
+                               ticket.tracker_kind, at)]
         else:
             ticket, event = _with_changes(ticket, event, refs)
             sla_events = clocks.track(event, ticket)
@@ -278,6 +304,35 @@ def run_case(case: TestCase, rulebook: Rulebook) -> tuple[TestResult, list[Decis
         _check_clocks(result, where, clocks, expectations.get("sla") or {}, at)
         ticket = apply_effects(ticket, combined.effects)
     return result, decisions
+
+
+def _scheduled(rulebook: Rulebook, name: str, incidents: list[Mapping[str, Any]], tracker: str,
+               at: datetime) -> Decision:
+    """A scheduled rule run at `at`; a measured one measures the test's incidents."""
+    rule = rulebook.rule(name)
+    if rule is None or rule.measure is None:
+        return evaluate_scheduled(rulebook, name, at, at)
+    rows = [_incident(item, number, tracker, at) for number, item in enumerate(incidents, start=1)]
+    start, end, month = window(rule.measure, at)
+    inside = [row for row in rows if start <= row["created_at"] < end]
+    bounds = {"start": start, "end": end, "month": month, "label": rule.measure.month or month}
+    return evaluate_scheduled(rulebook, name, at, at, measure(rulebook, rule.measure, inside), bounds)
+
+
+def _incident(item: Mapping[str, Any], number: int, tracker: str, at: datetime) -> dict[str, Any]:
+    ident = str(item.get("id", number))
+    created = item.get("created")
+    closed = item.get("closed")
+    return {
+        "tracker": tracker, "ticket_id": ident, "key": str(item.get("key", f"#{ident}")),
+        "url": f"https://tracker.invalid/issues/{ident}", "team": item.get("team"),
+        "customer": item.get("customer"), "origin": item.get("origin"), "priority": item.get("priority", "Normal"),
+        "project": item.get("project", "support"), "type": item.get("type", "Incident"),
+        "status": item.get("status", "New"), "incident": bool(item.get("incident", True)),
+        "created_at": datetime.fromisoformat(str(created).replace("Z", "+00:00")) if created else at,
+        "closed_at": datetime.fromisoformat(str(closed).replace("Z", "+00:00")) if closed else None,
+        "breaches": int(item.get("breaches", 0)),
+    }
 
 
 class _Clocks:
@@ -375,6 +430,11 @@ def _matches(effect: Effect, expected: Mapping[str, Any], refs: Mapping[str, str
         "to": lambda v: str(params.get("to", "")) == str(v),
         "channel": lambda v: params.get("channel") == str(v).casefold(),
         "message_contains": lambda v: v in str(params.get("message", "")),
+        "kind": lambda v: str(params.get("kind", "")) == str(v),
+        "cause": lambda v: str(params.get("cause", "")) == str(v),
+        "project": lambda v: str(params.get("project", "")) == str(v),
+        "subject_contains": lambda v: str(v) in str(params.get("subject", "")),
+        "sources": lambda v: [str(s.get("key")) for s in params.get("sources", [])] == [str(x) for x in v],
         "set": lambda v: all(_set_value(params, name, refs) == (None if value is None else str(value))
                              for name, value in v.items()),
     }
@@ -417,7 +477,7 @@ def describe_expectation(expected: Mapping[str, Any]) -> str:
 
 
 def describe_effect(effect: Effect) -> str:
-    params = {k: v for k, v in effect.params.items() if k not in ("ticket",)}
+    params = {k: v for k, v in effect.params.items() if k not in ("ticket", "description", "record", "previous")}
     return f"{effect.action} by {effect.rule!r} {params}"
 
 

@@ -68,6 +68,14 @@ ensure_field('SLA due', 'date', issue_trackers)
 ensure_field('SLA due at', 'string', issue_trackers)
 ensure_field('Triage', 'string', issue_trackers)
 ensure_field('External reference', 'string', all_trackers)
+# The ISO 9001 10.2 record's parts that people fill in on nonconformities and observations.
+record_trackers = [nonconformity, observation]
+ensure_field('ISO clause', 'string', record_trackers)
+ensure_field('Severity', 'list', record_trackers, possible_values: %w[minor major])
+ensure_field('Root cause', 'text', record_trackers)
+ensure_field('Corrective action', 'text', record_trackers)
+ensure_field('Effectiveness review', 'text', record_trackers)
+ensure_field('Review due', 'date', record_trackers)
 
 def ensure_project(identifier, name, trackers)
   project = Project.find_or_initialize_by(identifier: identifier)

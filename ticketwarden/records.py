@@ -124,19 +124,24 @@ class RecordKeeper:
         key, url = str(record.target_key), str(record.target_url)
         step = _Steps(effect, connector, first_attempt)
         added = 0
+        creator = record.created_by == effect.key
         for source in sources:
-            if source["id"] not in record.sources:
+            new_source = source["id"] not in record.sources
+            if not (new_source or creator):
+                continue  # linked and told when it first came
+            if new_source:
                 body = message(params.get("locale", "en"), "record.another_source", key=source["key"],
                                url=source["url"])
                 step.run("comment", str(record.target_id), {"body": body, "private": False}, tag=source["id"])
-                self.store.add_record_source(record.id, source["id"], self.clock())
-                added += 1
             step.run("link", source["id"], {"to": key, "relation": params.get("relation", "relates")},
                      tag=source["id"])
             note = str(params.get("note") or "").replace(RECORD_KEY, key).replace(RECORD_URL, url)
             if note:
                 step.run("comment", source["id"], {"body": note, "private": bool(params.get("private", True))},
                          tag=source["id"])
+            if new_source:
+                self.store.add_record_source(record.id, source["id"], self.clock())
+                added += 1
         if record.created_by == effect.key:
             linked = f", {len(sources)} ticket(s) linked" if sources else ""
             return f"{kind} {key} opened for cause {cause!r}{linked}"

@@ -286,6 +286,7 @@ INCIDENT = IssueType("10005", "Incident", "A problem that stops a customer's ser
 BUG = IssueType("10004", "Bug", "A problem which impairs or prevents the functions of the product.")
 TASK = IssueType("10002", "Task", "A small, distinct piece of work.")
 NONCONFORMITY = IssueType("10006", "Nonconformity", "A deviation from a requirement, to be analysed and corrected.")
+OBSERVATION = IssueType("10007", "Observation", "A weakness that could become a nonconformity.")
 
 _SELECT = "com.atlassian.jira.plugin.system.customfieldtypes:select"
 
@@ -315,12 +316,17 @@ def default_fields() -> list[Field]:
         std("components", "Components", "array", items="component"),
         Field("customfield_10001", "Team", {"type": "team", "custom": "com.atlassian.jira.plugin.system."
                                             "customfieldtypes:atlassian-team", "customId": 10001}, custom=True),
-        _custom(10050, "Failure origin", "option", _SELECT, ("unknown", "internal", "customer", "third_party")),
+        _custom(10050, "Failure origin", "option", _SELECT, ("unknown", "internal", "customer", "third_party",
+                                                            "infrastructure")),
         _custom(10051, "Team", "option", _SELECT, ("network", "servicedesk", "platform", "field")),
         _custom(10052, "Triage", "string", "com.atlassian.jira.plugin.system.customfieldtypes:textarea"),
         _custom(10053, "SLA due at", "datetime", "com.atlassian.jira.plugin.system.customfieldtypes:datetime"),
         _custom(10054, "SLA status", "option", _SELECT, ("running", "paused", "breached", "met", "stopped")),
         _custom(10055, "SLA due", "date", "com.atlassian.jira.plugin.system.customfieldtypes:datepicker"),
+        _custom(10056, "ISO clause", "string", "com.atlassian.jira.plugin.system.customfieldtypes:textfield"),
+        _custom(10057, "Effectiveness review", "string",
+                "com.atlassian.jira.plugin.system.customfieldtypes:textarea"),
+        _custom(10058, "Review due", "date", "com.atlassian.jira.plugin.system.customfieldtypes:datepicker"),
     ]
 
 
@@ -360,7 +366,8 @@ class JiraState:
             "SUP": Project("10000", "SUP", "Support", "service_desk", agent, [INCIDENT, TASK],
                            "Customer incidents"),
             "DEV": Project("10001", "DEV", "Development", "software", agent, [BUG, TASK], "Product bugs"),
-            "QA": Project("10002", "QA", "Quality", "business", agent, [NONCONFORMITY, TASK], "Nonconformities"),
+            "QA": Project("10002", "QA", "Quality", "business", agent, [NONCONFORMITY, OBSERVATION, TASK],
+                          "Nonconformities and observations"),
         }
         self.fields = default_fields()
         self.link_types = [LinkType("10000", "Blocks", "is blocked by", "blocks"),
