@@ -12,7 +12,7 @@ def explain(store: Store, ticket: str, last: int = 5, verbose: bool = False) -> 
     ticket_id = ticket.lstrip("#")
     rows = [row for row in store.audit_rows(ticket_id) if row["kind"] == "decision"][-last:]
     if not rows:
-        return [f"no decisions recorded for ticket {ticket}"]
+        return [f"no decisions recorded for ticket {ticket}", *_origin(store, ticket_id), *_records(store, ticket_id)]
     outbox = {row["effect_key"]: row for row in store.outbox_rows(ticket_id=ticket_id)}
     lines: list[str] = []
     for row in rows:
@@ -30,4 +30,29 @@ def explain(store: Store, ticket: str, last: int = 5, verbose: bool = False) -> 
                 fate = f"waiting (attempt {state['attempts']}, next at {state['available_at'].isoformat()})" + \
                     (f": {state['last_error']}" if state["last_error"] else "")
             lines.append(f"    {effect.action} by {effect.rule!r}: {fate}")
+    return lines + _origin(store, ticket_id) + _records(store, ticket_id)
+
+
+def _origin(store: Store, ticket_id: str) -> list[str]:
+    """Every recorded change of the ticket's failure origin: when, from, to, by whom."""
+    history = store.origin_history(None, ticket_id)
+    if not history:
+        return []
+    lines = ["failure origin:"]
+    for change in history:
+        by = f"rule {change.by!r}" if change.by_kind == "rule" else change.by
+        lines.append(f"  {change.at.isoformat()} {change.old or 'empty'} → {change.new or 'empty'} by {by}")
     return lines
+
+
+def _records(store: Store, ticket_id: str) -> list[str]:
+    """The development issues and quality records this ticket led to, or is."""
+    lines = []
+    for record in store.all_records():
+        if ticket_id in record.sources:
+            lines.append(f"  {record.kind} {record.target_key or '(being created)'} for cause {record.cause!r}"
+                         f" ({record.state})")
+        elif record.target_id == ticket_id:
+            sources = ", ".join(record.sources) or "-"
+            lines.append(f"  this ticket is the {record.kind} for cause {record.cause!r}, from {sources}")
+    return ["records:", *lines] if lines else []

@@ -13,6 +13,7 @@ class SandboxRedmine:
         self.url = env["REDMINE_URL"].rstrip("/")
         self.person_key = env["SANDBOX_PERSON_API_KEY"]
         self.service_key = env["REDMINE_API_KEY"]
+        self.admin_key = env.get("SANDBOX_ADMIN_API_KEY", "")
         self._ids: dict[str, dict[str, int]] = {}
 
     def _request(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> requests.Response:
@@ -27,16 +28,37 @@ class SandboxRedmine:
             self._ids[resource] = {item["name"]: item["id"] for item in items}
         return self._ids[resource]
 
-    def create_incident(self, subject: str, priority: str = "Normal") -> dict[str, Any]:
+    def create_incident(self, subject: str, priority: str = "Normal",
+                        fields: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An Incident in support, created by the person; `fields` are custom fields by name."""
         body = {"issue": {"project_id": "support", "subject": subject,
                           "tracker_id": self.ids("trackers", "trackers")["Incident"],
-                          "priority_id": self.ids("enumerations/issue_priorities", "issue_priorities")[priority]}}
+                          "priority_id": self.ids("enumerations/issue_priorities", "issue_priorities")[priority],
+                          **self._custom(fields)}}
         return self._request("POST", "/issues.json", json=body).json()["issue"]
 
-    def update(self, issue_id: int, **fields: Any) -> None:
-        if "status" in fields:
-            fields["status_id"] = self.ids("issue_statuses", "issue_statuses")[fields.pop("status")]
-        self._request("PUT", f"/issues/{issue_id}.json", json={"issue": fields})
+    def update(self, issue_id: int, fields: dict[str, Any] | None = None, **changes: Any) -> None:
+        """The person changes an issue (status by name; custom `fields` by name)."""
+        if "status" in changes:
+            changes["status_id"] = self.ids("issue_statuses", "issue_statuses")[changes.pop("status")]
+        self._request("PUT", f"/issues/{issue_id}.json", json={"issue": {**changes, **self._custom(fields)}})
+
+    def _custom(self, fields: dict[str, Any] | None) -> dict[str, Any]:
+        if not fields:
+            return {}
+        if "custom_fields" not in self._ids:  # listing custom fields takes an administrator
+            items = self._request("GET", "/custom_fields.json", key=self.admin_key).json()["custom_fields"]
+            self._ids["custom_fields"] = {item["name"]: item["id"] for item in items}
+        ids = self._ids["custom_fields"]
+        return {"custom_fields": [{"id": ids[name], "value": value} for name, value in fields.items()]}
+
+    def issues(self, project: str, **filters: Any) -> list[dict[str, Any]]:
+        """Issues of a project in any status (the person's view)."""
+        params = {"project_id": project, "status_id": "*", "limit": 100, **filters}
+        return self._request("GET", "/issues.json", params=params).json()["issues"]
+
+    def relations(self, issue_id: int) -> list[dict[str, Any]]:
+        return self._request("GET", f"/issues/{issue_id}/relations.json").json()["relations"]
 
     def issue(self, issue_id: int) -> dict[str, Any]:
         return self._request("GET", f"/issues/{issue_id}.json?include=journals").json()["issue"]
