@@ -7,7 +7,22 @@ import re
 from collections.abc import Mapping
 
 from rules.actions import ACTIONS
-from rules.schema import CALENDAR, FIELD, HOLIDAYS, RULE, SLA, STAFF, TARGET, TOP_LEVEL, VOCABULARY, Option
+from rules.schema import (
+    CALENDAR,
+    DEFAULT_ORIGINS,
+    FIELD,
+    HOLIDAYS,
+    INDICATORS,
+    MEASURE,
+    ORIGIN,
+    RULE,
+    SLA,
+    STAFF,
+    TARGET,
+    TOP_LEVEL,
+    VOCABULARY,
+    Option,
+)
 from rules.templates import FILTERS
 
 BEGIN = "<!-- generated: {name} -->"
@@ -38,7 +53,10 @@ def _default(option: Option) -> str:
         return "—"
     if option.default in ([], {}, ""):
         return "empty"
-    return f"`{str(option.default).lower() if isinstance(option.default, bool) else option.default}`"
+    if isinstance(option.default, dict):
+        return "below"
+    shown = str(option.default).lower() if isinstance(option.default, bool) else str(option.default)
+    return f"`{shown}`".replace("\n", "\\n")
 
 
 def generated_blocks() -> dict[str, str]:
@@ -53,6 +71,11 @@ def generated_blocks() -> dict[str, str]:
         "sla": options_table(SLA),
         "target": options_table(TARGET),
         "rule": options_table(RULE),
+        "origin": options_table(ORIGIN),
+        "origins": "\n".join(["| value | meaning |", "|---|---|"]
+                             + [f"| `{value}` | {meaning} |" for value, meaning in DEFAULT_ORIGINS.items()]),
+        "indicators": options_table(INDICATORS),
+        "measure": options_table(MEASURE),
         "filters": "\n".join(["| filter | meaning |", "|---|---|"]
                              + [f"| `{name}` | {meaning} |" for name, meaning in FILTERS.items()]),
     }
