@@ -201,6 +201,7 @@ def ticket_from_issue(issue: Mapping[str, Any], base_url: str, field_names: Mapp
         updated=parse_time(fields.get("updated")), closed=parse_time(fields.get("resolutiondate")),
         is_closed=(status.get("statusCategory") or {}).get("key") == "done",
         labels=tuple(str(label) for label in fields.get("labels") or ()), participants=participants,
+        categories=tuple(str(c.get("name")) for c in fields.get("components") or () if c.get("name")),
         custom_fields=custom, custom_field_ids=ids,
     )
 

@@ -212,6 +212,7 @@ def ticket_from_issue(issue: Mapping[str, Any], vocabulary: Vocabulary, base_url
         created=parse_time(issue.get("created_on")), updated=parse_time(issue.get("updated_on")),
         closed=parse_time(issue.get("closed_on")),
         is_closed=vocabulary.status_is_closed(status),
+        categories=tuple(name for name in [(issue.get("category") or {}).get("name")] if name),
         custom_fields=values, custom_field_ids=ids,
     )
 

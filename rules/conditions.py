@@ -26,7 +26,7 @@ from rules.model import Event, Person, Ticket
 
 STANDARD_FIELDS = (
     "project", "tracker", "type", "status", "priority", "assignee", "author", "subject",
-    "description", "labels", "created", "updated", "age", "actor", "actor_role", "author_role",
+    "description", "labels", "category", "created", "updated", "age", "actor", "actor_role", "author_role",
     "comment", "comment_visibility", "sla.policy",
 )
 # Facts an event carries about a related issue (see Event.related), by prefix.
@@ -334,6 +334,7 @@ def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] 
         "subject": lambda: ticket.subject,
         "description": lambda: ticket.description,
         "labels": lambda: list(ticket.labels),
+        "category": lambda: list(ticket.categories),
         "created": lambda: ticket.created,
         "updated": lambda: ticket.updated,
         "age": lambda: ticket.created,

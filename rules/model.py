@@ -55,6 +55,7 @@ class Ticket:
     closed: datetime | None = None
     is_closed: bool = False
     labels: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # Redmine's category, Jira's components
     participants: tuple[Person, ...] = ()  # Jira Service Management request participants
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     custom_field_ids: Mapping[str, str] = field(default_factory=dict)

@@ -602,7 +602,7 @@ def _compile_rule(where: Where, raw: Any, context: ConditionContext, book: Compi
         seen[name] = f"{where.file}:{where.line}"
     triggers, schedules = _compile_triggers(where, raw)
     measure = _compile_measure(where.child(raw, "measure"), raw["measure"]) if "measure" in raw else None
-    if measure is not None:
+    if "measure" in raw:  # measured, even when the measure itself has errors: check the rest as such
         context = dataclasses.replace(context, measures=measures)
         book = dataclasses.replace(book, measured=True)
         if triggers or not schedules:
@@ -610,7 +610,7 @@ def _compile_rule(where: Where, raw: Any, context: ConditionContext, book: Compi
     conditions = _compile_conditions(where.child(raw, "if"), raw.get("if"), context) if "if" in raw else ()
     actions = _compile_actions(where, raw, book)
     if schedules and not triggers:
-        _check_scheduled(where, raw, conditions if measure is None else (), actions)
+        _check_scheduled(where, raw, conditions if "measure" not in raw else (), actions)
     if len(where.errors) > before or options is None:
         return None
     return Rule(name, triggers, conditions, actions, where.file, where.line,
@@ -619,17 +619,19 @@ def _compile_rule(where: Where, raw: Any, context: ConditionContext, book: Compi
 
 def _compile_measure(where: Where, raw: Any) -> Measure | None:
     options = read_options(MEASURE, raw, where)
-    if options is None or "\0errors" in options:
+    if options is None:
         return None
     window = str(options["window"])
-    if window in MEASURE_WINDOWS:
-        return Measure(None, window, str(options["by"]))
-    try:
-        duration = parse_duration(window)
-    except DurationError as exc:
-        where.child(raw, "window").error(f"{exc}; or one of: {', '.join(MEASURE_WINDOWS)}")
+    duration = None
+    if window not in MEASURE_WINDOWS:
+        try:
+            duration = parse_duration(window)
+        except DurationError as exc:
+            where.child(raw, "window").error(f"{exc}; or one of: {', '.join(MEASURE_WINDOWS)}")
+            return None
+    if "\0errors" in options:
         return None
-    return Measure(duration, None, str(options["by"]))
+    return Measure(duration, None if duration else window, str(options["by"]))
 
 
 def _check_scheduled(where: Where, raw: Mapping[str, Any], conditions: tuple[Node, ...],

@@ -91,6 +91,7 @@ def template_context(
             "description": ticket.description, "project": ticket.project,
             "project_name": ticket.project_name, "tracker": ticket.tracker, "type": ticket.tracker,
             "status": ticket.status, "priority": ticket.priority, "labels": list(ticket.labels),
+            "categories": list(ticket.categories),
             "author": _person_name(ticket.author), "assignee": _person_name(ticket.assignee),
             "created": ticket.created, "updated": ticket.updated, "fields": fields,
         },

@@ -58,7 +58,8 @@ TICKET = {
     "subject": Option("text", default="Test ticket"), "description": Option("text", default=""),
     "author": Option("person", default=None), "assignee": Option("person", default=None),
     "created": Option("text", default=None), "closed": Option("bool", default=False),
-    "labels": Option("list", default=[]), "fields": Option("mapping", default={}),
+    "labels": Option("list", default=[]), "categories": Option("list", default=[]),
+    "fields": Option("mapping", default={}),
 }
 EVENT = {
     "at": Option("text", required=True, doc="ISO time with zone"),
@@ -219,7 +220,8 @@ def _ticket(where: Where, raw: Any, rulebook: Rulebook, tracker: str) -> Ticket 
         status=options["status"], priority=options["priority"], subject=options["subject"],
         description=options["description"], author=_person(where.child(raw, "author"), options["author"]),
         assignee=_person(where.child(raw, "assignee"), options["assignee"]), created=created, updated=created,
-        is_closed=bool(options["closed"]), labels=tuple(map(str, options["labels"])), custom_fields=custom,
+        is_closed=bool(options["closed"]), labels=tuple(map(str, options["labels"])),
+        categories=tuple(map(str, options["categories"])), custom_fields=custom,
         custom_field_ids={name: name for name in custom})
 
 

@@ -25,6 +25,7 @@ def ticket(**overrides: Any) -> Ticket:
 
 
 def event(*triggers: str, changes: tuple[Change, ...] = (), comment: Comment | None = None,
-          actor: Person | None = None, event_id: str = "redmine:issue:42:journal:1") -> Event:
+          actor: Person | None = None, event_id: str = "redmine:issue:42:journal:1",
+          related: dict[str, dict[str, str]] | None = None) -> Event:
     return Event(event_id, "redmine", "42", frozenset(triggers or ("ticket.updated",)), T0,
-                 actor or Person("6", "agent", "Alice Agent"), changes, comment)
+                 actor or Person("6", "agent", "Alice Agent"), changes, comment, related=related or {})

@@ -85,6 +85,10 @@ rules:
           owner: agent
           record_fields: {clause: iso_clause, review_due: review_due}
           note: "Nonconformity {{ record.key }} opened."
+  - name: overdue
+    on: [record.overdue]
+    then:
+      - comment: {body: "Overdue: {{ record.kind }} {{ record.key }} was due {{ record.action_due[:10] }}."}
   - name: internal share per team
     on: [{schedule: "0 9 * * *"}]
     measure: {window: 30d, by: team}
@@ -176,6 +180,9 @@ def test_classification_from_the_subject(service, redmine_env):
     [change] = application.store.origin_history("redmine", str(incident["id"]))
     assert (change.old, change.new, change.by_kind, change.by) == (None, "infrastructure", "rule",
                                                                    "classify from the subject")
+    shown = explain(application.store, str(incident["id"]))
+    after = shown[shown.index("failure origin:") + 1]
+    assert after.endswith("empty → infrastructure by rule 'classify from the subject'")
 
 
 def quality_records(redmine: SandboxRedmine, subject: str) -> list[dict]:
@@ -226,6 +233,23 @@ def test_an_internal_breach_opens_one_nonconformity_however_often_it_recurs(serv
     nonconformity_effects = [row for row in application.store.outbox_rows(action="nonconformity")
                              if row["ticket_id"] == str(incident["id"])]
     assert len(nonconformity_effects) == 2 and all(row["state"] == "done" for row in nonconformity_effects)
+
+    # Its lifecycle: a reminder three days before the corrective action is due, then overdue, once.
+    def reminders() -> list[str]:
+        return sorted(row["dedup_key"].rsplit(":", 1)[1] for row in application.store.inbox_rows(source="related")
+                      if row["dedup_key"].startswith("record:redmine:"))
+
+    clock.offset = timedelta(days=28)
+    application.sweep_sla()
+    assert reminders() == ["reminder"]
+    clock.offset = timedelta(days=31)
+    application.sweep_sla()
+    application.sweep_sla()
+    settle(application)
+    assert reminders() == ["overdue", "reminder"]
+    overdue = [j["notes"] for j in redmine.notes_by(redmine.issue(record["id"]), "ticketwarden service")
+               if j["notes"].startswith("Overdue")]
+    assert overdue == [f"Overdue: nonconformity #{record['id']} was due {record['due_date']}."]
 
     # explain shows the origin's history, with who changed it.
     lines = "\n".join(explain(application.store, str(incident["id"])))

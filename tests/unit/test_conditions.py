@@ -143,6 +143,33 @@ def test_labels():
     assert holds("labels is empty")
 
 
+def test_category_and_components():
+    assert holds("category = Hosting", the_ticket=ticket(categories=("Hosting",)))
+    assert holds("category in (billing, hosting)", the_ticket=ticket(categories=("Network", "Hosting")))
+    assert not holds("category = Hosting")
+    assert holds("category is empty")
+
+
+def test_related_facts_of_development_and_record_events():
+    the_event = event(related={"development": {"status": "Rejected", "resolved": "yes"}})
+    assert holds("development.status = Rejected", the_event=the_event)
+    assert holds("development.resolved = yes", the_event=the_event)
+    assert not holds("development.status = Rejected")
+    assert holds("record.kind is empty")
+
+
+def test_measures_and_percentages():
+    context = ConditionContext(measures=("incidents", "internal_share"))
+    measures = {"incidents": 5, "internal_share": 40.0}
+    for text, expected in [("incidents >= 5", True), ("internal_share > 20%", True), ("internal_share > 40", False),
+                           ("internal_share <= 40%", True)]:
+        condition = parse_condition(text, context)
+        the_facts = Facts(ticket(), event(), T0, REFS, STAFF.role_of, measures=measures)
+        assert evaluate_condition(condition, the_facts)[0] is expected, text
+    with pytest.raises(ConditionSyntaxError, match="unknown measure 'status'"):
+        parse_condition("status = New", context)
+
+
 def test_the_trace_shows_the_values_compared():
     condition = parse_condition("status in (Feedback, Closed)", CONTEXT)
     assert evaluate_condition(condition, facts()) == (False, "New")

@@ -1,0 +1,138 @@
+"""Pure parts of escalations, quality records and measures: the ISO 10.2 record's text, the
+lifecycle's moments, measure windows and figures, and what the two actions plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rules.engine import evaluate, evaluate_scheduled
+from rules.measures import Group, measure, window
+from rules.records import OVERDUE, REMINDER, REVIEW_DUE, due_markers, next_check, record_description, reminders
+from rules.rulebook import Measure, load_rulebook
+from tests.helpers import T0, event, ticket
+
+DUE = datetime(2026, 4, 1, 12, tzinfo=UTC)
+REVIEW = DUE + timedelta(days=60)
+
+
+def test_reminders_fire_in_order_and_once():
+    owed = reminders(DUE, REVIEW, timedelta(days=3))
+    assert owed == [(REMINDER, DUE - timedelta(days=3)), (OVERDUE, DUE), (REVIEW_DUE, REVIEW)]
+    assert due_markers(owed, (), DUE - timedelta(days=4)) == []
+    assert next_check(owed, ()) == DUE - timedelta(days=3)
+    assert due_markers(owed, (), DUE - timedelta(days=1)) == [REMINDER]
+    assert next_check(owed, (REMINDER,)) == DUE
+    assert due_markers(owed, (REMINDER,), DUE) == [OVERDUE]
+    assert due_markers(owed, (REMINDER, OVERDUE), REVIEW) == [REVIEW_DUE]
+    assert next_check(owed, (REMINDER, OVERDUE, REVIEW_DUE)) is None
+
+
+def test_a_stale_reminder_is_not_sent_once_the_action_is_overdue():
+    owed = reminders(DUE, REVIEW, timedelta(days=3))
+    assert due_markers(owed, (), DUE + timedelta(days=1)) == [OVERDUE]  # the service was down
+    assert next_check(owed, (OVERDUE,)) == REVIEW
+
+
+def test_no_dates_no_reminders():
+    assert reminders(None, None, timedelta(days=3)) == []
+    assert reminders(DUE, None, None) == [(OVERDUE, DUE)]
+
+
+@pytest.mark.parametrize("locale, words", [
+    ("en", ["Nonconformity (ISO 9001:2015 10.2)", "h3. Description and evidence",
+            "h3. Root-cause analysis (five whys)", "h3. Corrective action", "h3. Effectiveness review",
+            "* Due: 2026-04-01", "* Owner: agent", "#42 (http://t/42)", "Clause concerned: 8.5.5"]),
+    ("es", ["No conformidad (ISO 9001:2015 10.2)", "h3. Descripción y evidencia",
+            "h3. Análisis de causa raíz (cinco porqués)", "h3. Revisión de eficacia", "* Responsable: agent"]),
+])
+def test_the_record_holds_every_part_of_iso_10_2(locale, words):
+    text = record_description({"kind": "nonconformity", "clause": "8.5.5", "severity": "major", "owner": "agent",
+                               "sources": [{"key": "#42", "url": "http://t/42"}], "rule": "breach",
+                               "opened": T0.isoformat(), "description": "Missed.", "action_due": DUE.isoformat(),
+                               "review_due": REVIEW.isoformat()}, locale)
+    for word in words:
+        assert word in text
+    assert text.count("# ") >= 5  # five whys
+
+
+def test_measure_windows():
+    now = datetime(2026, 4, 15, 9, tzinfo=UTC)
+    assert window(Measure(timedelta(days=30), None, "team"), now) == (now - timedelta(days=30), now, "2026-04")
+    assert window(Measure(None, "previous_month", "team"), now) == (
+        datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC), "2026-03")
+    assert window(Measure(None, "this_month", "team"), datetime(2026, 12, 31, tzinfo=UTC)) == (
+        datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC), "2026-12")
+
+
+BOOK = """
+version: 1
+fields: {origin: "Failure origin", team: Team}
+indicators: {incidents: [project = support]}
+rules:
+  - name: share
+    on: [{schedule: "0 9 * * *"}]
+    measure: {window: 30d, by: team}
+    if: [incidents >= 5, internal_share > 20%]
+    then:
+      - nonconformity: {kind: observation, project: quality, cause: "share-{{ group }}-{{ window.month }}",
+                        subject: "{{ group }}: {{ measure.internal_share }}%
+                                  ({{ measure['origin.customer'] }} customer)"}
+  - name: escalate
+    on: [ticket.updated]
+    if: [origin changed_to internal]
+    then:
+      - escalate: {project: development, copy: [team], note: "Escalated as {{ development.key }}."}
+"""
+
+
+def row(team: str, origin: str | None, n: int, **extra) -> dict:
+    return {"tracker": "redmine", "ticket_id": str(n), "key": f"#{n}", "url": f"u/{n}", "team": team,
+            "origin": origin, "incident": True, "breaches": 0, "closed_at": None, **extra}
+
+
+def test_figures_per_group():
+    book = load_rulebook([("b.yaml", BOOK)])
+    rows = [row("network", "internal", 1), row("network", "unknown", 2), row("network", None, 3, breaches=2),
+            row("network", "customer", 4), row("support", "customer", 5), row("support", "x", 6, incident=False)]
+    network, support = measure(book, book.rules[0].measure, rows)
+    assert (network.name, support.name) == ("network", "support")
+    assert network.values["incidents"] == 4 and network.values["internal"] == 1
+    assert network.values["internal_share"] == 25.0 and network.values["unclassified"] == 2
+    assert network.values["origin.customer"] == 1 and network.values["share.customer"] == 25.0
+    assert network.values["breached"] == 1 and network.values["breached_share"] == 25.0
+    assert network.sources == [{"id": "1", "key": "#1", "url": "u/1"}]
+    assert support.values["incidents"] == 1  # a ticket that is not an incident is not counted
+
+
+def test_a_measured_rule_plans_per_group_over_the_threshold():
+    book = load_rulebook([("b.yaml", BOOK)])
+    over = Group("redmine", "network", {"group": "network", "incidents": 5, "internal_share": 40.0,
+                                        "origin.customer": 3}, [{"id": "1", "key": "#1", "url": "u/1"}])
+    under = Group("redmine", "support", {"group": "support", "incidents": 9, "internal_share": 20.0,
+                                         "origin.customer": 7}, [])
+    few = Group("redmine", "apps", {"group": "apps", "incidents": 4, "internal_share": 100.0,
+                                    "origin.customer": 0}, [])
+    decision = evaluate_scheduled(book, "share", T0, T0, [over, under, few], {"month": "2026-03"})
+    [effect] = decision.effects
+    assert effect.tracker_kind == "redmine" and effect.params["cause"] == "share-network-2026-03"
+    assert effect.params["subject"] == "network: 40.0% (3 customer)"
+    assert [s["key"] for s in effect.params["sources"]] == ["#1"]
+    assert [r.rule for r in decision.rules] == ["share [redmine network]", "share [redmine support]",
+                                               "share [redmine apps]"]
+    assert [r.matched for r in decision.rules] == [True, False, False]
+
+
+def test_escalate_plans_the_new_issue_and_a_note_naming_it():
+    book = load_rulebook([("b.yaml", BOOK)])
+    from rules.model import Change
+
+    changed = event(changes=(Change("cf:Failure origin", "unknown", "internal", "1"),))
+    decision = evaluate(book, changed, ticket(custom_fields={"Failure origin": "internal", "Team": "network"}), T0)
+    [effect] = [e for e in decision.effects if e.action == "escalate"]
+    params = effect.params
+    assert params["subject"] == "[#42] VPN down for ACME" and params["fields"] == {"Team": "network"}
+    assert "Support ticket: #42 (http://redmine.test/issues/42)" in params["description"]
+    assert params["source"] == {"id": "42", "key": "#42", "url": "http://redmine.test/issues/42"}
+    assert "\x00development.key\x00" in params["note"]  # filled in once the issue exists
