@@ -88,6 +88,22 @@ def explain(ticket: str, last: int, verbose: bool, database_url: str | None) -> 
 
 
 @main.command()
+@click.option("--kind", type=click.Choice(["development", "nonconformity", "observation"]), default=None,
+              help="Only records of this kind.")
+@click.option("--open", "open_only", is_flag=True, help="Only records whose issue is still open.")
+@click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
+              help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
+def records(kind: str | None, open_only: bool, database_url: str | None) -> None:
+    """The issues ticketwarden created: development issues, nonconformities and observations,
+    one per cause, with their source tickets and the dates their reminders watch."""
+    from ticketwarden.explain import record_lines
+
+    lines = record_lines(_store(database_url).all_records(kind), open_only)
+    for line in lines or ["no records"]:
+        click.echo(line)
+
+
+@main.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--rules", "rules", multiple=True, required=True, type=click.Path(exists=True),
               help="The rulebook to replay with (file or directory, repeatable).")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rules.engine import Decision
-from ticketwarden.store import Store
+from ticketwarden.store import RecordRow, Store
 
 
 def explain(store: Store, ticket: str, last: int = 5, verbose: bool = False) -> list[str]:
@@ -56,3 +56,16 @@ def _records(store: Store, ticket_id: str) -> list[str]:
             sources = ", ".join(record.sources) or "-"
             lines.append(f"  this ticket is the {record.kind} for cause {record.cause!r}, from {sources}")
     return ["records:", *lines] if lines else []
+
+
+def record_lines(records: list[RecordRow], open_only: bool = False) -> list[str]:
+    """One line per record: kind, issue, state, cause, sources, corrective action and review due."""
+    lines = []
+    for record in records:
+        if open_only and record.state == "closed":
+            continue
+        dates = "".join(f", {name} {moment.date().isoformat()}" for name, moment in
+                        (("action due", record.action_due), ("review due", record.review_due)) if moment)
+        lines.append(f"{record.kind} {record.target_key or '(being created)'} [{record.state}] cause "
+                     f"{record.cause!r} from {', '.join(record.sources) or '-'}{dates}")
+    return lines

@@ -251,6 +251,17 @@ def test_an_internal_breach_opens_one_nonconformity_however_often_it_recurs(serv
                if j["notes"].startswith("Overdue")]
     assert overdue == [f"Overdue: nonconformity #{record['id']} was due {record['due_date']}."]
 
+    # `ticketwarden records` lists it with its source and dates.
+    from click.testing import CliRunner
+
+    from ticketwarden.cli import main
+    listed = CliRunner().invoke(main, ["records", "--kind", "nonconformity", "--open",
+                                       "--database-url", application.settings.database_url])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines() == [
+        f"nonconformity #{record['id']} [open] cause 'breach-#{incident['id']}' from {incident['id']}, "
+        f"action due {record['due_date']}, review due {redmine.custom_field(record, 'Review due')}"]
+
     # explain shows the origin's history, with who changed it.
     lines = "\n".join(explain(application.store, str(incident["id"])))
     assert "failure origin:" in lines
