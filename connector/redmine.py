@@ -373,10 +373,22 @@ class RedmineConnector:
         created = self._call(lambda: self._redmine.issue.create(**values))
         ident = str(created.id)
         if fields:
-            issue = self.fetch_issue(ident) or {}
-            custom = [{"id": self._custom_field_id(issue, ref), "value": value} for ref, value in fields.items()]
-            self._call(lambda: self._redmine.issue.update(int(ident), custom_fields=custom))
+            self._set_new_issue_fields(ident, fields)
         return Created(ident, f"#{ident}", f"{self.url}/issues/{ident}")
+
+    def _set_new_issue_fields(self, ident: str, fields: dict[str, Any]) -> None:
+        """Custom fields of an issue just created. One its project or tracker lacks is left out
+        with a warning: the issue exists (and its description holds everything), so refusing
+        the whole effect would only lose the link and notes that follow."""
+        issue = self.fetch_issue(ident) or {}
+        custom = []
+        for ref, value in fields.items():
+            try:
+                custom.append({"id": self._custom_field_id(issue, ref), "value": value})
+            except TrackerError as exc:
+                log.warning("issue %s created without field %r: %s", ident, ref, exc)
+        if custom:
+            self._call(lambda: self._redmine.issue.update(int(ident), custom_fields=custom))
 
     def _id_for(self, table: str, name: Any) -> str:
         for refresh in (False, True):

@@ -345,3 +345,16 @@ def test_one_observation_per_team_and_month(service, redmine_env):
                 if redmine.custom_field(i, "Failure origin") == "internal"
                 and redmine.custom_field(i, "Team") == "network" and i["created_on"] >= first["created_on"]}
     assert internal and linked == internal
+
+
+def test_a_field_the_tracker_lacks_does_not_stop_the_creation(redmine_env, caplog):
+    """The record is in the description anyway: a field its tracker lacks is left out, loudly."""
+    connector = RedmineConnector(redmine_env["REDMINE_URL"], redmine_env["REDMINE_API_KEY"])
+    token = datetime.now().strftime("%H%M%S%f")
+    created = connector.create_issue(f"fields{token}", "quality", "Observation", f"Fields {token}", "Record.",
+                                     {"ISO clause": "9.1.1", "SLA status": "met"}, due_date="2026-12-31")
+    issue = connector.fetch_issue(created.id) or {}
+    assert {f["name"]: f.get("value") for f in issue["custom_fields"]}["ISO clause"] == "9.1.1"
+    assert "SLA status" not in {f["name"] for f in issue["custom_fields"]}
+    assert issue["due_date"] == "2026-12-31" and issue["tracker"]["name"] == "Observation"
+    assert "created without field 'SLA status'" in caplog.text
