@@ -343,15 +343,21 @@ class JiraConnector:
                      fields: dict[str, Any] | None = None, assignee: str | None = None,
                      due_date: str | None = None) -> Created:
         """Create an issue once per `marker`: one carrying the marker's label is looked for
-        first, so a retry after a lost answer finds it instead of creating another."""
+        first, so a retry after a lost answer finds it instead of creating another (and still
+        assigns it when the assignment after the creation is what failed)."""
         label = creation_label(marker)
         found: Any = self._call(lambda: self._client().search_issues(
-            f'project = "{project}" AND labels = "{label}"', maxResults=1, fields="summary", json_result=True))
+            f'project = "{project}" AND labels = "{label}"', maxResults=1, fields="summary,assignee",
+            json_result=True))
         if found.get("issues"):
             issue = found["issues"][0]
+            if assignee and not (issue.get("fields") or {}).get("assignee"):
+                self._assign(str(issue["key"]), assignee)
             return Created(str(issue["id"]), str(issue["key"]), f"{self.url}/browse/{issue['key']}", new=False)
+        # Jira refuses a summary with a line break (a multi-line subject template): one line.
         payload: dict[str, Any] = {"project": {"key": project}, "issuetype": {"name": issue_type},
-                                   "summary": summary[:255], "description": description, "labels": [label]}
+                                   "summary": " ".join(summary.split())[:255], "description": description,
+                                   "labels": [label]}
         if due_date:
             payload["duedate"] = due_date[:10]
         for ref, value in (fields or {}).items():

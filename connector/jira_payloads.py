@@ -15,6 +15,7 @@ comment, and the poller's view of the same happening are one event.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -177,13 +178,17 @@ def ticket_from_issue(issue: Mapping[str, Any], base_url: str, field_names: Mapp
     """
     fields = issue.get("fields") or {}
     names = field_names or {}
+    present = [ident for ident in fields if ident.startswith("customfield_")]
+    counts = Counter(names.get(ident, ident) for ident in present)
     custom: dict[str, Any] = {}
     ids: dict[str, str] = {}
-    for ident, value in fields.items():
-        if ident.startswith("customfield_"):
-            name = names.get(ident, ident)
-            custom[name] = field_value(value)
-            ids[name] = ident
+    for ident in present:
+        # Jira's field names are not unique (every Cloud site has a built-in "Team"): a name
+        # shared by several fields names none of them, and each is known by its id alone.
+        name = names.get(ident, ident)
+        key = name if counts[name] == 1 else ident
+        custom[key] = field_value(fields[ident])
+        ids[key] = ident
     participants: tuple[Person, ...] = ()
     for ident, label in names.items():
         if label == "Request participants" and isinstance(fields.get(ident), list):

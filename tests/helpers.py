@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rules.model import Change, Comment, Event, Person, Ticket
@@ -29,3 +29,15 @@ def event(*triggers: str, changes: tuple[Change, ...] = (), comment: Comment | N
           related: dict[str, dict[str, str]] | None = None) -> Event:
     return Event(event_id, "redmine", "42", frozenset(triggers or ("ticket.updated",)), T0,
                  actor or Person("6", "agent", "Alice Agent"), changes, comment, related=related or {})
+
+
+class MovableClock:
+    """An application clock: the wall clock plus an offset a test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        from ticketwarden.clock import utcnow
+
+        return utcnow() + self.offset

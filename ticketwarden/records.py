@@ -48,10 +48,14 @@ class RecordKeeper:
     """Applies `escalate` and `nonconformity` effects, and turns changes of the issues it
     created into events for the tickets they came from."""
 
-    def __init__(self, store: Store, clock: Clock, lease: timedelta = timedelta(minutes=5)):
+    def __init__(self, store: Store, clock: Clock, lease: timedelta = timedelta(minutes=5),
+                 settle: timedelta = timedelta(seconds=30)):
+        """`settle`: how long a retry of a creation whose answer was lost waits before looking
+        for the marker (Jira Cloud's search shows a new issue only after a few seconds)."""
         self.store = store
         self.clock = clock
         self.lease = lease
+        self.settle = settle
 
     # -- creating --------------------------------------------------------------------------------
 
@@ -60,7 +64,7 @@ class RecordKeeper:
             return self._escalate(effect, connector, first_attempt)
         return self._record(effect, connector, first_attempt)
 
-    def _claim_and_create(self, effect: Effect, connector: RecordConnector, kind: str, cause: str,
+    def _claim_and_create(self, effect: Effect, connector: RecordConnector, first_attempt: bool, kind: str, cause: str,
                           sources: list[str], detail: Mapping[str, Any], create: Mapping[str, Any],
                           action_due: datetime | None = None, review_due: datetime | None = None,
                           remind_before: timedelta | None = None) -> RecordRow:
@@ -73,6 +77,9 @@ class RecordKeeper:
         if not mine:
             raise TrackerError(f"the {kind} issue for {cause!r} is being created by another worker; "
                                f"trying again once it is there", transient=True)
+        if not first_attempt and record.created_by == effect.key and now - record.created_at < self.settle:
+            raise TrackerError(f"an earlier attempt may have created the {kind} issue for {cause!r}; looking for "
+                               f"it once the tracker's search has caught up", transient=True)
         created = connector.create_issue(marker(effect.tracker_kind, kind, cause), **create)
         owed = reminders(action_due, review_due, remind_before)
         row = self.store.record_created(record.id, target_id=created.id, target_key=created.key,
@@ -85,7 +92,7 @@ class RecordKeeper:
         params = effect.params
         source = params["source"]
         record = self._claim_and_create(
-            effect, connector, DEVELOPMENT, effect.ticket_id, [effect.ticket_id],
+            effect, connector, first_attempt, DEVELOPMENT, effect.ticket_id, [effect.ticket_id],
             {"resolved_statuses": params.get("resolved_statuses", []), "rule": effect.rule, "source": source},
             {"project": params["project"], "issue_type": params["tracker"], "summary": params["subject"],
              "description": params["description"], "fields": dict(params.get("fields") or {}),
@@ -114,7 +121,7 @@ class RecordKeeper:
         review_due = _moment(params.get("review_due"))
         remind = timedelta(seconds=float(params.get("remind_before") or 0)) or None
         record = self._claim_and_create(
-            effect, connector, kind, cause, [s["id"] for s in sources],
+            effect, connector, first_attempt, kind, cause, [s["id"] for s in sources],
             {**dict(params.get("record") or {}), "remind_before": params.get("remind_before") or 0,
              "rule": effect.rule, "locale": params.get("locale", "en")},
             {"project": params["project"], "issue_type": params["tracker"], "summary": params["subject"],

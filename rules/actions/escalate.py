@@ -104,6 +104,11 @@ def render_fields(compiled: dict[str, Any], copy: list[str], scope: Scope) -> di
     return refs
 
 
+def one_line(text: str) -> str:
+    """A subject is one line on every tracker (Jira refuses line breaks in a summary)."""
+    return " ".join(text.split())[:255]
+
+
 def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     context = dict(scope.template_context)
     context["development"] = {**context.get("development", {}), "key": DEVELOPMENT_KEY, "url": DEVELOPMENT_URL}
@@ -111,7 +116,7 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     again = compiled.get("again_note")
     return {
         "project": compiled["project"], "tracker": compiled["tracker"],
-        "subject": render(compiled["subject"], scope.template_context).strip(),
+        "subject": one_line(render(compiled["subject"], scope.template_context)),
         "description": render(compiled["description"], scope.template_context).strip(),
         "fields": render_fields(compiled["fields"], compiled["copy"], scope),
         "relation": compiled["relation"], "assign": compiled.get("assign"),

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from rules.actions import ActionSpec, CompileContext, PlanError, Scope, check_in_vocabulary, compile_options
-from rules.actions.escalate import compile_field_templates, render_fields
+from rules.actions.escalate import compile_field_templates, one_line, render_fields
 from rules.actions.link import RELATIONS
 from rules.context import Where
 from rules.durations import DurationError, parse_duration
@@ -117,7 +117,7 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     return {
         "kind": compiled["kind"], "project": compiled["project"],
         "tracker": compiled.get("tracker") or compiled["kind"].capitalize(),
-        "cause": cause, "subject": _text(compiled, "subject", context),
+        "cause": cause, "subject": one_line(_text(compiled, "subject", context)),
         "description": record_description(parts, scope.locale), "fields": fields,
         "owner": compiled.get("owner"), "action_due": parts["action_due"], "review_due": parts["review_due"],
         "remind_before": remind.total_seconds() if remind else 0, "relation": compiled["relation"],

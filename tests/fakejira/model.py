@@ -360,7 +360,7 @@ class JiraState:
                             Resolution("10001", "Won't Do", "This issue won't be actioned."),
                             Resolution("10002", "Duplicate", "The problem is a duplicate of an existing issue."),
                             Resolution("10003", "Cannot Reproduce", "All attempts at reproducing it failed.")]
-        self.issue_types = [INCIDENT, BUG, TASK, NONCONFORMITY]
+        self.issue_types = [INCIDENT, BUG, TASK, NONCONFORMITY, OBSERVATION]
         agent = self.users["agent"]
         self.projects = {
             "SUP": Project("10000", "SUP", "Support", "service_desk", agent, [INCIDENT, TASK],
@@ -496,6 +496,8 @@ class JiraState:
         summary = fields.get("summary")
         if not isinstance(summary, str) or not summary.strip():
             errors["summary"] = "You must specify a summary of the issue."
+        elif "\n" in summary or "\r" in summary:  # as on edit: Jira validates the summary the same way
+            errors["summary"] = "The summary is invalid because it contains newline characters."
         rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype", "summary")}
         with self.lock:
             changes, field_errors = self._parse_edits(rest, update or {}, version, creating=True)

@@ -136,7 +136,7 @@ def test_reference_data_matches_what_rulebooks_name(fake_jira: FakeJira, jira: J
     assert [p.name for p in jira.priorities()] == ["Highest", "High", "Medium", "Low"]
     assert {s.name: s.statusCategory.key for s in jira.statuses()} == {
         "To Do": "new", "In Progress": "indeterminate", "Waiting for customer": "indeterminate", "Done": "done"}
-    assert {t.name for t in jira.issue_types()} == {"Incident", "Bug", "Task", "Nonconformity"}
+    assert {t.name for t in jira.issue_types()} == {"Incident", "Bug", "Task", "Nonconformity", "Observation"}
     assert [t.name for t in jira.project("SUP", expand="issueTypes").issueTypes] == ["Incident", "Task"]
     assert [u.accountId for u in jira.search_users(query="alice")] == [fake_jira.users["agent"].account_id]
 

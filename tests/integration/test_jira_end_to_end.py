@@ -5,16 +5,15 @@ Jira's webhooks about our own writes come back and stop at the loop guard."""
 from __future__ import annotations
 
 import textwrap
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from waitress.server import create_server
 
 from connector.jira_payloads import parse_time
 from tests.fakejira import FakeJira
 from tests.fakejira.fixtures import checked_fake_jira
+from tests.integration.jira_service import serve, work
 from ticketwarden import migrate
 from ticketwarden.config import Settings
 from ticketwarden.service import Application, build
@@ -51,25 +50,7 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeJira]:
 
 @pytest.fixture
 def service(fake: FakeJira, tmp_path, database_url) -> Iterator[Application]:
-    rules = tmp_path / "jira.yaml"
-    rules.write_text(textwrap.dedent(RULES))
-    migrate.upgrade(create_db_engine(database_url))
-    email, token = fake.basic_auth()
-    settings = Settings(database_url=database_url, rules=(str(rules),), jira_url=fake.url, jira_user=email,
-                        jira_api_token=token, jira_webhook_secret=SECRET, poll_overlap=0)
-    application = build(settings, environ={})
-    assert application.rules.current is not None, application.rules.last_errors
-    server = create_server(application.app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    fake.register_webhook(f"http://127.0.0.1:{server.effective_port}/webhooks/jira", SECRET)
-    yield application
-    server.close()
-    application.store.engine.dispose()
-
-
-def work(application: Application) -> None:
-    while application.worker.process_inbox() or application.worker.apply_outbox():
-        pass
+    yield from serve(fake, RULES, tmp_path, database_url, SECRET)
 
 
 def test_webhook_round_trip_with_the_loop_guard(fake: FakeJira, service: Application):

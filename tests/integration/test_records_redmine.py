@@ -18,8 +18,9 @@ from connector.errors import TrackerError
 from connector.redmine import RedmineConnector
 from connector.redmine_payloads import parse_time
 from rules.model import Effect
+from tests.helpers import MovableClock
 from tests.integration.sandbox import SandboxRedmine
-from tests.integration.test_sla_end_to_end import MovableClock, settle
+from tests.integration.test_sla_end_to_end import settle
 from ticketwarden import migrate
 from ticketwarden.config import Settings
 from ticketwarden.explain import explain
@@ -358,3 +359,37 @@ def test_a_field_the_tracker_lacks_does_not_stop_the_creation(redmine_env, caplo
     assert "SLA status" not in {f["name"] for f in issue["custom_fields"]}
     assert issue["due_date"] == "2026-12-31" and issue["tracker"]["name"] == "Observation"
     assert "created without field 'SLA status'" in caplog.text
+
+
+def test_a_retry_after_a_lost_answer_finds_the_issue_instead_of_creating_another(database_url, redmine_env):
+    """The first attempt's creation reached Redmine but its answer was lost: the retry waits for
+    the tracker's search to show it, then finds it by its marker and carries on from there."""
+    migrate.upgrade(create_db_engine(database_url))
+    store = Store(create_db_engine(database_url))
+    redmine = SandboxRedmine(redmine_env)
+    connector = RedmineConnector(redmine_env["REDMINE_URL"], redmine_env["REDMINE_API_KEY"])
+    incident = redmine.create_incident("Lost answer")
+    cause = f"lost-{datetime.now().strftime('%H%M%S%f')}"
+    params = {"kind": "observation", "project": "quality", "tracker": "Observation", "cause": cause,
+              "subject": f"Lost {cause}", "description": "Record.", "fields": {}, "owner": None, "action_due": "",
+              "review_due": "", "remind_before": 0, "relation": "relates", "note": "Record {0}.",
+              "sources": [{"id": str(incident["id"]), "key": f"#{incident['id']}", "url": ""}],
+              "private": True, "locale": "en", "record": {}}
+    effect = Effect(f"lost-{cause}", "nonconformity", "redmine", str(incident["id"]), "lost", params)
+    start = datetime.now().astimezone()
+    elapsed = [timedelta(0)]
+    keeper = RecordKeeper(store, lambda: start + elapsed[0])
+    # Attempt 1 claimed the cause and created the issue; then its answer was lost.
+    store.claim_record(tracker="redmine", kind="observation", cause=cause, effect_key=effect.key,
+                       sources=[str(incident["id"])], detail={}, action_due=None, review_due=None, now=start,
+                       lease=timedelta(minutes=5))
+    connector.create_issue(marker("redmine", "observation", cause), "quality", "Observation", f"Lost {cause}")
+    elapsed[0] = timedelta(seconds=5)
+    with pytest.raises(TrackerError, match="search has caught up") as early:
+        keeper.apply(effect, connector, first_attempt=False)
+    assert early.value.transient
+    elapsed[0] = timedelta(seconds=31)
+    assert "opened for cause" in keeper.apply(effect, connector, first_attempt=False)
+    [record] = quality_records(redmine, f"Lost {cause}")
+    assert related_ids(redmine, incident["id"]) == {record["id"]}
+    assert store.record("redmine", "observation", cause).target_id == str(record["id"])

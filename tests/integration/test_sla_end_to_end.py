@@ -9,11 +9,12 @@ from __future__ import annotations
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from connector.redmine_payloads import parse_time
+from tests.helpers import MovableClock
 from tests.integration.sandbox import SandboxRedmine
 from ticketwarden import migrate
 from ticketwarden.config import Settings
@@ -59,16 +60,6 @@ rules:
     on: [sla.breached]
     then: [{set: {sla_status: breached}}]
 """
-
-
-class MovableClock:
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        from ticketwarden.clock import utcnow
-
-        return utcnow() + self.offset
 
 
 @pytest.fixture
