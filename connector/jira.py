@@ -47,6 +47,7 @@ class JiraConnector:
         self._visibility = private_visibility
         self._lock = threading.Lock()
         self._jira: JIRA | None = None
+        self._creator: JIRA | None = None
         self._fields: list[dict[str, Any]] | None = None
         self._me: Person | None = None
         self._groups: dict[str, tuple[float, tuple[str, ...]]] = {}
@@ -60,6 +61,17 @@ class JiraConnector:
                 self._jira = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=3,
                                                      **self._auth))  # type: ignore[arg-type]
             return self._jira
+
+    def _creating_client(self) -> JIRA:
+        """A client that never re-sends by itself: the library retries a request after a broken
+        connection, which for POST /issue may create a second issue. Creation is retried by the
+        outbox instead, which looks for the issue's marker first."""
+        with self._lock:
+            if self._creator is None:
+                self._creator = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=0,
+                                                        get_server_info=False,
+                                                        **self._auth))  # type: ignore[arg-type]
+            return self._creator
 
     @property
     def cloud(self) -> bool:
@@ -363,7 +375,7 @@ class JiraConnector:
         for ref, value in (fields or {}).items():
             field = self._field(ref)
             payload[field["id"]] = _field_value(field, value)
-        created = self._call(lambda: self._client().create_issue(fields=payload))
+        created = self._call(lambda: self._creating_client().create_issue(fields=payload))
         if assignee:
             self._assign(str(created.key), assignee)
         return Created(str(created.id), str(created.key), f"{self.url}/browse/{created.key}")

@@ -208,6 +208,24 @@ def test_creating_an_issue_happens_once_per_key(fake: FakeJira):
     assert len([i for i in fake.state.issues.values() if i.key.startswith("DEV-")]) == 1
 
 
+def test_creating_is_never_re_sent_by_the_library(fake: FakeJira):
+    """POST /issue goes out once per call: a failure comes back to the outbox, whose retry looks
+    for the marker first (the library re-sending after a broken connection could create two)."""
+    from connector.errors import TrackerError
+    from connector.jira import JiraConnector
+
+    email, token = fake.basic_auth()
+    connector = JiraConnector(fake.url, user=email, api_token=token)
+    connector.fields()  # the field list is read before the fault below
+    fake.unavailable_next(1, retry_after=1, path_contains="/issue")  # the library would retry this
+    with pytest.raises(TrackerError) as refused:
+        connector.create_issue("once-SUP-9", "DEV", "Bug", "[SUP-9] Sync stalls")
+    assert refused.value.transient and refused.value.status == 503
+    created = connector.create_issue("once-SUP-9", "DEV", "Bug", "[SUP-9] Sync stalls")
+    assert created.new and [i.key for i in fake.state.issues.values() if i.summary == "[SUP-9] Sync stalls"] == [
+        created.key]
+
+
 def test_staff_by_jira_project_role(fake: FakeJira, tmp_path, database_url):
     """`staff: {roles: [...]}` names Jira project roles, as it names Redmine's."""
     rules = tmp_path / "roles.yaml"
