@@ -90,6 +90,8 @@ class Indicators:
     incidents: tuple[Node, ...] = ()
     team: str | None = None  # logical field
     customer: str = "author"  # author | project | a logical field
+    first_response: str | None = None  # SLA policies timing first response and resolution
+    resolution: str | None = None
 
 
 def measure_names(origin: OriginPolicy | None) -> tuple[str, ...]:
@@ -398,12 +400,19 @@ def _compile_origin(merged: _Merged) -> OriginPolicy | None:
 
 def _compile_indicators(merged: _Merged, context: ConditionContext) -> Indicators:
     team = "team" if "team" in merged.fields else None
+    timers: dict[str, str | None] = {key: str(INDICATORS[key].default) if INDICATORS[key].default in merged.slas
+                                     else None for key in ("first_response", "resolution")}
     if "indicators" not in merged.once:
-        return Indicators(team=team)
+        return Indicators(team=team, first_response=timers["first_response"], resolution=timers["resolution"])
     where, raw = merged.once["indicators"]
     options = read_options(INDICATORS, raw, where)
     if options is None:
-        return Indicators(team=team)
+        return Indicators(team=team, first_response=timers["first_response"], resolution=timers["resolution"])
+    for key in timers:
+        if key in raw:
+            timers[key] = str(options[key])
+            if timers[key] not in merged.slas:
+                where.child(raw, key).error(f"SLA policy {timers[key]!r} is not defined in `sla`")
     incidents = _compile_conditions(where.child(raw, "incidents"), raw.get("incidents"), context)
     if "team" in raw:
         team = str(options["team"])
@@ -413,7 +422,7 @@ def _compile_indicators(merged: _Merged, context: ConditionContext) -> Indicator
     if customer not in ("author", "project") and customer not in merged.fields:
         where.child(raw, "customer").error(
             f"customer must be `author`, `project` or a field declared in `fields`; got {customer!r}")
-    return Indicators(incidents, team, customer)
+    return Indicators(incidents, team, customer, timers["first_response"], timers["resolution"])
 
 
 _RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")

@@ -189,6 +189,9 @@ INDICATORS = {
     "team": Option("text", default="team", doc="logical field that names a ticket's team"),
     "customer": Option("text", default="author",
                        doc="who the customer is: `author`, `project`, or a logical field"),
+    "first_response": Option("text", default="first-response",
+                             doc="the SLA policy whose clock measures time to first response"),
+    "resolution": Option("text", default="resolution", doc="the SLA policy whose clock measures time to resolution"),
 }
 MEASURE_WINDOWS = ("previous_month", "this_month")
 MEASURE_GROUPS = ("team", "customer", "priority", "origin", "project", "all")

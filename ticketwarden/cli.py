@@ -273,3 +273,37 @@ def serve(bind: str | None, database_url: str | None, rules: tuple[str, ...],
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="Incidents created from this date (UTC) [default: 30 days before --to].")
+@click.option("--to", "until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              help="... up to, not including, this date (UTC) [default: now].")
+@click.option("--by", type=click.Choice(["team", "customer", "priority", "month"]), default=None,
+              help="One column of figures per group (and the total).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]), default="table",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of standard output.")
+@_RULES_OPTION
+@_DB_OPTION
+def report(since: Any, until: Any, by: str | None, fmt: str, output: str | None, rules: tuple[str, ...],
+           database_url: str | None) -> None:
+    """The quality indicators for a period: incidents, failure origin, SLA compliance, times to
+    first response and resolution, escalations, nonconformities, satisfaction."""
+    from datetime import UTC
+
+    from ticketwarden.clock import utcnow
+    from ticketwarden.reports import gather, period, render
+
+    rulebook = _sla_book(rules).rulebook
+    start, end = period(since.replace(tzinfo=UTC) if since else None, until.replace(tzinfo=UTC) if until else None,
+                        utcnow())
+    text = render(gather(_store(database_url), rulebook, start, end, by, utcnow()), fmt, rulebook.locale)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)

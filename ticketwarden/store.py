@@ -302,6 +302,11 @@ def create_db_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for index in range(0, len(items), size):
+        yield items[index:index + size]
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -583,6 +588,32 @@ class Store:
                 ticket_facts.c.created_at >= start, ticket_facts.c.created_at < end,
             ).order_by(ticket_facts.c.created_at))
             return [dict(row._mapping) for row in rows]
+
+    def facts_for(self, refs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Facts of the given (tracker, ticket id) pairs."""
+        wanted: dict[str, set[str]] = {}
+        for tracker, ticket_id in refs:
+            wanted.setdefault(tracker, set()).add(ticket_id)
+        rows: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for tracker, ids in wanted.items():
+                for chunk in _chunks(sorted(ids), 500):
+                    rows += [dict(row._mapping) for row in conn.execute(sa.select(ticket_facts).where(
+                        ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id.in_(chunk)))]
+        return rows
+
+    def clocks_of(self, refs: Iterable[tuple[str, str]]) -> list[ClockRow]:
+        """Every clock cycle of the given (tracker, ticket id) pairs."""
+        wanted: dict[str, set[str]] = {}
+        for tracker, ticket_id in refs:
+            wanted.setdefault(tracker, set()).add(ticket_id)
+        rows: list[ClockRow] = []
+        with self.engine.connect() as conn:
+            for tracker, ids in wanted.items():
+                for chunk in _chunks(sorted(ids), 500):
+                    rows += [self._clock_row(row) for row in conn.execute(sa.select(sla_clocks).where(
+                        sla_clocks.c.tracker == tracker, sla_clocks.c.ticket_id.in_(chunk)))]
+        return rows
 
     # -- records (development issues, nonconformities, observations) -----------------------------
 
