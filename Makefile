@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTEST_ARGS ?=
 
-.PHONY: run test venv sandbox-redmine sandbox-postgres stop-sandbox lint docs
+.PHONY: run test venv sandbox-redmine sandbox-postgres sandbox-browser stop-sandbox lint docs
 
 $(VENV)/.installed: setup.cfg pyproject.toml sandbox/python.sh
 	sandbox/python.sh $(VENV)
@@ -19,10 +19,13 @@ sandbox-redmine:
 sandbox-postgres:
 	sandbox/postgres.sh
 
+sandbox-browser:
+	sandbox/browser.sh
+
 stop-sandbox:
 	sandbox/redmine.sh stop
 
-test: $(VENV)/.installed sandbox-redmine sandbox-postgres
+test: $(VENV)/.installed sandbox-redmine sandbox-postgres sandbox-browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

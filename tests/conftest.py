@@ -41,6 +41,18 @@ def unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, for rendering pages headless (`make test` installs it)."""
+    import shutil
+
+    path = shutil.which("chromium")
+    if path is None:
+        unavailable("Chromium is not installed")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
 def redmine_env() -> dict[str, str]:
     values = read_env_file("sandbox-redmine.env")
     if not values.get("REDMINE_URL"):

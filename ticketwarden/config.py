@@ -14,7 +14,7 @@ from typing import Any
 
 DEFAULT_BIND = "127.0.0.1:8080"
 SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret", "admin_token", "jira_webhook_secret",
-                 "jira_api_token", "jira_personal_token")
+                 "jira_api_token", "jira_personal_token", "reports_token")
 
 
 class ConfigError(ValueError):
@@ -36,6 +36,7 @@ class Settings:
     webhook_token: str = field(default="", repr=False)
     redmine_webhook_secret: str = field(default="", repr=False)
     admin_token: str = field(default="", repr=False)
+    reports_token: str = field(default="", repr=False)
     jira_webhook_secret: str = field(default="", repr=False)
     jira_url: str = ""
     jira_user: str = ""
@@ -88,6 +89,7 @@ _ENV = {
     "webhook_token": "TICKETWARDEN_WEBHOOK_TOKEN",
     "redmine_webhook_secret": "TICKETWARDEN_REDMINE_WEBHOOK_SECRET",
     "admin_token": "TICKETWARDEN_ADMIN_TOKEN",
+    "reports_token": "TICKETWARDEN_REPORTS_TOKEN",
     "jira_webhook_secret": "TICKETWARDEN_JIRA_WEBHOOK_SECRET",
     "jira_url": "JIRA_URL",
     "jira_user": "JIRA_USER",

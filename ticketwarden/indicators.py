@@ -85,7 +85,7 @@ def build_report(facts: Sequence[Mapping[str, Any]], clocks: Iterable[ClockFigur
     policies = sorted({c.policy for ticket in incidents for c in clocks_of.get(_ref(ticket), [])})
     report = Report(start, end, by, policies=policies)
     context = _Context(clocks_of, records, answers_of, key_of, origin, timers, policies, start, end, grouper)
-    for name in sorted(groups):
+    for name in sorted(groups) if by else ():  # without grouping, the total says it all
         report.rows.append({"group": name, **context.figures(groups[name], name)})
     report.rows.append({"group": "total", **context.figures(incidents, None)})
     report.charts = context.charts(incidents)

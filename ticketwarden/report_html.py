@@ -78,8 +78,9 @@ def _trend_chart(trend: Sequence[Mapping[str, Any]], bars_label: str, line_label
     for index, point in enumerate(trend):
         x = left + index * step
         bar = plot_h * int(point["incidents"]) / most
+        bar_w = min(step * 0.7, 70.0)
         body.append(f'<rect class="bar" data-month="{escape(str(point["month"]))}" data-value="{point["incidents"]}" '
-                    f'x="{x + step * 0.15:.1f}" y="{height - bottom - bar:.1f}" width="{step * 0.7:.1f}" '
+                    f'x="{x + (step - bar_w) / 2:.1f}" y="{height - bottom - bar:.1f}" width="{bar_w:.1f}" '
                     f'height="{bar:.1f}" fill="{PALETTE[0]}"><title>{point["month"]}: {point["incidents"]}</title>'
                     f"</rect>")
         body.append(f'<text x="{x + step / 2:.1f}" y="{height - bottom + 14}" text-anchor="middle">'
@@ -89,6 +90,8 @@ def _trend_chart(trend: Sequence[Mapping[str, Any]], bars_label: str, line_label
         if point.get("internal_rate") is not None:
             y = height - bottom - plot_h * float(point["internal_rate"]) / 100
             points.append(f"{x + step / 2:.1f},{y:.1f}")
+            body.append(f'<text class="rate" x="{x + step / 2 + 8:.1f}" y="{y - 6:.1f}" fill="{PALETTE[3]}">'
+                        f'{float(point["internal_rate"]):g}%</text>')
     if points:
         body.append(f'<polyline class="rate" points="{" ".join(points)}" fill="none" stroke="{PALETTE[3]}" '
                     f'stroke-width="2"/>')

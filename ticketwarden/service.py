@@ -9,7 +9,7 @@ import signal
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -79,6 +79,23 @@ class Application:
         except RulebookInvalid as exc:
             return [str(error) for error in exc.errors], {}
         return [], _summary(rulebook)
+
+    def report(self, since: str | None, until: str | None, by: str | None, fmt: str) -> tuple[str, str]:
+        """The reports page: (content type, body). ValueError names a bad parameter."""
+        from ticketwarden import reports
+
+        rulebook = self.rules.current
+        if rulebook is None:
+            raise ValueError("no valid rulebook is loaded")
+        if fmt not in ("html", "json", "csv"):
+            raise ValueError(f"format must be html, json or csv; got {fmt!r}")
+        if by not in (None, "", "team", "customer", "priority", "month"):
+            raise ValueError(f"by must be team, customer, priority or month; got {by!r}")
+        now = self.clock()
+        start, end = reports.period(_day(since, "from"), _day(until, "to"), now)
+        report = reports.gather(self.store, rulebook, start, end, by or None, now)
+        types = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}
+        return types[fmt], reports.render(report, fmt, rulebook.locale)
 
     def reload_rules(self) -> tuple[list[str], dict[str, Any]]:
         errors = [str(error) for error in self.rules.reload()]
@@ -224,10 +241,21 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
                               app=Flask("placeholder"), clock=clock, channels=channels)
     application.app = create_app(
         intake, WebhookSettings(settings.webhook_token, settings.redmine_webhook_secret, settings.max_body,
-                                settings.admin_token, settings.jira_webhook_secret),
+                                settings.admin_token, settings.jira_webhook_secret, settings.reports_token),
         readiness=application.readiness,
-        admin=AdminHooks(validate=application.validate_sources, reload=application.reload_rules))
+        admin=AdminHooks(validate=application.validate_sources, reload=application.reload_rules,
+                         report=application.report))
     return application
+
+
+def _day(text: str | None, name: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a date such as 2026-03-01; got {text!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def serve(settings: Settings) -> None:

@@ -47,6 +47,7 @@ class WebhookSettings:
     max_body: int = DEFAULT_MAX_BODY
     admin_token: str = ""
     jira_secret: str = ""
+    reports_token: str = ""  # read-only: the reports page, nothing else
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class AdminHooks:
 
     validate: Callable[[list[tuple[str, str]]], tuple[list[str], dict[str, Any]]]
     reload: Callable[[], tuple[list[str], dict[str, Any]]]
+    # (from, to, by, format) -> (content type, body); ValueError for a bad parameter
+    report: Callable[[str | None, str | None, str | None, str], tuple[str, str]] | None = None
 
 
 def error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
@@ -147,6 +150,22 @@ def create_app(intake: Intake, settings: WebhookSettings,
             return jsonify({"status": "FAILED", "errors": errors}), 422
         return jsonify({"status": "SUCCESS", **summary}), 200
 
+    @app.get("/reports")
+    def reports() -> Any:
+        """The indicators page (HTML with charts; `format=json|csv` for machines). Browsers log
+        in with HTTP Basic (any user name, the token as password); scripts send a Bearer token."""
+        denied = _authenticate_reader(settings)
+        if denied:
+            return denied
+        if admin is None or admin.report is None:
+            return error(404, "reports are not available")
+        try:
+            content_type, body = admin.report(request.args.get("from"), request.args.get("to"),
+                                              request.args.get("by"), request.args.get("format", "html"))
+        except ValueError as exc:
+            return error(400, str(exc))
+        return Response(body, 200, {"Content-Type": content_type, "Cache-Control": "no-store"})
+
     @app.post("/admin/reload")
     def reload_rules() -> tuple[Response, int]:
         denied = _authenticate_admin(settings)
@@ -200,6 +219,26 @@ def _rule_sources(body: bytes) -> list[tuple[str, str]] | str:
             return 'expected JSON {"files": {"name.yaml": "text"}} with at least one file'
         return sorted(files.items())
     return [(request.args.get("name", "rules.yaml"), text)]
+
+
+def _authenticate_reader(settings: WebhookSettings) -> tuple[Response, int] | None:
+    """The admin token or the read-only reports token, as a Bearer token or a Basic password."""
+    tokens = [token for token in (settings.admin_token, settings.reports_token) if token]
+    if not tokens:
+        return error(403, "reports are disabled: set TICKETWARDEN_REPORTS_TOKEN (or TICKETWARDEN_ADMIN_TOKEN)")
+    header = request.headers.get("Authorization", "")
+    presented = ""
+    if header.lower().startswith("bearer "):
+        presented = header[7:].strip()
+    elif request.authorization is not None and request.authorization.type == "basic":
+        presented = request.authorization.password or ""
+    if not presented:
+        response, status = error(401, "log in with the reports token (HTTP Basic password or Bearer token)")
+        response.headers["WWW-Authenticate"] = 'Basic realm="ticketwarden reports", charset="UTF-8"'
+        return response, status
+    if not any(token_matches(presented, token) for token in tokens):
+        return error(403, "invalid token")
+    return None
 
 
 def _authenticate_admin(settings: WebhookSettings) -> tuple[Response, int] | None:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from waitress.server import create_server
 
@@ -19,14 +20,15 @@ from ticketwarden.store import create_db_engine
 
 
 def serve(fake: FakeJira, rules: str, folder: Path, database_url: str, secret: str,
-          clock: Callable[[], datetime] | None = None) -> Iterator[Application]:
-    """The application with `rules`, on `database_url`, its webhook registered with the fake."""
+          clock: Callable[[], datetime] | None = None, **settings_: Any) -> Iterator[Application]:
+    """The application with `rules`, on `database_url`, its webhook registered with the fake;
+    `settings_` sets more of its settings (a token, the data folder)."""
     path = folder / "rules.yaml"
     path.write_text(textwrap.dedent(rules))
     migrate.upgrade(create_db_engine(database_url))
     email, token = fake.basic_auth()
     settings = Settings(database_url=database_url, rules=(str(path),), jira_url=fake.url, jira_user=email,
-                        jira_api_token=token, jira_webhook_secret=secret, poll_overlap=0)
+                        jira_api_token=token, jira_webhook_secret=secret, poll_overlap=0, **settings_)
     application = build(settings, environ={}, clock=clock) if clock else build(settings, environ={})
     assert application.rules.current is not None, application.rules.last_errors
     server = create_server(application.app, host="127.0.0.1", port=0, threads=4)

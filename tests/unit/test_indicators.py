@@ -76,6 +76,7 @@ def test_the_totals():
 
 def test_per_team_and_per_month():
     network, support, total = report("team").rows
+    assert total["group"] == "total" and total["incidents"] == 5
     assert (network["group"], network["incidents"], network["internal_rate"]) == ("network", 3, 33.3)
     assert (support["group"], support["incidents"], support["internal_rate"]) == ("support", 2, 50.0)
     assert network["nonconformities_opened"] == 1 and support["observations_opened"] == 1
