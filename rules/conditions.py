@@ -33,6 +33,7 @@ STANDARD_FIELDS = (
 RELATED_FIELDS = {
     "development": ("key", "url", "status", "previous_status", "resolved", "resolution"),
     "record": ("kind", "cause", "key", "url", "owner", "action_due", "review_due", "reminder"),
+    "survey": ("score", "comment"),
 }
 CHANGE_NAMES = {"type": "tracker"}
 ROLES = ("staff", "customer")

@@ -18,7 +18,7 @@ TRIGGERS = (
     "ticket.created", "ticket.updated", "ticket.commented", "ticket.closed", "ticket.reopened",
     "sla.started", "sla.warning", "sla.breached", "sla.met",
     "development.updated", "development.resolved",
-    "record.reminder", "record.overdue", "record.review_due",
+    "record.reminder", "record.overdue", "record.review_due", "survey.answered",
 )
 LOCALES = ("en", "es")
 TRACKER_KINDS = ("redmine", "jira")

@@ -109,6 +109,7 @@ def template_context(
                 "policies": dict(sla or {})},
         "development": {**EMPTY_RELATED["development"], **dict(event.related.get("development", {}))},
         "record": {**EMPTY_RELATED["record"], **dict(event.related.get("record", {}))},
+        "survey": {**EMPTY_RELATED["survey"], **dict(event.related.get("survey", {}))},
         **dict(extra or {}),
     }
 
@@ -129,6 +130,7 @@ SAMPLE_SLA = {"resolution": {"policy": "resolution", "cycle": 1, "state": "runni
 EMPTY_RELATED: dict[str, dict[str, str]] = {
     "development": dict.fromkeys(("key", "url", "status", "previous_status", "resolved", "resolution"), ""),
     "record": dict.fromkeys(("kind", "cause", "key", "url", "owner", "action_due", "review_due", "reminder"), ""),
+    "survey": {"score": "", "comment": "", "url": ""},
 }
 SAMPLE_RELATED = {
     "development": {"key": "#9", "url": "https://tracker.invalid/issues/9", "status": "Resolved",
@@ -136,6 +138,7 @@ SAMPLE_RELATED = {
     "record": {"kind": "nonconformity", "cause": "sample", "key": "#8", "url": "https://tracker.invalid/issues/8",
                "owner": "agent", "action_due": "2026-02-04T09:30:00+00:00",
                "review_due": "2026-04-05T09:30:00+00:00", "reminder": "reminder"},
+    "survey": {"score": "2", "comment": "Slow answers.", "url": "https://ticketwarden.invalid/survey/sample"},
 }
 
 

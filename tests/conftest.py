@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -50,6 +51,27 @@ def chromium() -> str:
         unavailable("Chromium is not installed")
     assert path is not None
     return path
+
+
+@pytest.fixture
+def browser(chromium: str) -> Iterator[Any]:
+    """A headless Chromium driven through Debian's ChromeDriver (Selenium), for pages a person
+    fills in. Talks to loopback only."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    driver_path = shutil.which("chromedriver")
+    if driver_path is None:
+        unavailable("ChromeDriver is not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=900,1100"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,7 @@ tests:
         f"{test_file}:6: tests → 0 → events → 0 → on: unknown trigger 'ticket.exploded' (expected one of: "
         "ticket.created, ticket.updated, ticket.commented, ticket.closed, ticket.reopened, sla.started, "
         "sla.warning, sla.breached, sla.met, development.updated, development.resolved, record.reminder, "
-        "record.overdue, record.review_due, sweep or schedule)",
+        "record.overdue, record.review_due, survey.answered, sweep or schedule)",
         f"{test_file}:7: tests → 0 → events → 0 → expect → 0 → rul: unknown key (expected one of: rule, action, "
         "set, body, body_contains, private, status, to, channel, message_contains, kind, cause, project, "
         "subject_contains, sources)",

@@ -28,6 +28,7 @@ def default_database_url(data_dir: Path) -> str:
 @dataclass(frozen=True)
 class Settings:
     bind: str = DEFAULT_BIND
+    public_url: str = ""  # where customers reach the survey pages; default http://BIND
     data_dir: Path = Path("var")
     database_url: str = ""
     rules: tuple[str, ...] = ()
@@ -61,6 +62,10 @@ class Settings:
         return host.strip("[]") or "127.0.0.1", int(port)
 
     @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.bind}").rstrip("/")
+
+    @property
     def effective_database_url(self) -> str:
         return self.database_url or default_database_url(self.data_dir)
 
@@ -81,6 +86,7 @@ class Settings:
 
 _ENV = {
     "bind": "TICKETWARDEN_BIND",
+    "public_url": "TICKETWARDEN_PUBLIC_URL",
     "data_dir": "TICKETWARDEN_DATA_DIR",
     "database_url": "TICKETWARDEN_DATABASE_URL",
     "rules": "TICKETWARDEN_RULES",

@@ -39,7 +39,8 @@ def gather(store: Store, rulebook: Rulebook, start: datetime, end: datetime, by:
                                   status.breached_at is not None or clock.has(BREACHED), status.elapsed))
     figures = [RecordFigure(r.kind, tuple(_sources(r.tracker, r.sources)), r.created_at, r.closed_at, r.action_due)
                for r in records]
-    answers: list[Answer] = []
+    answers = [Answer(row["tracker"], row["ticket_id"], int(row["score"]), row["answered_at"])
+               for row in store.survey_answers(start, end)]
     timers = Timers(rulebook.indicators.first_response, rulebook.indicators.resolution)
     return build_report([*facts, *extra], clocks, figures, answers, start=start, end=end, by=by,
                         origin=rulebook.origin, timers=timers)

@@ -27,8 +27,9 @@ from ticketwarden.config import Settings
 from ticketwarden.poller import Poller
 from ticketwarden.rulefiles import RulebookHolder
 from ticketwarden.store import Store, create_db_engine
+from ticketwarden.surveys import Surveys
 from ticketwarden.worker import Connector, RetryPolicy, Worker
-from webhooks.app import AdminHooks, WebhookSettings, create_app
+from webhooks.app import AdminHooks, SurveyHooks, WebhookSettings, create_app
 
 log = logging.getLogger(__name__)
 SCHEDULE_JOB_PREFIX = "rule:"
@@ -222,8 +223,10 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
                 personal_token=settings.jira_personal_token, timeout=settings.tracker_timeout,
                 private_visibility=settings.jira_private_visibility)
     retry = RetryPolicy(max_attempts=settings.outbox_max_attempts)
+    locale = rules.current.locale if rules.current else "en"
+    surveys = Surveys(store, clock, settings.effective_public_url, locale)
     worker = Worker(store, connectors, rules, clock=clock, retry=retry,
-                    notifier=Notifier(channels, timeout=settings.tracker_timeout))
+                    notifier=Notifier(channels, timeout=settings.tracker_timeout), surveys=surveys)
     pollers = [Poller(store, connector, clock=clock,  # type: ignore[arg-type]
                       overlap=timedelta(seconds=settings.poll_overlap),
                       lookback=timedelta(seconds=settings.poll_lookback))
@@ -244,7 +247,8 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
                                 settings.admin_token, settings.jira_webhook_secret, settings.reports_token),
         readiness=application.readiness,
         admin=AdminHooks(validate=application.validate_sources, reload=application.reload_rules,
-                         report=application.report))
+                         report=application.report),
+        survey=SurveyHooks(page=surveys.page, answer=surveys.answer))
     return application
 
 

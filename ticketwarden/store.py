@@ -191,6 +191,26 @@ ticket_facts = sa.Table(
     sa.Index("ix_ticket_facts_created", "created_at"),
 )
 
+surveys = sa.Table(
+    "surveys", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("effect_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("tracker", sa.String(16), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("ticket_key", sa.String(64), nullable=False),
+    sa.Column("ticket_url", sa.String(512), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("field_ref", sa.String(128), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("answered_at", UTCDateTime),
+    sa.Column("score", sa.Integer),
+    sa.Column("comment", sa.Text),
+    sa.Index("ix_surveys_answered_at", "answered_at"),
+)
+
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
 
 
@@ -255,6 +275,22 @@ class RecordRow:
     created_at: datetime
     closed_at: datetime | None
     lease_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SurveyRow:
+    id: int
+    tracker: str
+    ticket_id: str
+    ticket_key: str
+    ticket_url: str
+    subject: str
+    field_ref: str
+    language: str
+    expires_at: datetime
+    answered_at: datetime | None
+    score: int | None
+    comment: str | None
 
 
 @dataclass(frozen=True)
@@ -727,6 +763,64 @@ class Store:
                          row.target_key, row.target_url, tuple(json.loads(row.sources)), json.loads(row.detail),
                          row.action_due, row.review_due, tuple(json.loads(row.fired)), row.next_check,
                          row.created_at, row.closed_at, row.lease_until)
+
+    # -- satisfaction surveys ----------------------------------------------------------------------
+
+    def secret(self, name: str, now: datetime) -> str:
+        """A random secret of this installation, made on first use and the same for every process."""
+        import secrets
+
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(named_values).values(
+                name=name, value=secrets.token_hex(32), updated_at=now).on_conflict_do_nothing(index_elements=["name"]))
+            return str(conn.execute(sa.select(named_values.c.value).where(named_values.c.name == name)).scalar_one())
+
+    def create_survey(self, *, token_hash: str, effect_key: str, tracker: str, ticket_id: str, ticket_key: str,
+                      ticket_url: str, subject: str, field_ref: str, language: str, now: datetime,
+                      expires_at: datetime) -> None:
+        """Record a survey once per effect (a retry finds it there)."""
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(surveys).values(
+                token_hash=token_hash, effect_key=effect_key, tracker=tracker, ticket_id=ticket_id,
+                ticket_key=ticket_key[:64], ticket_url=ticket_url[:512], subject=subject[:255], field_ref=field_ref,
+                language=language, created_at=now, expires_at=expires_at,
+            ).on_conflict_do_nothing(index_elements=["effect_key"]))
+
+    def survey(self, token_hash: str) -> SurveyRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(surveys).where(surveys.c.token_hash == token_hash)).first()
+        if row is None:
+            return None
+        return SurveyRow(row.id, row.tracker, row.ticket_id, row.ticket_key, row.ticket_url, row.subject,
+                         row.field_ref, row.language, row.expires_at, row.answered_at, row.score, row.comment)
+
+    def answer_survey(self, survey: SurveyRow, score: int, comment: str, now: datetime,
+                      effects: Iterable[Effect], follow_ups: Iterable[FollowUp]) -> bool:
+        """Store the answer, its write-back effects and its event, once: False when the survey was
+        answered meanwhile (or has expired)."""
+        with self.engine.begin() as conn:
+            taken = conn.execute(sa.update(surveys).where(
+                surveys.c.id == survey.id, surveys.c.answered_at.is_(None), surveys.c.expires_at > now,
+            ).values(answered_at=now, score=score, comment=comment))
+            if taken.rowcount != 1:
+                return False
+            for effect in effects:
+                conn.execute(self._insert(outbox).values(
+                    effect_key=effect.key, inbox_id=None, tracker=effect.tracker_kind, ticket_id=effect.ticket_id,
+                    rule=effect.rule, action=effect.action, params=_dumps(dict(effect.params)), state=PENDING,
+                    attempts=0, available_at=now, created_at=now,
+                ).on_conflict_do_nothing(index_elements=["effect_key"]))
+            self._queue(conn, follow_ups, now)
+            self._audit(conn, now, "survey", survey.tracker, survey.ticket_id, "survey answered",
+                        {"score": score, "comment": comment})
+        return True
+
+    def survey_answers(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(surveys.c.tracker, surveys.c.ticket_id, surveys.c.score,
+                                          surveys.c.answered_at).where(
+                surveys.c.answered_at >= start, surveys.c.answered_at < end))
+            return [dict(row._mapping) for row in rows]
 
     # -- named values (watermarks) -------------------------------------------------------------
 

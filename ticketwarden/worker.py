@@ -26,6 +26,7 @@ from ticketwarden.clock import Clock, utcnow
 from ticketwarden.records import RecordKeeper
 from ticketwarden.rulefiles import RulebookHolder
 from ticketwarden.store import ClockConflict, ClockRow, FollowUp, InboxItem, OriginChange, OutboxItem, Store
+from ticketwarden.surveys import Surveys
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ class RetryPolicy:
 class Worker:
     def __init__(self, store: Store, connectors: Mapping[str, Connector], rules: RulebookHolder,
                  *, clock: Clock = utcnow, retry: RetryPolicy = RetryPolicy(),
-                 lease: timedelta = timedelta(minutes=5), notifier: Applier | None = None):
+                 lease: timedelta = timedelta(minutes=5), notifier: Applier | None = None,
+                 surveys: Surveys | None = None):
         self.store = store
         self.connectors = connectors
         self.notifier = notifier
@@ -73,6 +75,7 @@ class Worker:
         self.retry = retry
         self.lease = lease
         self.records = RecordKeeper(store, clock, lease)
+        self.surveys = surveys or Surveys(store, clock, "http://127.0.0.1:8080")
 
     # -- inbox ---------------------------------------------------------------------------------
 
@@ -282,6 +285,8 @@ class Worker:
             if effect.action in ("escalate", "nonconformity"):
                 assert connector is not self.notifier
                 outcome = self.records.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1)
+            elif effect.action == "survey":
+                outcome = self.surveys.apply(effect, connector, item.attempts <= 1)
             else:
                 outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
         except TrackerError as exc:

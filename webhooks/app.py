@@ -64,13 +64,21 @@ class AdminHooks:
     report: Callable[[str | None, str | None, str | None, str], tuple[str, str]] | None = None
 
 
+@dataclass(frozen=True)
+class SurveyHooks:
+    """The survey pages, provided by the application: (HTTP status, HTML page)."""
+
+    page: Callable[[str], tuple[int, str]]
+    answer: Callable[[str, dict[str, str]], tuple[int, str]]
+
+
 def error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": reason, **extra}), status
 
 
 def create_app(intake: Intake, settings: WebhookSettings,
                readiness: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
-               admin: AdminHooks | None = None) -> Flask:
+               admin: AdminHooks | None = None, survey: SurveyHooks | None = None) -> Flask:
     """The Flask application of the intake. `readiness` answers /readyz (ok, details)."""
     app = Flask("ticketwarden")  # the body limit is enforced by reading at most max_body + 1 bytes
 
@@ -149,6 +157,25 @@ def create_app(intake: Intake, settings: WebhookSettings,
         if errors:
             return jsonify({"status": "FAILED", "errors": errors}), 422
         return jsonify({"status": "SUCCESS", **summary}), 200
+
+    @app.route("/survey/<path:token>", methods=["GET", "POST"])
+    def survey_page(token: str) -> Any:
+        """The customer's survey: never an error trace, whatever the link or the answer."""
+        headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                   "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
+        if survey is None:
+            return Response("<!DOCTYPE html><title>Survey</title><p>Surveys are not available here.</p>", 404,
+                            headers)
+        try:
+            if request.method == "POST":
+                status, page = survey.answer(token, {k: str(v) for k, v in request.form.items()})
+            else:
+                status, page = survey.page(token)
+        except Exception:
+            log.exception("survey page failed")
+            return Response("<!DOCTYPE html><title>Survey</title><p>Sorry, something went wrong on our side. "
+                            "Please try again later.</p>", 503, headers)
+        return Response(page, status, headers)
 
     @app.get("/reports")
     def reports() -> Any:

@@ -327,6 +327,7 @@ def default_fields() -> list[Field]:
         _custom(10057, "Effectiveness review", "string",
                 "com.atlassian.jira.plugin.system.customfieldtypes:textarea"),
         _custom(10058, "Review due", "date", "com.atlassian.jira.plugin.system.customfieldtypes:datepicker"),
+        _custom(10059, "Satisfaction", "number", "com.atlassian.jira.plugin.system.customfieldtypes:float"),
     ]
 
 

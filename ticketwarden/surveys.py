@@ -1,0 +1,131 @@
+"""Satisfaction surveys after delivery: the personal link, the page, the answer.
+
+A survey's token is derived from its effect's key with this installation's secret, so a retry
+of the effect writes the very same link (and finds its own note instead of adding another);
+only the token's hash is stored. A token works once and until it expires; any other use gets
+a friendly page, never an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from rules.actions.survey import SURVEY_URL
+from rules.messages import LOCALES, message
+from rules.model import Effect
+from ticketwarden import records
+from ticketwarden.clock import Clock
+from ticketwarden.store import FollowUp, Store, SurveyRow
+from ticketwarden.survey_html import form_page, notice_page
+
+log = logging.getLogger(__name__)
+SECRET_NAME = "survey-secret"
+
+
+class NoteWriter(Protocol):
+    def apply(self, effect: Effect, first_attempt: bool) -> str: ...
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Surveys:
+    def __init__(self, store: Store, clock: Clock, public_url: str, default_locale: str = "en"):
+        self.store = store
+        self.clock = clock
+        self.public_url = public_url.rstrip("/")
+        self.default_locale = default_locale
+        self._secret: bytes | None = None
+
+    def token_for(self, effect_key: str) -> str:
+        if self._secret is None:
+            self._secret = self.store.secret(SECRET_NAME, self.clock()).encode()
+        digest = hmac.new(self._secret, effect_key.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    # -- the invitation ----------------------------------------------------------------------------
+
+    def apply(self, effect: Effect, connector: NoteWriter, first_attempt: bool) -> str:
+        """Record the survey and add the public note carrying its personal link."""
+        params = effect.params
+        now = self.clock()
+        token = self.token_for(effect.key)
+        ticket = params.get("ticket") or {}
+        language = params.get("language") if params.get("language") in LOCALES else self.default_locale
+        self.store.create_survey(
+            token_hash=token_hash(token), effect_key=effect.key, tracker=effect.tracker_kind,
+            ticket_id=effect.ticket_id, ticket_key=str(ticket.get("key", effect.ticket_id)),
+            ticket_url=str(ticket.get("url", "")), subject=str(ticket.get("subject", "")),
+            field_ref=str(params.get("field") or ""), language=str(language), now=now,
+            expires_at=now + timedelta(seconds=float(params.get("expires_seconds") or 30 * 86400)))
+        url = f"{self.public_url}/survey/{token}"
+        body = str(params.get("message") or "").replace(SURVEY_URL, url) or \
+            message(str(language), "survey.invitation", key=ticket.get("key", ""), url=url)
+        note = Effect(f"{effect.key}:note", "comment", effect.tracker_kind, effect.ticket_id, effect.rule,
+                      {"body": body, "private": False})
+        connector.apply(note, first_attempt)
+        return "survey link added in a public note"
+
+    # -- the page ------------------------------------------------------------------------------------
+
+    def page(self, token: str) -> tuple[int, str]:
+        survey, problem = self._usable(token)
+        if survey is None:
+            return problem
+        return 200, form_page(survey.language, survey.ticket_key, survey.subject)
+
+    def answer(self, token: str, form: dict[str, str]) -> tuple[int, str]:
+        survey, problem = self._usable(token)
+        if survey is None:
+            return problem
+        try:
+            score = int(form.get("score", ""))
+        except ValueError:
+            score = 0
+        comment = (form.get("comment") or "").strip()[:4000]
+        if not 1 <= score <= 5:
+            return 400, form_page(survey.language, survey.ticket_key, survey.subject, error=True, comment=comment)
+        now = self.clock()
+        if not self.store.answer_survey(survey, score, comment, now, self._write_back(survey, score, comment),
+                                        [self._event(survey, score, comment, now)]):
+            return 409, notice_page(survey.language, "survey.answered")
+        log.info("survey of %s %s answered: %d/5", survey.tracker, survey.ticket_key, score)
+        return 200, notice_page(survey.language, "survey.thanks")
+
+    def _usable(self, token: str) -> tuple[SurveyRow | None, tuple[int, str]]:
+        survey = self.store.survey(token_hash(token)) if 20 <= len(token) <= 100 else None
+        if survey is None:
+            return None, (404, notice_page(self.default_locale, "survey.invalid"))
+        if survey.answered_at is not None:
+            return None, (409, notice_page(survey.language, "survey.answered"))
+        if survey.expires_at <= self.clock():
+            return None, (410, notice_page(survey.language, "survey.invalid"))
+        return survey, (200, "")
+
+    @staticmethod
+    def _write_back(survey: SurveyRow, score: int, comment: str) -> list[Effect]:
+        """The score into the survey's field, and a note saying what the customer answered."""
+        def key(part: str) -> str:
+            return hashlib.sha256(f"survey\x1f{survey.id}\x1f{part}".encode()).hexdigest()
+
+        said = f"\n\n> {comment}" if comment else ""
+        effects = [Effect(key("note"), "comment", survey.tracker, survey.ticket_id, "survey",
+                          {"body": message(survey.language, "survey.note", score=score, comment=said),
+                           "private": True})]
+        if survey.field_ref:
+            effects.append(Effect(key("set"), "set", survey.tracker, survey.ticket_id, "survey",
+                                  {"standard": {}, "custom": {survey.field_ref: str(score)}, "previous": {}}))
+        return effects
+
+    @staticmethod
+    def _event(survey: SurveyRow, score: int, comment: str, now: datetime) -> FollowUp:
+        facts: dict[str, Any] = {"survey": {"score": str(score), "comment": comment}}
+        return FollowUp(records.SOURCE, f"survey:{survey.tracker}:{survey.id}", {
+            "related": {"tracker": survey.tracker, "ticket_id": survey.ticket_id, "triggers": ["survey.answered"],
+                        "at": now.isoformat(), "facts": facts}})
