@@ -24,7 +24,7 @@ from ticketwarden.store import FollowUp, Store, SurveyRow
 from ticketwarden.survey_html import form_page, notice_page
 
 log = logging.getLogger(__name__)
-SECRET_NAME = "survey-secret"
+SECRET_NAME = "survey-secret"  # noqa: S105 - the name of the stored secret, not the secret
 
 
 class NoteWriter(Protocol):
