@@ -24,6 +24,7 @@ from connector.redmine_payloads import (
     Vocabulary,
     classify,
     event_from_body,
+    history,
     parse_time,
     parts,
     ticket_from_issue,
@@ -264,6 +265,36 @@ class RedmineConnector:
             for body in bodies:
                 delivery = classify(body)
                 yield Polled(delivery.shape, delivery.dedup_key, body, updated)
+
+    # -- history (backfill) --------------------------------------------------------------------
+
+    def past_ticket_ids(self, since: datetime) -> list[str]:
+        """Issues created at or after `since`, in any status, oldest first."""
+        flt = ">=" + format_filter_time(since)
+        return self._call(lambda: [str(issue["id"]) for issue in self._redmine.issue.filter(
+            created_on=flt, status_id="*", sort="created_on").values("id")])
+
+    def history(self, ticket_id: str) -> list[tuple[Event, Ticket]]:
+        """The issue's life, read from its journals: each happening with the issue as it was
+        just after it (people's project roles as they are now)."""
+        issue = self.fetch_issue(ticket_id)
+        if issue is None:
+            return []
+        try:
+            members = self._members(str((issue.get("project") or {}).get("id")))
+        except TrackerError as exc:
+            if exc.transient:
+                raise
+            members = {}
+        steps = []
+        vocabulary = self.vocabulary()
+        for body, snapshot in history(issue, vocabulary):
+            event = event_from_body(body, vocabulary)
+            ticket = self.ticket_from(snapshot)
+            ticket = dataclasses.replace(ticket, author=self._known(ticket.author, members),
+                                         assignee=self._known(ticket.assignee, members))
+            steps.append((dataclasses.replace(event, actor=self._known(event.actor, members)), ticket))
+        return steps
 
     # -- writing -----------------------------------------------------------------------------
 

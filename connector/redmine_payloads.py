@@ -10,6 +10,7 @@ Three shapes arrive, all stored raw in the inbox and normalised here:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -297,3 +298,66 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     return str(value)
+
+
+def history(issue: Mapping[str, Any], vocabulary: Vocabulary) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """An issue's life as poll-shaped deliveries, each with the issue as it was just after it.
+
+    GET /issues/:id?include=journals gives the issue as it is now and every journal with its
+    details' old and new values: undoing the journals from the newest gives the issue as it was
+    created, and redoing them one by one gives it as it was after each.
+    """
+    journals = sorted(issue.get("journals") or [], key=lambda j: (str(j.get("created_on")), j.get("id", 0)))
+    state = copy.deepcopy({key: value for key, value in issue.items() if key != "journals"})
+    after: list[dict[str, Any]] = []
+    for journal in reversed(journals):
+        after.append(copy.deepcopy(state))
+        for detail in journal.get("details") or []:
+            _restore(state, detail, detail.get("old_value"), vocabulary)
+    after.reverse()
+    created = state
+    created["updated_on"] = created.get("created_on")
+    created["closed_on"] = None if not vocabulary.status_is_closed((created.get("status") or {}).get("name", "")) \
+        else created.get("closed_on")
+    steps = [({"poll": {"action": "created", "issue": created, "journal": None}}, created)]
+    for journal, snapshot in zip(journals, after, strict=True):
+        snapshot["updated_on"] = journal.get("created_on")
+        if not vocabulary.status_is_closed((snapshot.get("status") or {}).get("name", "")):
+            snapshot["closed_on"] = None
+        steps.append(({"poll": {"action": "updated", "issue": snapshot, "journal": journal}}, snapshot))
+    return steps
+
+
+_SNAPSHOT_ATTRIBUTES = {"status_id": ("status", "statuses"), "tracker_id": ("tracker", "trackers"),
+                        "priority_id": ("priority", "priorities"), "project_id": ("project", "projects")}
+
+
+def _restore(state: dict[str, Any], detail: Mapping[str, Any], value: Any, vocabulary: Vocabulary) -> None:
+    """Set one field of an issue snapshot to `value` (a journal detail's old or new value)."""
+    prop, key = detail.get("property"), str(detail.get("name") or detail.get("prop_key") or "")
+    if prop == "cf":
+        for item in state.get("custom_fields") or []:
+            if str(item.get("id")) == key:
+                item["value"] = value
+        return
+    if prop != "attr":
+        return
+    if key in _SNAPSHOT_ATTRIBUTES:
+        name, table = _SNAPSHOT_ATTRIBUTES[key]
+        if value in (None, ""):
+            state.pop(name, None)
+            return
+        label = getattr(vocabulary, table).get(str(value), "")
+        state[name] = {"id": int(value), "name": label[1] if isinstance(label, tuple) else label}
+        if table == "projects" and isinstance(label, tuple):
+            state[name]["identifier"] = label[0]
+    elif key == "assigned_to_id":
+        if value in (None, ""):
+            state.pop("assigned_to", None)
+        else:
+            known = vocabulary.users.get(str(value))
+            state["assigned_to"] = {"id": int(value), "name": known.name if known else str(value)}
+    elif key in ("subject", "description"):
+        state[key] = value or ""
+    elif key == "category_id":
+        state.pop("category", None) if value in (None, "") else state.update(category={"id": int(value)})

@@ -307,3 +307,45 @@ def report(since: Any, until: Any, by: str | None, fmt: str, output: str | None,
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@main.command()
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), required=True,
+              help="Tickets created from this date (UTC).")
+@click.option("--tracker", type=click.Choice(["redmine"]), default="redmine", show_default=True,
+              help="Which configured tracker to read.")
+@_RULES_OPTION
+@_DB_OPTION
+def backfill(since: Any, tracker: str, rules: tuple[str, ...], database_url: str | None) -> None:
+    """Rebuild SLA clocks, failure-origin history and ticket facts of past tickets from the
+    tracker's history, with the current rulebook, so the indicators start from day one.
+    Writes nothing to the tracker and runs no rule."""
+    from datetime import UTC
+
+    from connector.errors import TrackerError
+    from connector.redmine import RedmineConnector
+    from ticketwarden import migrate
+    from ticketwarden.backfill import backfill as run_backfill
+    from ticketwarden.clock import utcnow
+    from ticketwarden.store import create_db_engine
+
+    rulebook = _sla_book(rules).rulebook
+    settings = _settings(database_url=database_url)
+    if not (settings.redmine_url and settings.redmine_api_key):
+        raise click.UsageError("backfill reads Redmine: set REDMINE_URL and REDMINE_API_KEY")
+    migrate.upgrade(create_db_engine(settings.effective_database_url))
+    connector = RedmineConnector(settings.redmine_url, settings.redmine_api_key, timeout=settings.tracker_timeout)
+
+    def progress(ids: Any) -> Any:
+        items = list(ids)
+        with click.progressbar(items, label=f"backfilling {len(items)} tickets", file=sys.stderr,
+                               show_pos=True) as bar:
+            yield from bar
+
+    try:
+        summary = run_backfill(_store(database_url), connector, rulebook, since.replace(tzinfo=UTC), utcnow(),
+                               progress)
+    except TrackerError as exc:
+        raise click.ClickException(f"cannot read from {tracker}: {exc}") from exc
+    click.echo(f"backfilled {summary.tickets} ticket(s) ({summary.events} events, {summary.clocks} SLA clock(s), "
+               f"{summary.origin_changes} origin change(s)); {summary.skipped} already followed, left as they are")

@@ -21,7 +21,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from rules.model import Effect
+from rules.model import Effect, Event, Ticket
 from rules.sla import Clock, Transition
 from webhooks.app import StoreUnavailable
 
@@ -250,6 +250,22 @@ class OriginChange:
     by_kind: str  # "person" or "rule"
     by: str
     event: str  # what made it: an event id, or an effect key
+
+    @classmethod
+    def by_person(cls, ref: str | None, event: Event, ticket: Ticket) -> OriginChange | None:
+        """The change of the origin field (`ref`) a person's event made: a change in the
+        journal, or the value a ticket was created with."""
+        if ref is None or event.actor is None:
+            return None
+        who = event.actor.login or event.actor.name or event.actor.id
+        change = event.change_of_custom(ref)
+        if change is not None:
+            return cls(event.tracker_kind, ticket.id, event.occurred_at, change.old, change.new, "person", who,
+                       event.id)
+        value = ticket.custom_field(ref)
+        if "ticket.created" in event.triggers and value not in (None, ""):
+            return cls(event.tracker_kind, ticket.id, event.occurred_at, None, str(value), "person", who, event.id)
+        return None
 
 
 @dataclass(frozen=True)
@@ -610,6 +626,27 @@ class Store:
         conn.execute(statement.on_conflict_do_update(
             index_elements=["tracker", "ticket_id"],
             set_={name: value for name, value in values.items() if name not in keys} | {"updated_at": now}))
+
+    def backfill_ticket(self, tracker: str, ticket_id: str, clocks: Iterable[ClockRow],
+                        origin_changes: Iterable[OriginChange], facts: Mapping[str, Any], now: datetime) -> bool:
+        """Store a past ticket's rebuilt clocks, origin history and facts, in one transaction;
+        False (and nothing stored) when the ticket is already followed."""
+        clocks = list(clocks)
+        with self.engine.begin() as conn:
+            followed = conn.execute(sa.select(ticket_facts.c.ticket_id).where(
+                ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id == ticket_id)).first() or \
+                conn.execute(sa.select(sla_clocks.c.id).where(
+                    sla_clocks.c.tracker == tracker, sla_clocks.c.ticket_id == ticket_id)).first()
+            if followed:
+                return False
+            for row in clocks:
+                self._save_clock(conn, row, now)
+            for change in origin_changes:
+                self._origin_change(conn, change)
+            conn.execute(self._insert(ticket_facts).values(**dict(facts), updated_at=now))
+            self._audit(conn, now, "backfill", tracker, ticket_id, "backfilled from the tracker's history",
+                        {"clocks": len(clocks)})
+        return True
 
     def count_breach(self, tracker: str, ticket_id: str) -> None:
         with self.engine.begin() as conn:

@@ -233,16 +233,8 @@ class Worker:
         ref = rulebook.field_refs(event.tracker_kind).get(rulebook.origin.field) if rulebook.origin else None
         if ref is None or ticket is None or event.actor is None or event.actor.id == connector.service_user().id:
             return []
-        who = event.actor.login or event.actor.name or event.actor.id
-        change = event.change_of_custom(ref)
-        if change is not None:
-            return [OriginChange(event.tracker_kind, ticket.id, event.occurred_at, change.old, change.new,
-                                 "person", who, event.id)]
-        value = ticket.custom_field(ref)
-        if "ticket.created" in event.triggers and value not in (None, ""):
-            return [OriginChange(event.tracker_kind, ticket.id, event.occurred_at, None, str(value),
-                                 "person", who, event.id)]
-        return []
+        change = OriginChange.by_person(ref, event, ticket)
+        return [change] if change is not None else []
 
     def _decide(self, connector: Connector, event: Event, ticket: Ticket | None,
                 states: Mapping[str, str] | None = None, info: Mapping[str, Mapping[str, Any]] | None = None
