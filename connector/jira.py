@@ -380,6 +380,15 @@ class JiraConnector:
             self._assign(str(created.key), assignee)
         return Created(str(created.id), str(created.key), f"{self.url}/browse/{created.key}")
 
+    def publish_issue(self, marker: str, project: str, issue_type: str, summary: str, description: str) -> str:
+        """An issue holding a report: created once per `marker` (a period), brought up to date
+        when the same period is published again. Returns its address."""
+        created = self.create_issue(marker, project, issue_type, summary, description)
+        if not created.new:
+            self._call(lambda: self._client().issue(created.key, fields="summary").update(
+                fields={"summary": " ".join(summary.split())[:255], "description": description}, notify=False))
+        return created.url
+
     def _assign(self, issue_id: str, user: Any) -> None:
         target = None if not user or str(user).casefold() == "nobody" else str(user)
         self._call(lambda: self._client().assign_issue(issue_id, target))

@@ -7,7 +7,9 @@ carries `X-Skip-Webhooks` so the redmine_webhook plugin does not echo our own ch
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -65,6 +67,13 @@ def _engine_with_timeout(timeout: float) -> type[SyncEngine]:
             return session
 
     return TimeoutEngine
+
+
+def wiki_title(title: str) -> str:
+    """A title Redmine accepts for a wiki page: spaces become underscores, and the characters
+    its titles refuse (, . / ? ; : |) are left out."""
+    cleaned = re.sub(r"[,./?;:|]", "", "_".join(title.split()))
+    return cleaned[:255] or "Report"
 
 
 def format_filter_time(moment: datetime) -> str:
@@ -420,6 +429,38 @@ class RedmineConnector:
                 log.warning("issue %s created without field %r: %s", ident, ref, exc)
         if custom:
             self._call(lambda: self._redmine.issue.update(int(ident), custom_fields=custom))
+
+    def publish_page(self, project: str, title: str, text: str,
+                     attachment: tuple[str, bytes] | None = None) -> str:
+        """Write a wiki page of `project` (created, or replaced by a new version), with one file
+        attached in place of an older one of the same name. Returns the page's address."""
+        page = wiki_title(title)
+        uploads = []
+        if attachment is not None:
+            name, content = attachment
+            for old in self._page_attachments(project, page):
+                if old.get("filename") == name:
+                    old_id = int(old["id"])
+                    try:
+                        self._call(lambda: self._redmine.attachment.delete(old_id))  # noqa: B023 - called at once
+                    except TrackerError as exc:
+                        if exc.transient:
+                            raise
+                        log.warning("cannot replace attachment %s of wiki page %s: %s", name, page, exc)
+            uploads.append({"path": io.BytesIO(content), "filename": name, "content_type": "text/html"})
+        self._call(lambda: self._redmine.wiki_page.update(page, project_id=project, text=text,
+                                                          comments="ticketwarden report", uploads=uploads or None))
+        return f"{self.url}/projects/{project}/wiki/{page}"
+
+    def _page_attachments(self, project: str, page: str) -> list[dict[str, Any]]:
+        try:
+            found = self._call(lambda: self._redmine.wiki_page.get(page, project_id=project,
+                                                                   include=["attachments"]).raw())
+        except TrackerError as exc:
+            if exc.status == 404:
+                return []
+            raise
+        return list(found.get("attachments") or [])
 
     def _id_for(self, table: str, name: Any) -> str:
         for refresh in (False, True):

@@ -73,7 +73,30 @@ def render(report: Report, fmt: str, locale: str = "en") -> str:
         from ticketwarden.report_html import render_html
 
         return render_html(report, locale)
+    if fmt in ("textile", "jira"):
+        return _markup(report, fmt, locale)
     return _table(report)
+
+
+def _markup(report: Report, fmt: str, locale: str) -> str:
+    """The figures as a tracker's own table markup: Redmine's Textile or Jira's wiki markup."""
+    from rules.messages import message
+
+    def t(name: str, **values: str) -> str:
+        return message(locale, f"report.{name}", **values)
+
+    groups = [t("total") if row["group"] == "total" else str(row["group"]) for row in report.rows]
+    period = t("period", start=report.start.date().isoformat(), end=report.end.date().isoformat())
+    if report.by:
+        period += ", " + t("by", by=report.by)
+    names = [name for name in columns(report) if name != "group"]
+    if fmt == "textile":
+        lines = [f"h2. {t('title')}", "", period, "", "|_. " + " |_. ".join([t("figure"), *groups]) + " |"]
+        lines += ["| " + " | ".join([name, *[_cell(row.get(name)) for row in report.rows]]) + " |" for name in names]
+    else:
+        lines = [f"h2. {t('title')}", "", period, "", "||" + "||".join([t("figure"), *groups]) + "||"]
+        lines += ["|" + "|".join([name, *[_cell(row.get(name)) for row in report.rows]]) + "|" for name in names]
+    return "\n".join(lines) + "\n"
 
 
 def _table(report: Report) -> str:

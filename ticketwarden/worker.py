@@ -23,6 +23,7 @@ from rules.model import Effect, Event, Person, Ticket
 from rules.rulebook import Rulebook
 from ticketwarden import records, sla
 from ticketwarden.clock import Clock, utcnow
+from ticketwarden.publish import ReportPublisher
 from ticketwarden.records import RecordKeeper
 from ticketwarden.rulefiles import RulebookHolder
 from ticketwarden.store import ClockConflict, ClockRow, FollowUp, InboxItem, OriginChange, OutboxItem, Store
@@ -76,6 +77,7 @@ class Worker:
         self.lease = lease
         self.records = RecordKeeper(store, clock, lease)
         self.surveys = surveys or Surveys(store, clock, "http://127.0.0.1:8080")
+        self.publisher = ReportPublisher(store, rules, clock)
 
     # -- inbox ---------------------------------------------------------------------------------
 
@@ -270,7 +272,8 @@ class Worker:
         effect = item.effect
         # notify goes to the outgoing webhooks, whatever tracker (if any) the ticket is on
         connector: Applier | None = self.notifier if effect.action == "notify" else \
-            self.connectors.get(effect.tracker_kind)
+            self.connectors.get(str(effect.params.get("tracker")) if effect.action == "publish_report"
+                                else effect.tracker_kind)
         try:
             if connector is None:
                 raise TrackerError(f"no {effect.tracker_kind} tracker is configured", transient=True)
@@ -279,6 +282,8 @@ class Worker:
                 outcome = self.records.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1)
             elif effect.action == "survey":
                 outcome = self.surveys.apply(effect, connector, item.attempts <= 1)
+            elif effect.action == "publish_report":
+                outcome = self.publisher.apply(effect, connector)
             else:
                 outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
         except TrackerError as exc:

@@ -138,13 +138,14 @@ def _registry() -> dict[str, ActionSpec]:
         link,
         nonconformity,
         notify,
+        publish_report,
         set_fields,
         survey,
         transition,
     )
 
     modules = (set_fields, comment, transition, assign, add_watcher, link, notify, escalate,
-               nonconformity, survey)
+               nonconformity, survey, publish_report)
     return {module.SPEC.name: module.SPEC for module in modules}
 
 
