@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from rules.actions import PlanError, Scope
 from rules.conditions import ConditionTrace, Facts
 from rules.conditions import evaluate as evaluate_conditions
+from rules.messages import Messages
 from rules.model import Change, Effect, Event, Person, Ticket
 from rules.rulebook import Rule, Rulebook
 from rules.templates import TemplateError, template_context
@@ -170,7 +171,8 @@ def evaluate_scheduled(rulebook: Rulebook, rule_name: str, fired_at: datetime, n
         trace.skipped = "disabled"
         return decision
     trace.matched = True
-    _plan_actions(rule, event, ticket, now, {}, decision, trace, {}, rulebook.calendar_zones, locale=rulebook.locale)
+    _plan_actions(rule, event, ticket, now, {}, decision, trace, {}, rulebook.calendar_zones, locale=rulebook.locale,
+                  messages=rulebook.messages)
     return decision
 
 
@@ -201,7 +203,7 @@ def _run_measured(rulebook: Rulebook, rule: Rule, decision: Decision, fired_at: 
             extra = {"measure": dict(group.values), "group": group.name, "window": dict(window),
                      "sources": list(group.sources)}
             _plan_actions(rule, event, ticket, now, refs, decision, trace, {}, rulebook.calendar_zones,
-                          locale=rulebook.locale, extra=extra)
+                          locale=rulebook.locale, extra=extra, messages=rulebook.messages)
 
 
 def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
@@ -221,7 +223,7 @@ def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
         trace.matched = evaluate_conditions(rule.conditions, facts, trace.conditions)
         if trace.matched:
             _plan_actions(rule, event, ticket, now, field_refs, decision, trace, set_by, rulebook.calendar_zones,
-                          sla_info, locale=rulebook.locale)
+                          sla_info, locale=rulebook.locale, messages=rulebook.messages)
     return decision.effects[before:]
 
 
@@ -229,10 +231,10 @@ def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
                   field_refs: dict[str, str | None], decision: Decision, trace: RuleTrace,
                   set_by: dict[str, str], calendar_zones: Mapping[str, str],
                   sla_info: Mapping[str, Mapping[str, Any]] | None = None, *, locale: str = "en",
-                  extra: Mapping[str, Any] | None = None) -> None:
+                  extra: Mapping[str, Any] | None = None, messages: Messages | None = None) -> None:
     scope = Scope(ticket, event, now, rule.name, field_refs,
                   template_context(ticket, event, field_refs, now, rule.name, calendar_zones, sla_info, extra),
-                  locale)
+                  locale, messages or Messages())
     for index, action in enumerate(rule.actions):
         name = action.spec.name
         try:

@@ -5,6 +5,9 @@ Rule authors write their own texts in templates; these are the few that come fro
 
 from __future__ import annotations
 
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 LOCALES = ("en", "es")
@@ -115,7 +118,26 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+@dataclass(frozen=True)
+class Messages:
+    """The catalogue with a rulebook's own wording (`messages:`) over it."""
+
+    overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def text(self, locale: str, name: str, **values: Any) -> str:
+        """The text named `name` in `locale` (English when the locale lacks it), filled in."""
+        text = self.overrides.get(locale, {}).get(name) or MESSAGES.get(locale, {}).get(name) or MESSAGES["en"][name]
+        return text.format(**values) if values else text
+
+
+DEFAULT = Messages()
+
+
 def message(locale: str, name: str, **values: Any) -> str:
-    """The text named `name` in `locale` (English when the locale lacks it), filled in."""
-    text = MESSAGES.get(locale, {}).get(name) or MESSAGES["en"][name]
-    return text.format(**values) if values else text
+    """A text of the catalogue as shipped (see Messages for a rulebook's own wording)."""
+    return DEFAULT.text(locale, name, **values)
+
+
+def placeholders(text: str) -> set[str]:
+    """The `{names}` a text fills in."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}

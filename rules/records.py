@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from rules.messages import message
+from rules.messages import DEFAULT, Messages
 
 # Lifecycle markers, in the order they normally fire.
 REMINDER, OVERDUE, REVIEW_DUE = "reminder", "overdue", "review_due"
@@ -21,11 +21,11 @@ TRIGGER_OF = {REMINDER: "record.reminder", OVERDUE: "record.overdue", REVIEW_DUE
 RECORD_PARTS = ("clause", "severity", "owner", "action_due", "review_due", "containment", "sources", "cause")
 
 
-def record_description(parts: Mapping[str, Any], locale: str = "en") -> str:
+def record_description(parts: Mapping[str, Any], locale: str = "en", messages: Messages = DEFAULT) -> str:
     """The whole record as text: tracker wiki markup that Redmine (Textile) and Jira (wiki
     markup) both render as headings, and that reads well as plain text."""
     def text(key: str, **values: Any) -> str:
-        return message(locale, key, **values)
+        return messages.text(locale, key, **values)
 
     kind = text("record.kind." + str(parts.get("kind", "nonconformity")))
     sources = ", ".join(f"{s.get('key')} ({s.get('url')})" if s.get("url") else str(s.get("key"))

@@ -106,3 +106,26 @@ def render_reference(document: str) -> str:
         if count != 1:
             raise ValueError(f"docs/rules.md needs exactly one block {BEGIN.format(name=name)} ... {END}")
     return document
+
+
+def messages_document() -> str:
+    """docs/messages.md: every text ticketwarden writes itself, in each language it ships."""
+    from rules.messages import LOCALES, MESSAGES, placeholders
+
+    lines = [
+        "# Messages", "",
+        "The texts ticketwarden writes itself (record skeletons, default notes, the survey and report",
+        "pages), in the languages it ships. The rulebook's `locale` chooses the language (a survey's",
+        "`language` chooses its own); `messages:` replaces any of them with your own wording, keeping the",
+        "same `{placeholders}`:", "",
+        "```yaml", "messages:", "  en:", '    survey.invitation: "Tell us how we handled {key}: {url}"',
+        "  es:", '    record.to_fill: "(pendiente)"', "```", "",
+        "This file is generated from the catalogue (`make docs`).", "",
+        "| message | placeholders | " + " | ".join(LOCALES) + " |",
+        "|---|---|" + "---|" * len(LOCALES),
+    ]
+    for name, text in MESSAGES["en"].items():
+        marks = ", ".join(f"`{{{p}}}`" for p in sorted(placeholders(text))) or "—"
+        cells = [MESSAGES[locale].get(name, "").replace("|", "\\|").replace("\n", " ") for locale in LOCALES]
+        lines.append(f"| `{name}` | {marks} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

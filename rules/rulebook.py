@@ -22,6 +22,7 @@ from rules.conditions import ConditionContext, ConditionSyntaxError, Group, Node
 from rules.context import Where
 from rules.durations import DurationError, parse_duration
 from rules.errors import RulebookInvalid, RuleError
+from rules.messages import LOCALES, MESSAGES, Messages, placeholders
 from rules.people import StaffDefinition
 from rules.schema import (
     CALENDAR,
@@ -169,6 +170,7 @@ class Rulebook:
     chain_limit: int = DEFAULT_CHAIN_LIMIT
     origin: OriginPolicy | None = None
     indicators: Indicators = field(default_factory=Indicators)
+    messages: Messages = field(default_factory=Messages)
 
     def field_refs(self, tracker_kind: str) -> dict[str, str | None]:
         """Logical field name -> this tracker's field reference (name or id), None if unmapped."""
@@ -222,6 +224,7 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
         custom_fields=merged.fields, vocabulary=merged.vocabulary, field_values=merged.field_values,
         sla_policies=tuple(merged.slas))
     indicators = _compile_indicators(merged, condition_context)
+    messages = _compile_messages(merged)
     calendars = {name: calendar for name, (where, raw) in merged.calendars.items()
                  if (calendar := _compile_calendar(name, where, raw)) is not None}
     policies = {name: policy for name, (where, raw) in merged.slas.items()
@@ -254,7 +257,7 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
         files=tuple(name for name, _ in sources), version=rulebook_version(sources),
         vocabulary=merged.vocabulary, field_values=merged.field_values,
         staff=StaffDefinition.from_section(merged.staff), calendars=calendars, sla=policies,
-        chain_limit=merged.chain_limit, origin=origin, indicators=indicators)
+        chain_limit=merged.chain_limit, origin=origin, indicators=indicators, messages=messages)
 
 
 def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError]) -> list[tuple[Where, MappingNode]]:
@@ -292,7 +295,7 @@ def _merge_sections(where: Where, document: MappingNode, merged: _Merged) -> Non
         else:
             where.child(document, "chain_limit").error("expected a whole number from 1 to 100")
     _collect_fields(where, document, merged)
-    for section in ("origin", "indicators"):
+    for section in ("origin", "indicators", "messages"):
         if section in document:
             if section in merged.once:
                 first = merged.once[section][0]
@@ -396,6 +399,39 @@ def _compile_origin(merged: _Merged) -> OriginPolicy | None:
         return None
     merged.field_values[name] = tuple(values)
     return OriginPolicy(name, values, tuple(map(str, options["internal"])), tuple(map(str, options["unclassified"])))
+
+
+def _compile_messages(merged: _Merged) -> Messages:
+    """The rulebook's own wording: known languages and message names, the same placeholders."""
+    if "messages" not in merged.once:
+        return Messages()
+    where, raw = merged.once["messages"]
+    if not isinstance(raw, dict):
+        where.error("expected a mapping of language -> {message name: text}")
+        return Messages()
+    overrides: dict[str, dict[str, str]] = {}
+    for language, texts in raw.items():
+        here = where.child(raw, language)
+        if language not in LOCALES:
+            here.error(f"unknown language {language!r} (expected one of: {', '.join(LOCALES)})")
+            continue
+        if not isinstance(texts, dict):
+            here.error("expected a mapping of message name -> text")
+            continue
+        for name, text in texts.items():
+            item = here.child(texts, name)
+            if name not in MESSAGES["en"]:
+                close = ", ".join(n for n in MESSAGES["en"] if n.split(".")[0] == str(name).split(".")[0]) or \
+                    "see docs/messages.md"
+                item.error(f"unknown message {name!r} (known: {close})")
+            elif not isinstance(text, str) or not text.strip():
+                item.error("expected a non-empty text")
+            elif placeholders(text) != placeholders(MESSAGES["en"][name]):
+                wanted = ", ".join(f"{{{p}}}" for p in sorted(placeholders(MESSAGES["en"][name]))) or "none"
+                item.error(f"the text must use exactly the placeholders {wanted}")
+            else:
+                overrides.setdefault(str(language), {})[str(name)] = text
+    return Messages(overrides)
 
 
 def _compile_indicators(merged: _Merged, context: ConditionContext) -> Indicators:

@@ -222,6 +222,8 @@ TOP_LEVEL = {
     "sla": Option("slas", default={}, doc="SLA policies by name"),
     "origin": Option("section:origin", doc="failure origin: its field and controlled vocabulary"),
     "indicators": Option("section:indicators", doc="what measures and reports count"),
+    "messages": Option("mapping", default={}, doc="your own wording of ticketwarden's texts: language -> "
+                                                 "message name -> text (docs/messages.md lists them)"),
     "rules": Option("rules", default=[], doc="the rules, in order"),
 }
 SECTIONS: dict[str, Mapping[str, Option]] = {

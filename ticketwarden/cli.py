@@ -300,7 +300,8 @@ def report(since: Any, until: Any, by: str | None, fmt: str, output: str | None,
     rulebook = _sla_book(rules).rulebook
     start, end = period(since.replace(tzinfo=UTC) if since else None, until.replace(tzinfo=UTC) if until else None,
                         utcnow())
-    text = render(gather(_store(database_url), rulebook, start, end, by, utcnow()), fmt, rulebook.locale)
+    text = render(gather(_store(database_url), rulebook, start, end, by, utcnow()), fmt, rulebook.locale,
+                  rulebook.messages)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)

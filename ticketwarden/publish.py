@@ -32,11 +32,11 @@ class ReportPublisher:
         if params["tracker"] == "redmine":
             from connector.redmine import wiki_title
 
-            html = render(report, "html", locale).encode()
-            url = connector.publish_page(params["project"], title, render(report, "textile", locale),
+            html = render(report, "html", locale, rulebook.messages).encode()
+            url = connector.publish_page(params["project"], title, render(report, "textile", locale, rulebook.messages),
                                          (f"{wiki_title(title)}.html", html))
         else:
             url = connector.publish_issue(marker("jira", "report", f"{params['project']}\x1f{title}"),
                                           params["project"], params.get("issue_type") or "Task", title,
-                                          render(report, "jira", locale))
+                                          render(report, "jira", locale, rulebook.messages))
         return f"report published: {url}"

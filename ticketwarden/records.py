@@ -137,8 +137,8 @@ class RecordKeeper:
             if not (new_source or creator):
                 continue  # linked and told when it first came
             if new_source:
-                body = message(params.get("locale", "en"), "record.another_source", key=source["key"],
-                               url=source["url"])
+                body = (params.get("another_notes") or {}).get(source["id"]) or message(
+                    params.get("locale", "en"), "record.another_source", key=source["key"], url=source["url"])
                 step.run("comment", str(record.target_id), {"body": body, "private": False}, tag=source["id"])
             step.run("link", source["id"], {"to": key, "relation": params.get("relation", "relates")},
                      tag=source["id"])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from rules.messages import message
+from rules.messages import DEFAULT, Messages
 from ticketwarden.indicators import Report
 
 PALETTE = ("#2f6db5", "#d9822b", "#3a9d5d", "#b8483e", "#7d5ba6", "#8c6d31", "#c2549d", "#5f7a8a")
@@ -29,9 +29,10 @@ svg text { font: 11px system-ui, sans-serif; fill: #1d2228; }
 """
 
 
-def render_html(report: Report, locale: str = "en", now: datetime | None = None) -> str:
+def render_html(report: Report, locale: str = "en", now: datetime | None = None,
+                messages: Messages = DEFAULT) -> str:
     def t(name: str, **values: Any) -> str:
-        return message(locale, f"report.{name}", **values)
+        return messages.text(locale, f"report.{name}", **values)
 
     moment = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     period = t("period", start=report.start.date().isoformat(), end=report.end.date().isoformat())

@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from rules.messages import DEFAULT, Messages
 from rules.rulebook import Rulebook
 from rules.sla import BREACHED
 from ticketwarden.indicators import Answer, ClockFigure, RecordFigure, Report, Timers, build_report
@@ -58,7 +59,7 @@ def columns(report: Report) -> list[str]:
     return names
 
 
-def render(report: Report, fmt: str, locale: str = "en") -> str:
+def render(report: Report, fmt: str, locale: str = "en", messages: Messages = DEFAULT) -> str:
     if fmt == "json":
         return json.dumps({"from": report.start.isoformat(), "to": report.end.isoformat(), "by": report.by,
                            "rows": report.rows, "charts": report.charts}, indent=2, default=str) + "\n"
@@ -72,18 +73,16 @@ def render(report: Report, fmt: str, locale: str = "en") -> str:
     if fmt == "html":
         from ticketwarden.report_html import render_html
 
-        return render_html(report, locale)
+        return render_html(report, locale, messages=messages)
     if fmt in ("textile", "jira"):
-        return _markup(report, fmt, locale)
+        return _markup(report, fmt, locale, messages)
     return _table(report)
 
 
-def _markup(report: Report, fmt: str, locale: str) -> str:
+def _markup(report: Report, fmt: str, locale: str, messages: Messages) -> str:
     """The figures as a tracker's own table markup: Redmine's Textile or Jira's wiki markup."""
-    from rules.messages import message
-
     def t(name: str, **values: str) -> str:
-        return message(locale, f"report.{name}", **values)
+        return messages.text(locale, f"report.{name}", **values)
 
     groups = [t("total") if row["group"] == "total" else str(row["group"]) for row in report.rows]
     period = t("period", start=report.start.date().isoformat(), end=report.end.date().isoformat())

@@ -20,6 +20,7 @@ from connector.jira import JiraConnector
 from connector.notify import Notifier, channels_from_environment
 from connector.redmine import RedmineConnector
 from rules.errors import RulebookInvalid
+from rules.messages import Messages
 from rules.rulebook import Rulebook, load_rulebook
 from ticketwarden import migrate, sla
 from ticketwarden.clock import Clock, utcnow
@@ -96,7 +97,7 @@ class Application:
         start, end = reports.period(_day(since, "from"), _day(until, "to"), now)
         report = reports.gather(self.store, rulebook, start, end, by or None, now)
         types = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}
-        return types[fmt], reports.render(report, fmt, rulebook.locale)
+        return types[fmt], reports.render(report, fmt, rulebook.locale, rulebook.messages)
 
     def reload_rules(self) -> tuple[list[str], dict[str, Any]]:
         errors = [str(error) for error in self.rules.reload()]
@@ -224,7 +225,8 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
                 private_visibility=settings.jira_private_visibility)
     retry = RetryPolicy(max_attempts=settings.outbox_max_attempts)
     locale = rules.current.locale if rules.current else "en"
-    surveys = Surveys(store, clock, settings.effective_public_url, locale)
+    surveys = Surveys(store, clock, settings.effective_public_url, locale,
+                      lambda: rules.current.messages if rules.current else Messages())
     worker = Worker(store, connectors, rules, clock=clock, retry=retry,
                     notifier=Notifier(channels, timeout=settings.tracker_timeout), surveys=surveys)
     pollers = [Poller(store, connector, clock=clock,  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from rules.messages import message
+from rules.messages import DEFAULT, Messages
 
 CSS = """
 body { font: 18px/1.5 system-ui, sans-serif; color: #1d2228; background: #f5f7f9; margin: 0; }
@@ -33,9 +33,10 @@ def _page(language: str, title: str, body: str) -> str:
             f"</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n")
 
 
-def form_page(language: str, key: str, subject: str, error: bool = False, comment: str = "") -> str:
+def form_page(language: str, key: str, subject: str, error: bool = False, comment: str = "",
+              messages: Messages = DEFAULT) -> str:
     def t(name: str, **values: str) -> str:
-        return message(language, name, **values)
+        return messages.text(language, name, **values)
 
     scores = "\n".join(
         f'<label><input type="radio" name="score" value="{n}" required>{escape(t(f"survey.score.{n}"))}</label>'
@@ -49,8 +50,8 @@ def form_page(language: str, key: str, subject: str, error: bool = False, commen
     return _page(language, t("survey.title"), body)
 
 
-def notice_page(language: str, name: str) -> str:
+def notice_page(language: str, name: str, messages: Messages = DEFAULT) -> str:
     """A page that only says something (thanks, already answered, not valid)."""
-    text = message(language, name)
-    title = message(language, "survey.title")
+    text = messages.text(language, name)
+    title = messages.text(language, "survey.title")
     return _page(language, title, f'<h1>{escape(title)}</h1>\n<p id="notice" role="status">{escape(text)}</p>')

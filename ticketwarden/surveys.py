@@ -12,11 +12,12 @@ import base64
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from rules.actions.survey import SURVEY_URL
-from rules.messages import LOCALES, message
+from rules.messages import DEFAULT, LOCALES, Messages
 from rules.model import Effect
 from ticketwarden import records
 from ticketwarden.clock import Clock
@@ -36,7 +37,10 @@ def token_hash(token: str) -> str:
 
 
 class Surveys:
-    def __init__(self, store: Store, clock: Clock, public_url: str, default_locale: str = "en"):
+    def __init__(self, store: Store, clock: Clock, public_url: str, default_locale: str = "en",
+                 messages: Callable[[], Messages] = lambda: DEFAULT):
+        """`messages`: the wording in force (the current rulebook's)."""
+        self.messages = messages
         self.store = store
         self.clock = clock
         self.public_url = public_url.rstrip("/")
@@ -66,7 +70,7 @@ class Surveys:
             expires_at=now + timedelta(seconds=float(params.get("expires_seconds") or 30 * 86400)))
         url = f"{self.public_url}/survey/{token}"
         body = str(params.get("message") or "").replace(SURVEY_URL, url) or \
-            message(str(language), "survey.invitation", key=ticket.get("key", ""), url=url)
+            self.messages().text(str(language), "survey.invitation", key=ticket.get("key", ""), url=url)
         note = Effect(f"{effect.key}:note", "comment", effect.tracker_kind, effect.ticket_id, effect.rule,
                       {"body": body, "private": False})
         connector.apply(note, first_attempt)
@@ -78,7 +82,7 @@ class Surveys:
         survey, problem = self._usable(token)
         if survey is None:
             return problem
-        return 200, form_page(survey.language, survey.ticket_key, survey.subject)
+        return 200, form_page(survey.language, survey.ticket_key, survey.subject, messages=self.messages())
 
     def answer(self, token: str, form: dict[str, str]) -> tuple[int, str]:
         survey, problem = self._usable(token)
@@ -90,33 +94,33 @@ class Surveys:
             score = 0
         comment = (form.get("comment") or "").strip()[:4000]
         if not 1 <= score <= 5:
-            return 400, form_page(survey.language, survey.ticket_key, survey.subject, error=True, comment=comment)
+            return 400, form_page(survey.language, survey.ticket_key, survey.subject, error=True, comment=comment,
+                                  messages=self.messages())
         now = self.clock()
         if not self.store.answer_survey(survey, score, comment, now, self._write_back(survey, score, comment),
                                         [self._event(survey, score, comment, now)]):
-            return 409, notice_page(survey.language, "survey.answered")
+            return 409, notice_page(survey.language, "survey.answered", self.messages())
         log.info("survey of %s %s answered: %d/5", survey.tracker, survey.ticket_key, score)
-        return 200, notice_page(survey.language, "survey.thanks")
+        return 200, notice_page(survey.language, "survey.thanks", self.messages())
 
     def _usable(self, token: str) -> tuple[SurveyRow | None, tuple[int, str]]:
         survey = self.store.survey(token_hash(token)) if 20 <= len(token) <= 100 else None
         if survey is None:
-            return None, (404, notice_page(self.default_locale, "survey.invalid"))
+            return None, (404, notice_page(self.default_locale, "survey.invalid", self.messages()))
         if survey.answered_at is not None:
-            return None, (409, notice_page(survey.language, "survey.answered"))
+            return None, (409, notice_page(survey.language, "survey.answered", self.messages()))
         if survey.expires_at <= self.clock():
-            return None, (410, notice_page(survey.language, "survey.invalid"))
+            return None, (410, notice_page(survey.language, "survey.invalid", self.messages()))
         return survey, (200, "")
 
-    @staticmethod
-    def _write_back(survey: SurveyRow, score: int, comment: str) -> list[Effect]:
+    def _write_back(self, survey: SurveyRow, score: int, comment: str) -> list[Effect]:
         """The score into the survey's field, and a note saying what the customer answered."""
         def key(part: str) -> str:
             return hashlib.sha256(f"survey\x1f{survey.id}\x1f{part}".encode()).hexdigest()
 
         said = f"\n\n> {comment}" if comment else ""
         effects = [Effect(key("note"), "comment", survey.tracker, survey.ticket_id, "survey",
-                          {"body": message(survey.language, "survey.note", score=score, comment=said),
+                          {"body": self.messages().text(survey.language, "survey.note", score=score, comment=said),
                            "private": True})]
         if survey.field_ref:
             effects.append(Effect(key("set"), "set", survey.tracker, survey.ticket_id, "survey",

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from rules.context import Where
+from rules.messages import DEFAULT as DEFAULT_MESSAGES
+from rules.messages import Messages
 from rules.model import Event, Ticket
 from rules.schema import Option, read_options
 from rules.templates import Template, TemplateError, compile_template, dry_render, render
@@ -30,6 +32,7 @@ class Scope:
     field_refs: Mapping[str, str | None]  # logical field -> this tracker's field ref (or None)
     template_context: Mapping[str, Any]
     locale: str = "en"
+    messages: Messages = DEFAULT_MESSAGES
 
 
 class PlanError(Exception):

@@ -121,7 +121,8 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
         "fields": render_fields(compiled["fields"], compiled["copy"], scope),
         "relation": compiled["relation"], "assign": compiled.get("assign"),
         "note": render(compiled["note"], context).strip(), "private": compiled["private"],
-        "again_note": render(again, scope.template_context).strip() if again else "",
+        "again_note": render(again, scope.template_context).strip() if again else
+        scope.messages.text(scope.locale, "escalate.again", key=ticket.key, url=ticket.url),
         "waiting_status": compiled.get("waiting_status"),
         "resolved_statuses": [str(status) for status in compiled["resolved_statuses"]],
         "source": {"id": ticket.id, "key": ticket.key, "url": ticket.url},

@@ -118,10 +118,12 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
         "kind": compiled["kind"], "project": compiled["project"],
         "tracker": compiled.get("tracker") or compiled["kind"].capitalize(),
         "cause": cause, "subject": one_line(_text(compiled, "subject", context)),
-        "description": record_description(parts, scope.locale), "fields": fields,
+        "description": record_description(parts, scope.locale, scope.messages), "fields": fields,
         "owner": compiled.get("owner"), "action_due": parts["action_due"], "review_due": parts["review_due"],
         "remind_before": remind.total_seconds() if remind else 0, "relation": compiled["relation"],
         "sources": sources, "note": _text(compiled, "note", note_context), "private": compiled["private"],
+        "another_notes": {s["id"]: scope.messages.text(scope.locale, "record.another_source", key=s["key"],
+                                                       url=s["url"]) for s in sources},
         "locale": scope.locale, "record": {k: v for k, v in parts.items() if k not in ("description", "sources")},
     }
 

@@ -51,9 +51,11 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     language = render(compiled["language"], context).strip().lower()[:2] if compiled.get("language") else ""
     ref = scope.field_refs.get(compiled["field"]) if compiled.get("field") else None
     ticket = scope.ticket
+    language = language if language in LOCALES else scope.locale
+    default = scope.messages.text(language, "survey.invitation", key=ticket.key, url=SURVEY_URL)
     return {
-        "message": render(compiled["message"], context).strip() if compiled.get("message") else "",
-        "language": language if language in LOCALES else scope.locale,
+        "message": render(compiled["message"], context).strip() if compiled.get("message") else default,
+        "language": language,
         "expires_seconds": compiled["expires"].total_seconds(), "field": ref or "",
         "ticket": {"key": ticket.key, "url": ticket.url, "subject": ticket.subject},
     }

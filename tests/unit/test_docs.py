@@ -20,6 +20,13 @@ def test_the_generated_parts_of_the_reference_are_current():
     assert render_reference(DOCUMENT) == DOCUMENT, "run `make docs`"
 
 
+def test_the_message_list_is_current():
+    from rules.reference import messages_document
+    from ticketwarden.gendocs import MESSAGES
+
+    assert MESSAGES.read_text() == messages_document(), "run `make docs`"
+
+
 def test_the_shipped_schema_is_current():
     assert SCHEMA.read_text() == schema_text(), "run `make docs`"
 

@@ -136,3 +136,19 @@ def test_escalate_plans_the_new_issue_and_a_note_naming_it():
     assert "Support ticket: #42 (http://redmine.test/issues/42)" in params["description"]
     assert params["source"] == {"id": "42", "key": "#42", "url": "http://redmine.test/issues/42"}
     assert "\x00development.key\x00" in params["note"]  # filled in once the issue exists
+
+
+def test_a_rulebook_words_its_own_texts():
+    book = load_rulebook([("b.yaml", BOOK.replace("rules:\n", (
+        "locale: es\nmessages:\n  es:\n    record.to_fill: \"(pendiente)\"\n"
+        "    escalate.again: \"Otra vez desde {key}: {url}\"\nrules:\n"), 1))])
+    assert book.messages.text("es", "record.to_fill") == "(pendiente)"
+    assert book.messages.text("en", "record.to_fill") == "(to fill in)"  # only the words given change
+    from rules.model import Change
+
+    changed = event(changes=(Change("cf:Failure origin", "unknown", "internal", "1"),))
+    decision = evaluate(book, changed, ticket(custom_fields={"Failure origin": "internal", "Team": "network"}), T0)
+    [effect] = [e for e in decision.effects if e.action == "escalate"]
+    assert effect.params["again_note"] == "Otra vez desde #42: http://redmine.test/issues/42"
+    text = record_description({"kind": "observation"}, "es", book.messages)
+    assert "Observación (ISO 9001:2015 10.2)" in text and "* Acciones: (pendiente)" in text
