@@ -21,7 +21,16 @@ import requests
 from jira import JIRA, JIRAError
 
 from connector.errors import Created, Polled, TrackerError
-from connector.jira_payloads import KIND, classify, event_from_body, parse_time, person, text_of, ticket_from_issue
+from connector.jira_payloads import (
+    KIND,
+    classify,
+    event_from_body,
+    parse_time,
+    person,
+    text_of,
+    ticket_from_issue,
+)
+from connector.jira_payloads import history as issue_history
 from rules.model import Effect, Event, Person, Ticket
 
 log = logging.getLogger(__name__)
@@ -253,6 +262,41 @@ class JiraConnector:
             start += len(issues)
             if not issues or start >= result.get("total", 0):
                 return
+
+    # -- history (backfill) --------------------------------------------------------------------
+
+    def past_ticket_ids(self, since: datetime) -> list[str]:
+        """Issues created at or after `since`, oldest first (relative JQL, as the poller asks)."""
+        from ticketwarden.clock import utcnow  # wall time only for the width of the window
+
+        minutes = max(1, math.ceil((utcnow() - since).total_seconds() / 60) + 1)
+        ids = []
+        for issue in self._search(f'created >= "-{minutes}m" ORDER BY created ASC'):
+            created = parse_time((issue.get("fields") or {}).get("created"))
+            if created is not None and created >= since:
+                ids.append(str(issue["id"]))
+        return ids
+
+    def history(self, ticket_id: str) -> list[tuple[Event, Ticket]]:
+        """The issue's life, read from its changelog and comments: each happening with the issue
+        as it was just after it (people's groups and roles as they are now)."""
+        issue = self.fetch_issue(ticket_id, expand="changelog")
+        if issue is None:
+            return []
+        statuses: Any = self._call(lambda: self._client().statuses())
+        categories = {str(s.name): str(getattr(getattr(s, "statusCategory", None), "key", "")) for s in statuses}
+        names = self.field_names()
+        steps = []
+        for body, snapshot in issue_history(issue, categories, names):
+            event = event_from_body(body, names)
+            ticket = ticket_from_issue(snapshot, self.url, names)
+            project = ticket.project
+            ticket = dataclasses.replace(
+                ticket, author=self._with_roles(self._with_groups(ticket.author), project),
+                assignee=self._with_roles(self._with_groups(ticket.assignee), project))
+            steps.append((dataclasses.replace(event, actor=self._with_roles(self._with_groups(event.actor), project)),
+                          ticket))
+        return steps
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ comment, and the poller's view of the same happening are one event.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -277,3 +278,74 @@ def _internal(comment: Mapping[str, Any]) -> bool:
         if prop.get("key") == "sd.public.comment":
             return (prop.get("value") or {}).get("internal") is True
     return comment.get("jsdPublic") is False
+
+
+def history(issue: Mapping[str, Any], categories: Mapping[str, str], field_names: Mapping[str, str]
+            ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """An issue's life as poll-shaped deliveries (its creation, each changelog entry, each
+    comment, in time order), each with the issue as it was just after it.
+
+    GET /issue?expand=changelog gives the issue as it is now and every change with its old and
+    new values: undoing the changes from the newest gives the issue as created. `categories`
+    maps status names to their category keys (`done` closes), `field_names` field ids to names.
+    """
+    histories = sorted((issue.get("changelog") or {}).get("histories") or [], key=lambda h: str(h.get("created")))
+    state = copy.deepcopy({key: value for key, value in issue.items() if key != "changelog"})
+    by_name = _ids_by_name(field_names)
+    after: list[dict[str, Any]] = []
+    for entry in reversed(histories):
+        after.append(copy.deepcopy(state))
+        for item in entry.get("items") or []:
+            _restore(state.setdefault("fields", {}), item, "from", categories, by_name)
+    after.reverse()
+    steps: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    created = state
+    steps.append((str((created.get("fields") or {}).get("created")), {"poll": {"issue": created, "changelog": None,
+                                                                             "comment": None}}, created))
+    for entry, snapshot in zip(histories, after, strict=True):
+        steps.append((str(entry.get("created")), {"poll": {"issue": snapshot, "changelog": entry, "comment": None}},
+                      snapshot))
+    moments = [(parse_time(entry.get("created")), snapshot) for entry, snapshot in zip(histories, after, strict=True)]
+    for comment in ((issue.get("fields") or {}).get("comment") or {}).get("comments") or []:
+        at = parse_time(comment.get("created"))
+        snapshot = created
+        for moment, candidate in moments:
+            if at is not None and moment is not None and moment <= at:
+                snapshot = candidate
+        steps.append((str(comment.get("created")), {"poll": {"issue": snapshot, "changelog": None,
+                                                             "comment": comment}}, snapshot))
+    steps.sort(key=lambda step: parse_time(step[0]) or datetime(1970, 1, 1, tzinfo=UTC))
+    return [(body, snapshot) for _, body, snapshot in steps]
+
+
+def _ids_by_name(field_names: Mapping[str, str]) -> dict[str, str]:
+    """Field name -> id, for names only one field has (Server/DC changelogs name fields)."""
+    counts: dict[str, int] = {}
+    for name in field_names.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {name: ident for ident, name in field_names.items() if counts[name] == 1}
+
+
+def _restore(fields: dict[str, Any], item: Mapping[str, Any], side: str, categories: Mapping[str, str],
+             by_name: Mapping[str, str]) -> None:
+    """Set one field of an issue snapshot to a changelog item's old (`from`) or new (`to`) value."""
+    text, raw = item.get(f"{side}String"), item.get(side)
+    name = str(item.get("field") or "")
+    ident = str(item.get("fieldId") or by_name.get(name) or name.lower())
+    if ident == "status":
+        fields["status"] = {"name": text, "statusCategory": {"key": categories.get(str(text), "indeterminate")}} \
+            if text else None
+    elif ident in ("priority", "resolution", "issuetype"):
+        fields[ident] = {"name": text} if text else None
+    elif ident == "assignee":
+        fields["assignee"] = {"accountId": raw, "name": raw, "displayName": text} if raw else None
+    elif ident in ("summary", "description"):
+        fields[ident] = text or ""
+    elif ident == "labels":
+        fields["labels"] = str(text or "").split()
+    elif ident == "duedate":
+        fields["duedate"] = raw
+    elif ident.startswith("customfield_"):
+        current = fields.get(ident)
+        fields[ident] = ({"value": text} if text else None) if isinstance(current, dict) or current is None \
+            else (text or None)

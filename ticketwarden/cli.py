@@ -313,7 +313,7 @@ def report(since: Any, until: Any, by: str | None, fmt: str, output: str | None,
 @main.command()
 @click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), required=True,
               help="Tickets created from this date (UTC).")
-@click.option("--tracker", type=click.Choice(["redmine"]), default="redmine", show_default=True,
+@click.option("--tracker", type=click.Choice(["redmine", "jira"]), default="redmine", show_default=True,
               help="Which configured tracker to read.")
 @_RULES_OPTION
 @_DB_OPTION
@@ -324,18 +324,20 @@ def backfill(since: Any, tracker: str, rules: tuple[str, ...], database_url: str
     from datetime import UTC
 
     from connector.errors import TrackerError
-    from connector.redmine import RedmineConnector
     from ticketwarden import migrate
     from ticketwarden.backfill import backfill as run_backfill
     from ticketwarden.clock import utcnow
+    from ticketwarden.service import tracker_connectors
     from ticketwarden.store import create_db_engine
 
     rulebook = _sla_book(rules).rulebook
     settings = _settings(database_url=database_url)
-    if not (settings.redmine_url and settings.redmine_api_key):
-        raise click.UsageError("backfill reads Redmine: set REDMINE_URL and REDMINE_API_KEY")
+    connector = tracker_connectors(settings).get(tracker)
+    if connector is None:
+        raise click.UsageError(f"{tracker} is not configured: set "
+                               + ("REDMINE_URL and REDMINE_API_KEY" if tracker == "redmine" else
+                                  "JIRA_URL and JIRA_USER + JIRA_API_TOKEN (or JIRA_PERSONAL_TOKEN)"))
     migrate.upgrade(create_db_engine(settings.effective_database_url))
-    connector = RedmineConnector(settings.redmine_url, settings.redmine_api_key, timeout=settings.tracker_timeout)
 
     def progress(ids: Any) -> Any:
         items = list(ids)
@@ -344,8 +346,8 @@ def backfill(since: Any, tracker: str, rules: tuple[str, ...], database_url: str
             yield from bar
 
     try:
-        summary = run_backfill(_store(database_url), connector, rulebook, since.replace(tzinfo=UTC), utcnow(),
-                               progress)
+        summary = run_backfill(_store(database_url), connector, rulebook,  # type: ignore[arg-type]
+                               since.replace(tzinfo=UTC), utcnow(), progress)
     except TrackerError as exc:
         raise click.ClickException(f"cannot read from {tracker}: {exc}") from exc
     click.echo(f"backfilled {summary.tickets} ticket(s) ({summary.events} events, {summary.clocks} SLA clock(s), "

@@ -200,6 +200,20 @@ class NotMigrated(RuntimeError):
     pass
 
 
+def tracker_connectors(settings: Settings) -> dict[str, Connector]:
+    """A connector for each tracker the settings configure."""
+    connectors: dict[str, Connector] = {}
+    if settings.redmine_url:
+        connectors["redmine"] = RedmineConnector(settings.redmine_url, settings.redmine_api_key,
+                                                 timeout=settings.tracker_timeout)
+    if settings.jira_url:
+        connectors["jira"] = JiraConnector(
+            settings.jira_url, user=settings.jira_user, api_token=settings.jira_api_token,
+            personal_token=settings.jira_personal_token, timeout=settings.tracker_timeout,
+            private_visibility=settings.jira_private_visibility)
+    return connectors
+
+
 def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Connector] | None = None,
           check_schema: bool = True, environ: Mapping[str, str] | None = None) -> Application:
     """Assemble the application from settings. Raises NotMigrated when the schema is behind."""
@@ -214,15 +228,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
     rules = RulebookHolder(settings.rules, channels=list(channels))
     rules.reload()
     if connectors is None:
-        connectors = {}
-        if settings.redmine_url:
-            connectors["redmine"] = RedmineConnector(settings.redmine_url, settings.redmine_api_key,
-                                                     timeout=settings.tracker_timeout)
-        if settings.jira_url:
-            connectors["jira"] = JiraConnector(
-                settings.jira_url, user=settings.jira_user, api_token=settings.jira_api_token,
-                personal_token=settings.jira_personal_token, timeout=settings.tracker_timeout,
-                private_visibility=settings.jira_private_visibility)
+        connectors = tracker_connectors(settings)
     retry = RetryPolicy(max_attempts=settings.outbox_max_attempts)
     locale = rules.current.locale if rules.current else "en"
     surveys = Surveys(store, clock, settings.effective_public_url, locale,

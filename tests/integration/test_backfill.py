@@ -100,3 +100,77 @@ def test_a_past_ticket_is_rebuilt_from_its_journals(tmp_path, database_url, redm
     report = CliRunner().invoke(main, ["report", "--from", since[:10], "--format", "json", "--rules", str(rules),
                                        "--database-url", database_url])
     assert '"internal": 1' in report.output and '"sla_compliance.resolution": 100.0' in report.output
+
+
+JIRA_RULES = """
+version: 1
+fields:
+  origin: {jira: customfield_10050}
+  team: {jira: customfield_10051}
+staff: {groups: [support-staff]}
+indicators:
+  incidents: [project = SUP, tracker = Incident]
+calendars:
+  always: {timezone: UTC, hours: 24x7}
+sla:
+  first-response:
+    applies: [project = SUP]
+    calendar: always
+    stop: [actor_role = staff, comment_visibility = public]
+    targets: [{target: 1h}]
+  resolution:
+    applies: [project = SUP]
+    calendar: always
+    stop: [status = Done]
+    targets: [{target: 4h}]
+rules:
+  - name: would write
+    on: [ticket.created, ticket.updated, ticket.commented]
+    then: [{comment: {body: "must not be written by a backfill"}}]
+"""
+
+
+@pytest.mark.parametrize("deployment", ["Cloud", "Server"])
+def test_a_past_jira_issue_is_rebuilt_from_its_changelog(deployment, tmp_path, database_url, monkeypatch):
+    from datetime import timedelta
+
+    from tests.fakejira.fixtures import checked_fake_jira
+    from tests.helpers import MovableClock
+
+    clock = MovableClock()
+    clock.offset = -timedelta(hours=6)
+    for fake in checked_fake_jira(deployment, clock=clock):
+        issue = fake.create_issue("SUP", "Handled before ticketwarden", issuetype="Incident", reporter="customer",
+                                  **{"customfield_10051": "network", "Failure origin": "unknown"})
+        clock.offset += timedelta(minutes=30)
+        fake.comment(issue.key, "We are on it.", author="agent")
+        clock.offset += timedelta(minutes=30)
+        fake.edit(issue.key, author="agent", **{"Failure origin": "internal"})
+        clock.offset += timedelta(hours=1)
+        fake.transition(issue.key, "Done", author="agent", resolution="Done")
+        created = fake.issue_json(issue.key)["fields"]["created"]
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(textwrap.dedent(JIRA_RULES))
+        migrate.upgrade(create_db_engine(database_url))
+        email, token = fake.basic_auth()
+        for name, value in (("JIRA_URL", fake.url), ("JIRA_USER", email), ("JIRA_API_TOKEN", token)):
+            monkeypatch.setenv(name, value)
+        since = parse_time(created).strftime("%Y-%m-%dT%H:%M:%S")
+        result = CliRunner().invoke(main, ["backfill", "--tracker", "jira", "--since", since, "--rules", str(rules),
+                                           "--database-url", database_url])
+        assert result.exit_code == 0, result.output
+        assert "backfilled 1 ticket(s) (4 events, 2 SLA clock(s), 2 origin change(s))" in result.output
+
+        store = Store(create_db_engine(database_url))
+        clocks = {row.clock.policy: row for row in store.clocks_for("jira", issue.id)}
+        assert clocks["first-response"].state == "met" and clocks["resolution"].state == "met"
+        assert [t.kind for t in clocks["resolution"].clock.transitions] == ["started", "stopped"]
+        stopped = clocks["resolution"].clock.transitions[-1].at - clocks["resolution"].clock.transitions[0].at
+        assert abs(stopped - timedelta(hours=2)) < timedelta(seconds=1)  # Jira times have milliseconds
+        history = store.origin_history("jira", issue.id)
+        assert [(h.old, h.new, h.by_kind) for h in history] == [(None, "unknown", "person"),
+                                                                ("unknown", "internal", "person")]
+        [facts] = store.facts_for([("jira", issue.id)])
+        assert (facts["origin"], facts["team"], facts["breaches"]) == ("internal", "network", 0)
+        assert facts["closed_at"] is not None
+        assert [c.author.name for c in fake.issue(issue.key).comments] == [fake.users["agent"].name]  # nothing ours
