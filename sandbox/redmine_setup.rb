@@ -67,6 +67,7 @@ ensure_field('SLA status', 'list', issue_trackers,
 ensure_field('SLA due', 'date', issue_trackers)
 ensure_field('SLA due at', 'string', issue_trackers)
 ensure_field('Triage', 'string', issue_trackers)
+ensure_field('Satisfaction', 'int', issue_trackers)
 ensure_field('External reference', 'string', all_trackers)
 # The ISO 9001 10.2 record's parts that people fill in on nonconformities and observations.
 record_trackers = [nonconformity, observation]
