@@ -26,6 +26,17 @@ def render(chromium: str, url: str, screenshot: str | None = None, size: tuple[i
     return dom.stdout
 
 
+def print_to_pdf(chromium: str, url: str, name: str) -> Path:
+    """The page printed to PDF as Chromium prints it (kept in var/test-artifacts/)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    target = ARTIFACTS / name
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={target}", url],
+                       capture_output=True, timeout=90, check=True)
+    return target
+
+
 @dataclass
 class Element:
     tag: str

@@ -17,7 +17,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from tests.browser import parse, render
+from tests.browser import parse, print_to_pdf, render
 from tests.fakejira import FakeJira
 from tests.fakejira.fixtures import checked_fake_jira
 from tests.helpers import MovableClock
@@ -161,6 +161,8 @@ def test_figures_by_cli_and_http_and_the_page_in_chromium(fake, service, clock, 
     cells = [e.text for e in dom.find("td", data_figure="incidents")]
     assert cells == ["3", "2", "5"]
     assert not dom.find("script")
+    printed = print_to_pdf(chromium, saved.as_uri(), "report.pdf").read_bytes()
+    assert printed.startswith(b"%PDF") and printed.count(b"/Type /Page") - printed.count(b"/Type /Pages") >= 2
 
 
 def test_the_live_page_logs_in_with_basic_credentials_in_chromium(fake, service, clock, chromium):
