@@ -14,8 +14,8 @@ import requests
 from tests.fakejira import FakeJira
 from tests.fakejira.fixtures import checked_fake_jira
 from tests.integration.jira_service import serve, work
+from tests.integration.redmine_service import settle
 from tests.integration.sandbox import SandboxRedmine
-from tests.integration.test_sla_end_to_end import settle
 from ticketwarden import migrate
 from ticketwarden.config import Settings
 from ticketwarden.service import Application, build

@@ -7,7 +7,6 @@ record per cause, linked, with the notes the rules write, however often the caus
 
 from __future__ import annotations
 
-import textwrap
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -19,13 +18,12 @@ from connector.redmine import RedmineConnector
 from connector.redmine_payloads import parse_time
 from rules.model import Effect
 from tests.helpers import MovableClock
+from tests.integration.redmine_service import serve, settle
 from tests.integration.sandbox import SandboxRedmine
-from tests.integration.test_sla_end_to_end import settle
 from ticketwarden import migrate
-from ticketwarden.config import Settings
 from ticketwarden.explain import explain
 from ticketwarden.records import RecordKeeper, marker
-from ticketwarden.service import Application, build
+from ticketwarden.service import Application
 from ticketwarden.store import Store, create_db_engine
 
 pytestmark = pytest.mark.redmine
@@ -108,16 +106,7 @@ def service(tmp_path, database_url, redmine_env) -> Iterator[tuple[Application, 
     # Records are once per cause across the whole sandbox, which outlives a test's database:
     # each run gets causes of its own.
     run = datetime.now().strftime("%H%M%S%f")
-    rules = tmp_path / "records.yaml"
-    rules.write_text(textwrap.dedent(RULES).replace("{{ rule_run }}", run))
-    clock = MovableClock()
-    settings = Settings(database_url=database_url, rules=(str(rules),), redmine_url=redmine_env["REDMINE_URL"],
-                        redmine_api_key=redmine_env["REDMINE_API_KEY"], poll_overlap=0)
-    migrate.upgrade(create_db_engine(database_url))
-    application = build(settings, environ={}, clock=clock)
-    assert application.rules.current is not None, application.rules.last_errors
-    yield application, clock
-    application.store.engine.dispose()
+    yield from serve(RULES.replace("{{ rule_run }}", run), tmp_path, database_url, redmine_env)
 
 
 def start(application: Application, redmine: SandboxRedmine, subject: str, **options) -> dict:
@@ -236,9 +225,12 @@ def test_an_internal_breach_opens_one_nonconformity_however_often_it_recurs(serv
     assert len(nonconformity_effects) == 2 and all(row["state"] == "done" for row in nonconformity_effects)
 
     # Its lifecycle: a reminder three days before the corrective action is due, then overdue, once.
+    stored = application.store.record("redmine", "nonconformity", f"breach-#{incident['id']}")
+    assert stored is not None
+
     def reminders() -> list[str]:
         return sorted(row["dedup_key"].rsplit(":", 1)[1] for row in application.store.inbox_rows(source="related")
-                      if row["dedup_key"].startswith("record:redmine:"))
+                      if row["dedup_key"].startswith(f"record:redmine:{stored.id}:"))
 
     clock.offset = timedelta(days=28)
     application.sweep_sla()

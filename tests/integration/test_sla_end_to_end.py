@@ -6,7 +6,6 @@ Short targets on a 24x7 calendar; the sweep runs with a clock moved ahead instea
 
 from __future__ import annotations
 
-import textwrap
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,11 +14,9 @@ import pytest
 
 from connector.redmine_payloads import parse_time
 from tests.helpers import MovableClock
+from tests.integration.redmine_service import serve, settle
 from tests.integration.sandbox import SandboxRedmine
-from ticketwarden import migrate
-from ticketwarden.config import Settings
-from ticketwarden.service import Application, build
-from ticketwarden.store import create_db_engine
+from ticketwarden.service import Application
 
 pytestmark = pytest.mark.redmine
 
@@ -64,24 +61,7 @@ rules:
 
 @pytest.fixture
 def service(tmp_path, database_url, redmine_env) -> Iterator[tuple[Application, MovableClock]]:
-    rules = tmp_path / "sla.yaml"
-    rules.write_text(textwrap.dedent(RULES))
-    clock = MovableClock()
-    settings = Settings(database_url=database_url, rules=(str(rules),), redmine_url=redmine_env["REDMINE_URL"],
-                        redmine_api_key=redmine_env["REDMINE_API_KEY"], poll_overlap=0)
-    migrate.upgrade(create_db_engine(database_url))
-    application = build(settings, environ={}, clock=clock)
-    assert application.rules.current is not None, application.rules.last_errors
-    yield application, clock
-    application.store.engine.dispose()
-
-
-def settle(application: Application) -> None:
-    """Poll, then work until nothing is left (our own writes come back through the poller)."""
-    for _ in range(5):
-        application.poll_all()
-        while application.worker.process_inbox() or application.worker.apply_outbox():
-            pass
+    yield from serve(RULES, tmp_path, database_url, redmine_env)
 
 
 def start_incident(application: Application, redmine: SandboxRedmine, subject: str, **options) -> dict:
