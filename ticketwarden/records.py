@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from connector.errors import Created, TrackerError
@@ -20,7 +20,7 @@ from rules.actions.escalate import DEVELOPMENT_KEY, DEVELOPMENT_URL
 from rules.actions.nonconformity import RECORD_KEY, RECORD_URL
 from rules.messages import message
 from rules.model import Effect, Event, Ticket
-from rules.records import TRIGGER_OF, due_markers, next_check, reminders
+from rules.records import OVERDUE, REMINDER, TRIGGER_OF, due_markers, next_check, reminders
 from ticketwarden.clock import Clock
 from ticketwarden.store import FollowUp, RecordRow, Store
 
@@ -160,12 +160,18 @@ class RecordKeeper:
         """Events for the tickets a changed development issue came from; a record's closing or
         reopening stops or resumes its reminders."""
         change = event.change_of("status")
-        if change is None:
+        moved = event.change_of("due_date")
+        if change is None and moved is None:
             return []
         follow_ups = []
         for record in self.store.records_targeting(ticket.tracker_kind, ticket.id):
             if record.kind != DEVELOPMENT:
-                self._follow_record_state(record, ticket)
+                if moved is not None:
+                    self._follow_due_date(record, moved.new)
+                if change is not None:
+                    self._follow_record_state(record, ticket)
+                continue
+            if change is None:
                 continue
             resolved_names = {str(s).casefold() for s in record.detail.get("resolved_statuses", [])}
             resolved = ticket.is_closed or (change.new or "").casefold() in resolved_names
@@ -178,6 +184,22 @@ class RecordKeeper:
                     "related": {"tracker": ticket.tracker_kind, "ticket_id": source, "triggers": triggers,
                                 "at": event.occurred_at.isoformat(), "facts": {"development": facts}}}))
         return follow_ups
+
+    def _follow_due_date(self, record: RecordRow, new: str | None) -> None:
+        """People moved the corrective action's due date in the tracker: the reminders follow it
+        (a later date owes the reminder and the overdue note again)."""
+        try:
+            due = datetime.fromisoformat(new[:10]).replace(tzinfo=UTC) + timedelta(hours=12) if new else None
+        except ValueError:
+            return
+        if due == record.action_due:
+            return
+        now = self.clock()
+        fired = [m for m in record.fired if m not in (REMINDER, OVERDUE) or due is None or due <= now]
+        remind = float(record.detail.get("remind_before") or 0)
+        owed = reminders(due, record.review_due, timedelta(seconds=remind) if remind else None)
+        self.store.record_due(record, due, fired, next_check(owed, fired) if record.state == "open" else None, now)
+        log.info("%s %s: corrective action now due %s", record.kind, record.target_key, due.date() if due else "-")
 
     def _follow_record_state(self, record: RecordRow, ticket: Ticket) -> None:
         now = self.clock()

@@ -784,6 +784,13 @@ class Store:
             self._queue(conn, follow_ups, now)
         return True
 
+    def record_due(self, record: RecordRow, action_due: datetime | None, fired: Iterable[str],
+                   next_check: datetime | None, now: datetime) -> None:
+        """The corrective action's due date moved (people changed it in the tracker)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(records).where(records.c.id == record.id).values(
+                action_due=action_due, fired=_dumps(list(fired)), next_check=next_check, updated_at=now))
+
     def record_state(self, record_id: int, state: str, next_check: datetime | None, now: datetime) -> None:
         """A record's issue was closed (or reopened): stop (or resume) watching its dates."""
         with self.engine.begin() as conn:

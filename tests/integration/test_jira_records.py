@@ -324,6 +324,34 @@ class SlowCreation(JiraConnector):
         return super().create_issue(marker, *args, **kwargs)
 
 
+def test_the_reminders_follow_a_due_date_moved_in_jira(fake: FakeJira, service: Application, clock: MovableClock):
+    """People move the corrective action's due date on the record: overdue comes then, not before."""
+    breach(fake, service, clock, "Exports time out")
+    work(service)
+    [record] = service.store.all_records("nonconformity")
+    assert record.action_due is not None
+    later = (record.action_due + timedelta(days=30)).date()
+    fake.edit(str(record.target_key), author="agent", duedate=later.isoformat())
+    work(service)
+    moved = service.store.record("jira", "nonconformity", record.cause)
+    assert moved is not None and moved.action_due is not None and moved.action_due.date() == later
+
+    def owed() -> list[str]:
+        return sorted(row["dedup_key"].rsplit(":", 1)[1] for row in service.store.inbox_rows(source="related")
+                      if row["dedup_key"].startswith(f"record:jira:{record.id}:"))
+
+    clock.offset += timedelta(days=31)  # past the first due date: nothing is owed any more
+    service.sweep_sla()
+    assert owed() == []
+    clock.offset += timedelta(days=27)  # three days before the new one: the reminder
+    service.sweep_sla()
+    assert owed() == ["reminder"]
+    clock.offset += timedelta(days=4)
+    service.sweep_sla()
+    service.sweep_sla()
+    assert owed() == ["overdue", "reminder"]
+
+
 def test_racing_workers_and_a_dead_one_leave_one_record(fake: FakeJira, service: Application, clock: MovableClock,
                                                         database_url):
     incident = breach(fake, service, clock, "Login loops")
