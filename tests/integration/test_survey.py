@@ -166,3 +166,37 @@ def test_the_survey_speaks_the_ticket_language(fake, site, browser):
     work(application)
     assert fake.issue_json(key)["fields"]["customfield_10059"] == 5
     assert not [i for i in fake.state.issues.values() if i.project.key == "QA"]  # 5 is not a low score
+
+
+@pytest.mark.redmine
+def test_the_survey_on_redmine(tmp_path, database_url, redmine_env):
+    """The same journey on the sandbox Redmine: the public note, the answer in the Satisfaction
+    field with a private note."""
+    from connector.redmine_payloads import parse_time
+    from tests.integration.redmine_service import serve as serve_redmine
+    from tests.integration.redmine_service import settle
+    from tests.integration.sandbox import SandboxRedmine
+
+    rules = RULES.replace("jira: customfield_10059", 'redmine: "Satisfaction"') \
+        .replace("project = SUP", "project = support")
+    for application, _ in serve_redmine(rules.split("  - name: low score")[0], tmp_path, database_url, redmine_env):
+        redmine = SandboxRedmine(redmine_env)
+        created = redmine.create_incident("Survey on Redmine")
+        [poller] = application.pollers
+        at = parse_time(created["created_on"])
+        application.store.set_value(poller.state_name, at.isoformat(), at)
+        settle(application)
+        redmine.update(created["id"], status="Closed", notes="Done.")
+        settle(application)
+        issue = redmine.issue(created["id"])
+        [invitation] = redmine.notes_by(issue, "ticketwarden service")
+        assert not invitation["private_notes"] and invitation["notes"].startswith("How did we do?")
+        path = re.search(r"/survey/[A-Za-z0-9_-]+", invitation["notes"])
+        assert path
+        answered = application.app.test_client().post(path.group(0), data={"score": "4", "comment": "Fine."})
+        assert answered.status_code == 200 and "Thank you" in answered.get_data(as_text=True)
+        settle(application)
+        issue = redmine.issue(created["id"])
+        assert redmine.custom_field(issue, "Satisfaction") == "4"
+        notes = redmine.notes_by(issue, "ticketwarden service")
+        assert notes[-1]["private_notes"] and notes[-1]["notes"] == "Satisfaction survey answered: 4/5.\n\n> Fine."
