@@ -19,13 +19,14 @@ from connector.errors import Created, TrackerError
 from rules.actions.escalate import DEVELOPMENT_KEY, DEVELOPMENT_URL
 from rules.actions.nonconformity import RECORD_KEY, RECORD_URL
 from rules.messages import message
-from rules.model import Effect, Event, Ticket
+from rules.model import Change, Effect, Event, Ticket
 from rules.records import OVERDUE, REMINDER, TRIGGER_OF, due_markers, next_check, reminders
 from ticketwarden.clock import Clock
 from ticketwarden.store import FollowUp, RecordRow, Store
 
 log = logging.getLogger(__name__)
-SOURCE = "related"  # inbox source of events about related issues (development issues, records)
+SOURCE = "related"
+_NO_CHANGE = Change("resolution", None, None)  # inbox source of events about related issues (development issues, records)
 DEVELOPMENT = "development"
 
 
@@ -177,7 +178,7 @@ class RecordKeeper:
             resolved = ticket.is_closed or (change.new or "").casefold() in resolved_names
             facts = {"key": ticket.key, "url": ticket.url, "status": change.new or "",
                      "previous_status": change.old or "", "resolved": "yes" if resolved else "no",
-                     "resolution": str(ticket.custom_fields.get("resolution") or "")}
+                     "resolution": str((event.change_of("resolution") or _NO_CHANGE).new or "")}
             triggers = ["development.updated"] + (["development.resolved"] if resolved else [])
             for source in record.sources:
                 follow_ups.append(FollowUp(SOURCE, f"development:{ticket.tracker_kind}:{source}:{event.id}", {

@@ -234,6 +234,8 @@ def test_the_development_issue_done_comes_back_to_the_support_ticket(fake: FakeJ
     assert [sorted(d["triggers"]) for d in related_decisions] == [
         ["development.updated"], ["development.resolved", "development.updated"]]
     assert [[r["rule"] for r in d["rules"] if r["matched"]] for d in related_decisions] == [[], ["development done"]]
+    done_event = [row for row in service.store.inbox_rows(source="related")][-1]
+    assert '"resolution": "Done"' in done_event["body"] and '"status": "Done"' in done_event["body"]
     assert own_comments(fake, dev.key) == []  # nothing written back on the development issue
 
 
