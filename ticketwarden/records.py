@@ -25,8 +25,8 @@ from ticketwarden.clock import Clock
 from ticketwarden.store import FollowUp, RecordRow, Store
 
 log = logging.getLogger(__name__)
-SOURCE = "related"
-_NO_CHANGE = Change("resolution", None, None)  # inbox source of events about related issues (development issues, records)
+SOURCE = "related"  # inbox source of events about related issues (development issues, records)
+_NO_CHANGE = Change("resolution", None, None)
 DEVELOPMENT = "development"
 
 
