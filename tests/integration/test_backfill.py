@@ -4,6 +4,7 @@ nothing announced afterwards."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 import time
 
@@ -68,6 +69,7 @@ def test_a_past_ticket_is_rebuilt_from_its_journals(tmp_path, database_url, redm
     assert result.exit_code == 0, result.output
     # (the sandbox may hold later tickets of other tests: this one's figures are checked below)
     assert "backfilled " in result.output and "; 0 already followed" in result.output
+    assert re.search(r"backfilling \d+ tickets", result.output)  # the progress bar's label
 
     store = Store(create_db_engine(database_url))
     clocks = {row.clock.policy: row for row in store.clocks_for("redmine", str(ident))}
