@@ -18,15 +18,13 @@ from typing import Any, Protocol
 from connector.errors import Created, TrackerError
 from rules.actions.escalate import DEVELOPMENT_KEY, DEVELOPMENT_URL
 from rules.actions.nonconformity import RECORD_KEY, RECORD_URL
-from rules.messages import message
-from rules.model import Change, Effect, Event, Ticket
+from rules.model import Effect, Event, Ticket
 from rules.records import OVERDUE, REMINDER, TRIGGER_OF, due_markers, next_check, reminders
 from ticketwarden.clock import Clock
 from ticketwarden.store import FollowUp, RecordRow, Store
 
 log = logging.getLogger(__name__)
 SOURCE = "related"  # inbox source of events about related issues (development issues, records)
-_NO_CHANGE = Change("resolution", None, None)
 DEVELOPMENT = "development"
 
 
@@ -67,8 +65,7 @@ class RecordKeeper:
 
     def _claim_and_create(self, effect: Effect, connector: RecordConnector, first_attempt: bool, kind: str, cause: str,
                           sources: list[str], detail: Mapping[str, Any], create: Mapping[str, Any],
-                          action_due: datetime | None = None, review_due: datetime | None = None,
-                          remind_before: timedelta | None = None) -> RecordRow:
+                          action_due: datetime | None = None, review_due: datetime | None = None) -> RecordRow:
         now = self.clock()
         record, mine = self.store.claim_record(
             tracker=effect.tracker_kind, kind=kind, cause=cause, effect_key=effect.key, sources=sources,
@@ -82,7 +79,7 @@ class RecordKeeper:
             raise TrackerError(f"an earlier attempt may have created the {kind} issue for {cause!r}; looking for "
                                f"it once the tracker's search has caught up", transient=True)
         created = connector.create_issue(marker(effect.tracker_kind, kind, cause), **create)
-        owed = reminders(action_due, review_due, remind_before)
+        owed = _owed(record, record.action_due)
         row = self.store.record_created(record.id, target_id=created.id, target_key=created.key,
                                         target_url=created.url, next_check=next_check(owed, ()), now=self.clock())
         log.info("%s %s %s for cause %r (%s)", "created" if created.new else "found", kind, created.key, cause,
@@ -91,19 +88,16 @@ class RecordKeeper:
 
     def _escalate(self, effect: Effect, connector: RecordConnector, first_attempt: bool) -> str:
         params = effect.params
-        source = params["source"]
         record = self._claim_and_create(
             effect, connector, first_attempt, DEVELOPMENT, effect.ticket_id, [effect.ticket_id],
-            {"resolved_statuses": params.get("resolved_statuses", []), "rule": effect.rule, "source": source},
+            {"resolved_statuses": params.get("resolved_statuses", []), "rule": effect.rule, "source": params["source"]},
             {"project": params["project"], "issue_type": params["tracker"], "summary": params["subject"],
              "description": params["description"], "fields": dict(params.get("fields") or {}),
              "assignee": params.get("assign")})
         key, url = str(record.target_key), str(record.target_url)
         step = _Steps(effect, connector, first_attempt)
         if record.created_by != effect.key:  # escalated before: tell the development issue
-            body = params.get("again_note") or message(params.get("locale", "en"), "escalate.again",
-                                                       key=source["key"], url=source["url"])
-            step.run("comment", str(record.target_id), {"body": body, "private": False})
+            step.run("comment", str(record.target_id), {"body": params["again_note"], "private": False})
             step.run("link", effect.ticket_id, {"to": key, "relation": params.get("relation", "relates")})
             return f"already escalated to {key}: noted there"
         step.run("link", effect.ticket_id, {"to": key, "relation": params.get("relation", "relates")})
@@ -118,17 +112,14 @@ class RecordKeeper:
         params = effect.params
         kind, cause = str(params["kind"]), str(params["cause"])
         sources = [dict(source) for source in params.get("sources", [])]
-        action_due = _moment(params.get("action_due"))
-        review_due = _moment(params.get("review_due"))
-        remind = timedelta(seconds=float(params.get("remind_before") or 0)) or None
         record = self._claim_and_create(
             effect, connector, first_attempt, kind, cause, [s["id"] for s in sources],
             {**dict(params.get("record") or {}), "remind_before": params.get("remind_before") or 0,
-             "rule": effect.rule, "locale": params.get("locale", "en")},
+             "rule": effect.rule},
             {"project": params["project"], "issue_type": params["tracker"], "summary": params["subject"],
              "description": params["description"], "fields": dict(params.get("fields") or {}),
              "assignee": params.get("owner"), "due_date": str(params.get("action_due") or "")[:10] or None},
-            action_due, review_due, remind)
+            _moment(params.get("action_due")), _moment(params.get("review_due")))
         key, url = str(record.target_key), str(record.target_url)
         step = _Steps(effect, connector, first_attempt)
         added = 0
@@ -138,9 +129,8 @@ class RecordKeeper:
             if not (new_source or creator):
                 continue  # linked and told when it first came
             if new_source:
-                body = (params.get("another_notes") or {}).get(source["id"]) or message(
-                    params.get("locale", "en"), "record.another_source", key=source["key"], url=source["url"])
-                step.run("comment", str(record.target_id), {"body": body, "private": False}, tag=source["id"])
+                step.run("comment", str(record.target_id), {"body": params["another_notes"][source["id"]],
+                                                            "private": False}, tag=source["id"])
             step.run("link", source["id"], {"to": key, "relation": params.get("relation", "relates")},
                      tag=source["id"])
             note = str(params.get("note") or "").replace(RECORD_KEY, key).replace(RECORD_URL, url)
@@ -150,7 +140,7 @@ class RecordKeeper:
             if new_source:
                 self.store.add_record_source(record.id, source["id"], self.clock())
                 added += 1
-        if record.created_by == effect.key:
+        if creator:
             linked = f", {len(sources)} ticket(s) linked" if sources else ""
             return f"{kind} {key} opened for cause {cause!r}{linked}"
         return f"{kind} {key} exists for cause {cause!r}: {added} more ticket(s) linked"
@@ -176,9 +166,10 @@ class RecordKeeper:
                 continue
             resolved_names = {str(s).casefold() for s in record.detail.get("resolved_statuses", [])}
             resolved = ticket.is_closed or (change.new or "").casefold() in resolved_names
+            resolution = event.change_of("resolution")
             facts = {"key": ticket.key, "url": ticket.url, "status": change.new or "",
                      "previous_status": change.old or "", "resolved": "yes" if resolved else "no",
-                     "resolution": str((event.change_of("resolution") or _NO_CHANGE).new or "")}
+                     "resolution": (resolution.new if resolution else None) or ""}
             triggers = ["development.updated"] + (["development.resolved"] if resolved else [])
             for source in record.sources:
                 follow_ups.append(FollowUp(SOURCE, f"development:{ticket.tracker_kind}:{source}:{event.id}", {
@@ -197,8 +188,7 @@ class RecordKeeper:
             return
         now = self.clock()
         fired = [m for m in record.fired if m not in (REMINDER, OVERDUE) or due is None or due <= now]
-        remind = float(record.detail.get("remind_before") or 0)
-        owed = reminders(due, record.review_due, timedelta(seconds=remind) if remind else None)
+        owed = _owed(record, due)
         self.store.record_due(record, due, fired, next_check(owed, fired) if record.state == "open" else None, now)
         log.info("%s %s: corrective action now due %s", record.kind, record.target_key, due.date() if due else "-")
 
@@ -207,13 +197,8 @@ class RecordKeeper:
         if ticket.is_closed and record.state != "closed":
             self.store.record_state(record.id, "closed", None, now)
         elif not ticket.is_closed and record.state == "closed":
-            owed = self._owed(record)
+            owed = _owed(record, record.action_due)
             self.store.record_state(record.id, "open", next_check(owed, record.fired), now)
-
-    @staticmethod
-    def _owed(record: RecordRow) -> list[tuple[str, datetime]]:
-        remind = float(record.detail.get("remind_before") or 0)
-        return reminders(record.action_due, record.review_due, timedelta(seconds=remind) if remind else None)
 
     def sweep(self) -> int:
         """Queue the reminders that have come due on open records; returns how many."""
@@ -223,7 +208,7 @@ class RecordKeeper:
             if record.state != "open" or record.target_id is None:
                 self.store.fire_record(record, record.fired, None, [], now)
                 continue
-            owed = self._owed(record)
+            owed = _owed(record, record.action_due)
             markers = due_markers(owed, record.fired, now)
             fired = (*record.fired, *markers)
             moments = dict(owed)
@@ -255,6 +240,12 @@ class _Steps:
         sub = Effect(f"{self.effect.key}:{action}:{tag}", action, self.effect.tracker_kind, ticket_id,
                      self.effect.rule, params)
         return self.connector.apply(sub, self.first_attempt)
+
+
+def _owed(record: RecordRow, action_due: datetime | None) -> list[tuple[str, datetime]]:
+    """The moments a record's reminders are owed, its corrective action being due at `action_due`."""
+    remind = float(record.detail.get("remind_before") or 0)
+    return reminders(action_due, record.review_due, timedelta(seconds=remind) if remind else None)
 
 
 def _moment(value: Any) -> datetime | None:

@@ -126,7 +126,6 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
         "waiting_status": compiled.get("waiting_status"),
         "resolved_statuses": [str(status) for status in compiled["resolved_statuses"]],
         "source": {"id": ticket.id, "key": ticket.key, "url": ticket.url},
-        "locale": scope.locale,
     }
 
 

@@ -124,7 +124,7 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
         "sources": sources, "note": _text(compiled, "note", note_context), "private": compiled["private"],
         "another_notes": {s["id"]: scope.messages.text(scope.locale, "record.another_source", key=s["key"],
                                                        url=s["url"]) for s in sources},
-        "locale": scope.locale, "record": {k: v for k, v in parts.items() if k not in ("description", "sources")},
+        "record": {k: v for k, v in parts.items() if k not in ("description", "sources")},
     }
 
 

@@ -272,7 +272,7 @@ def test_two_workers_racing_for_one_cause_create_one_record(database_url, redmin
               "subject": subject, "description": "Raced.", "fields": {}, "owner": None,
               "action_due": "", "review_due": "", "remind_before": 0, "relation": "relates",
               "sources": [{"id": str(incident["id"]), "key": f"#{incident['id']}", "url": ""}], "note": "",
-              "private": True, "locale": "en", "record": {}}
+              "private": True, "record": {}}
     outcomes: list[str] = []
     failures: list[Exception] = []
     barrier = threading.Barrier(2)
@@ -366,7 +366,7 @@ def test_a_retry_after_a_lost_answer_finds_the_issue_instead_of_creating_another
               "subject": f"Lost {cause}", "description": "Record.", "fields": {}, "owner": None, "action_due": "",
               "review_due": "", "remind_before": 0, "relation": "relates", "note": "Record {0}.",
               "sources": [{"id": str(incident["id"]), "key": f"#{incident['id']}", "url": ""}],
-              "private": True, "locale": "en", "record": {}}
+              "private": True, "record": {}}
     effect = Effect(f"lost-{cause}", "nonconformity", "redmine", str(incident["id"]), "lost", params)
     start = datetime.now().astimezone()
     elapsed = [timedelta(0)]
