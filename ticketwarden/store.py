@@ -354,11 +354,6 @@ def create_db_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for index in range(0, len(items), size):
-        yield items[index:index + size]
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
@@ -614,15 +609,11 @@ class Store:
             return [OriginChange(r.tracker, r.ticket_id, r.at, r.old, r.new, r.by_kind, r.by, r.event)
                     for r in conn.execute(query)]
 
-    def last_origin(self, tracker: str, ticket_id: str) -> str | None:
-        """The origin last recorded for a ticket (None when none was)."""
-        history = self.origin_history(tracker, ticket_id)
-        return history[-1].new if history else None
-
     def _save_facts(self, conn: Connection, facts: Mapping[str, Any], now: datetime) -> None:
+        """A ticket's facts, new or updated; its breach count is kept (the SLA events count it)."""
         values = {key: value for key, value in facts.items() if key != "breaches"}
         keys = {"tracker", "ticket_id"}
-        statement = self._insert(ticket_facts).values(**values, breaches=0, updated_at=now)
+        statement = self._insert(ticket_facts).values(**values, breaches=facts.get("breaches", 0), updated_at=now)
         conn.execute(statement.on_conflict_do_update(
             index_elements=["tracker", "ticket_id"],
             set_={name: value for name, value in values.items() if name not in keys} | {"updated_at": now}))
@@ -643,7 +634,7 @@ class Store:
                 self._save_clock(conn, row, now)
             for change in origin_changes:
                 self._origin_change(conn, change)
-            conn.execute(self._insert(ticket_facts).values(**dict(facts), updated_at=now))
+            self._save_facts(conn, facts, now)
             self._audit(conn, now, "backfill", tracker, ticket_id, "backfilled from the tracker's history",
                         {"clocks": len(clocks)})
         return True
@@ -664,28 +655,24 @@ class Store:
 
     def facts_for(self, refs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """Facts of the given (tracker, ticket id) pairs."""
-        wanted: dict[str, set[str]] = {}
-        for tracker, ticket_id in refs:
-            wanted.setdefault(tracker, set()).add(ticket_id)
-        rows: list[dict[str, Any]] = []
-        with self.engine.connect() as conn:
-            for tracker, ids in wanted.items():
-                for chunk in _chunks(sorted(ids), 500):
-                    rows += [dict(row._mapping) for row in conn.execute(sa.select(ticket_facts).where(
-                        ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id.in_(chunk)))]
-        return rows
+        return [dict(row._mapping) for row in self._rows_of_tickets(ticket_facts, refs)]
 
     def clocks_of(self, refs: Iterable[tuple[str, str]]) -> list[ClockRow]:
         """Every clock cycle of the given (tracker, ticket id) pairs."""
+        return [self._clock_row(row) for row in self._rows_of_tickets(sla_clocks, refs)]
+
+    def _rows_of_tickets(self, table: sa.Table, refs: Iterable[tuple[str, str]]) -> list[Any]:
+        """The rows of a table keyed by (tracker, ticket_id) for these tickets, a few hundred per query."""
         wanted: dict[str, set[str]] = {}
         for tracker, ticket_id in refs:
             wanted.setdefault(tracker, set()).add(ticket_id)
-        rows: list[ClockRow] = []
+        rows: list[Any] = []
         with self.engine.connect() as conn:
             for tracker, ids in wanted.items():
-                for chunk in _chunks(sorted(ids), 500):
-                    rows += [self._clock_row(row) for row in conn.execute(sa.select(sla_clocks).where(
-                        sla_clocks.c.tracker == tracker, sla_clocks.c.ticket_id.in_(chunk)))]
+                ordered = sorted(ids)
+                for start in range(0, len(ordered), 500):
+                    rows += conn.execute(sa.select(table).where(
+                        table.c.tracker == tracker, table.c.ticket_id.in_(ordered[start:start + 500]))).all()
         return rows
 
     # -- records (development issues, nonconformities, observations) -----------------------------
