@@ -148,13 +148,19 @@ class JiraConnector:
         event = event_from_body(body, self.field_names())
         if not event.triggers:
             return event, None
-        ticket = self.ticket(event.ticket_id)
-        actor = self._with_groups(event.actor)
-        if ticket is not None:
-            actor = self._with_roles(actor, ticket.project)
-            ticket = dataclasses.replace(ticket, author=self._with_roles(ticket.author, ticket.project),
-                                         assignee=self._with_roles(ticket.assignee, ticket.project))
-        return dataclasses.replace(event, actor=actor), ticket
+        issue = self.fetch_issue(event.ticket_id)
+        if issue is None:
+            return dataclasses.replace(event, actor=self._with_groups(event.actor)), None
+        ticket = self._with_people(ticket_from_issue(issue, self.url, self.field_names()))
+        return dataclasses.replace(event, actor=self._person(event.actor, ticket.project)), ticket
+
+    def _person(self, who: Person | None, project: str) -> Person | None:
+        """Someone with their Jira groups and their roles in the project (what staff rules look at)."""
+        return self._with_roles(self._with_groups(who), project)
+
+    def _with_people(self, ticket: Ticket) -> Ticket:
+        return dataclasses.replace(ticket, author=self._person(ticket.author, ticket.project),
+                                   assignee=self._person(ticket.assignee, ticket.project))
 
     def _with_roles(self, who: Person | None, project: str) -> Person | None:
         """The person with their roles in the project (staff rules may name project roles)."""
@@ -289,13 +295,8 @@ class JiraConnector:
         steps = []
         for body, snapshot in issue_history(issue, categories, names):
             event = event_from_body(body, names)
-            ticket = ticket_from_issue(snapshot, self.url, names)
-            project = ticket.project
-            ticket = dataclasses.replace(
-                ticket, author=self._with_roles(self._with_groups(ticket.author), project),
-                assignee=self._with_roles(self._with_groups(ticket.assignee), project))
-            steps.append((dataclasses.replace(event, actor=self._with_roles(self._with_groups(event.actor), project)),
-                          ticket))
+            ticket = self._with_people(ticket_from_issue(snapshot, self.url, names))
+            steps.append((dataclasses.replace(event, actor=self._person(event.actor, ticket.project)), ticket))
         return steps
 
     # -- writing -----------------------------------------------------------------------------

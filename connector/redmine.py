@@ -167,18 +167,23 @@ class RedmineConnector:
         issue = self.fetch_issue(ticket_id)
         if issue is None:
             return None, {}
-        ticket = self.ticket_from(issue)
+        members = self._members_of(issue)
+        return self._with_people(self.ticket_from(issue), members), members
+
+    def _members_of(self, issue: dict[str, Any]) -> dict[str, Person]:
+        """The members of the issue's project; none (with a warning) when the API user may not see them."""
         try:
-            members = self._members(str((issue.get("project") or {}).get("id")))
+            return self._members(str((issue.get("project") or {}).get("id")))
         except TrackerError as exc:
             if exc.transient:
                 raise
             log.warning("cannot read the members of project %s (%s): staff roles unknown for this event",
                         (issue.get("project") or {}).get("name"), exc)
-            members = {}
-        ticket = dataclasses.replace(ticket, author=self._known(ticket.author, members),
-                                     assignee=self._known(ticket.assignee, members))
-        return ticket, members
+            return {}
+
+    def _with_people(self, ticket: Ticket, members: dict[str, Person]) -> Ticket:
+        return dataclasses.replace(ticket, author=self._known(ticket.author, members),
+                                   assignee=self._known(ticket.assignee, members))
 
     # -- people ------------------------------------------------------------------------------
 
@@ -289,20 +294,13 @@ class RedmineConnector:
         issue = self.fetch_issue(ticket_id)
         if issue is None:
             return []
-        try:
-            members = self._members(str((issue.get("project") or {}).get("id")))
-        except TrackerError as exc:
-            if exc.transient:
-                raise
-            members = {}
+        members = self._members_of(issue)
         steps = []
         vocabulary = self.vocabulary()
         for body, snapshot in history(issue, vocabulary):
             event = event_from_body(body, vocabulary)
-            ticket = self.ticket_from(snapshot)
-            ticket = dataclasses.replace(ticket, author=self._known(ticket.author, members),
-                                         assignee=self._known(ticket.assignee, members))
-            steps.append((dataclasses.replace(event, actor=self._known(event.actor, members)), ticket))
+            steps.append((dataclasses.replace(event, actor=self._known(event.actor, members)),
+                          self._with_people(self.ticket_from(snapshot), members)))
         return steps
 
     # -- writing -----------------------------------------------------------------------------
