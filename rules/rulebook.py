@@ -176,6 +176,10 @@ class Rulebook:
         """Logical field name -> this tracker's field reference (name or id), None if unmapped."""
         return {name: refs.get(tracker_kind) for name, refs in self.fields.items()}
 
+    def origin_ref(self, tracker_kind: str) -> str | None:
+        """This tracker's field holding the failure origin (None: origin not tracked or unmapped)."""
+        return self.field_refs(tracker_kind).get(self.origin.field) if self.origin else None
+
     @property
     def calendar_zones(self) -> dict[str, str]:
         return {name: calendar.timezone for name, calendar in self.calendars.items()}
@@ -232,8 +236,7 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
     book = CompileContext(
         field_names=sorted(merged.fields), vocabulary=merged.vocabulary, field_values=merged.field_values,
         channels=frozenset(c.casefold() for c in channels) if channels is not None else None,
-        calendar_zones={name: c.timezone for name, c in calendars.items()},
-        origin_field=origin.field if origin else None)
+        calendar_zones={name: c.timezone for name, c in calendars.items()})
 
     rules: list[Rule] = []
     seen_names: dict[str, str] = {}

@@ -69,7 +69,7 @@ def _replay(rulebook: Rulebook, book: SlaBook | None, steps: list[tuple[Event, T
             now: datetime) -> tuple[list[ClockRow], list[OriginChange]]:
     clocks: dict[tuple[str, int], Clock] = {}
     changes: list[OriginChange] = []
-    origin_ref = rulebook.field_refs(steps[0][1].tracker_kind).get(rulebook.origin.field) if rulebook.origin else None
+    origin_ref = rulebook.origin_ref(steps[0][1].tracker_kind)
     for event, ticket in steps:
         if book is not None and event.triggers:
             for update in track(rulebook, book.calendars, _newest(clocks), event, ticket):

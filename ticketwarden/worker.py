@@ -232,7 +232,7 @@ class Worker:
     def _origin_changes(self, connector: Connector, rulebook: Rulebook, event: Event,
                         ticket: Ticket | None) -> list[OriginChange]:
         """A person's change of the failure origin (ours are recorded when written, with the rule)."""
-        ref = rulebook.field_refs(event.tracker_kind).get(rulebook.origin.field) if rulebook.origin else None
+        ref = rulebook.origin_ref(event.tracker_kind)
         if ref is None or ticket is None or event.actor is None or event.actor.id == connector.service_user().id:
             return []
         change = OriginChange.by_person(ref, event, ticket)
@@ -300,9 +300,9 @@ class Worker:
     def _origin_written(self, effect: Effect) -> OriginChange | None:
         """The origin change a `set` effect wrote, with the rule that decided it."""
         rulebook = self.rules.current
-        if effect.action != "set" or rulebook is None or rulebook.origin is None:
+        if effect.action != "set" or rulebook is None:
             return None
-        ref = rulebook.field_refs(effect.tracker_kind).get(rulebook.origin.field)
+        ref = rulebook.origin_ref(effect.tracker_kind)
         custom = effect.params.get("custom", {})
         if ref is None or ref not in custom:
             return None

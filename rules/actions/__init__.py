@@ -49,7 +49,6 @@ class CompileContext:
     channels: frozenset[str] | None = None  # None: channels are not known here (not checked)
     calendar_zones: Mapping[str, str] = field(default_factory=dict)
     measured: bool = False  # the action belongs to a measured rule (templates see `measure`, `group`)
-    origin_field: str | None = None  # the logical field holding the failure origin
 
 
 @dataclass(frozen=True)
