@@ -194,6 +194,7 @@ INDICATORS = {
     "resolution": Option("text", default="resolution", doc="the SLA policy whose clock measures time to resolution"),
 }
 MEASURE_WINDOWS = ("previous_month", "this_month")
+REPORT_GROUPS = ("team", "customer", "priority", "month")  # a report's columns: one per group
 MEASURE_GROUPS = ("team", "customer", "priority", "origin", "project", "all")
 MEASURE = {
     "window": Option("text", default="30d", doc="incidents created in the last DURATION before the run "

@@ -9,8 +9,10 @@ from typing import Any
 import click
 
 from rules.errors import RulebookInvalid
+from rules.schema import REPORT_GROUPS
 from ticketwarden import __version__
 from ticketwarden.config import ConfigError, Settings, from_environment
+from ticketwarden.reports import FORMATS
 from ticketwarden.rulefiles import load_paths, rule_files
 
 
@@ -280,9 +282,9 @@ if __name__ == "__main__":
               help="Incidents created from this date (UTC) [default: 30 days before --to].")
 @click.option("--to", "until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
               help="... up to, not including, this date (UTC) [default: now].")
-@click.option("--by", type=click.Choice(["team", "customer", "priority", "month"]), default=None,
+@click.option("--by", type=click.Choice(REPORT_GROUPS), default=None,
               help="One column of figures per group (and the total).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "html"]), default="table",
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")

@@ -15,7 +15,6 @@ from typing import Any
 
 from rules.rulebook import OriginPolicy
 
-GROUPINGS = ("team", "customer", "priority", "month")
 # Time-to-resolution histogram buckets: (label, upper bound in business hours).
 RESOLUTION_BUCKETS = (("< 1h", 1.0), ("1-4h", 4.0), ("4-8h", 8.0), ("8-24h", 24.0), ("1-3d", 72.0),
                       ("> 3d", math.inf))
@@ -108,6 +107,12 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+def _compliance(clocks: Sequence[ClockFigure]) -> float | None:
+    """Of the decided clocks (stopped, or breached), the percentage that stopped in time."""
+    decided = [c for c in clocks if c.stopped or c.breached]
+    return _rate(sum(1 for c in decided if not c.breached), len(decided))
+
+
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """The value below which `fraction` of the values lie (nearest rank); None without values."""
     if not values:
@@ -141,8 +146,7 @@ class _Context:
                            unclassified_rate=_rate(unclassified, total))
         figures["breaches"] = sum(1 for c in clocks if c.breached)
         for policy in self.policies:
-            decided = [c for c in clocks if c.policy == policy and (c.stopped or c.breached)]
-            figures[f"sla_compliance.{policy}"] = _rate(sum(1 for c in decided if not c.breached), len(decided))
+            figures[f"sla_compliance.{policy}"] = _compliance([c for c in clocks if c.policy == policy])
         for name, timer in (("first_response", self.timers.first_response), ("resolution", self.timers.resolution)):
             hours = self._hours(refs, timer)
             figures[f"{name}_median_hours"] = round(statistics.median(hours), 2) if hours else None
@@ -201,12 +205,10 @@ class _Context:
         clocks = [c for ref in refs for c in self.clocks_of.get(ref, [])]
         compliance: dict[str, dict[str, float | None]] = {}
         for policy in self.policies:
-            decided = [c for c in clocks if c.policy == policy and (c.stopped or c.breached)]
-            by_priority: dict[str, float | None] = {"all": _rate(sum(1 for c in decided if not c.breached),
-                                                                 len(decided))}
-            for priority in sorted({c.priority for c in decided}):
-                mine = [c for c in decided if c.priority == priority]
-                by_priority[priority] = _rate(sum(1 for c in mine if not c.breached), len(mine))
+            mine = [c for c in clocks if c.policy == policy]
+            by_priority: dict[str, float | None] = {"all": _compliance(mine)}
+            for priority in sorted({c.priority for c in mine if c.stopped or c.breached}):
+                by_priority[priority] = _compliance([c for c in mine if c.priority == priority])
             compliance[policy] = by_priority
         distribution = {label: 0 for label, _ in RESOLUTION_BUCKETS}
         for hours in self._hours(refs, self.timers.resolution):

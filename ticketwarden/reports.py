@@ -17,6 +17,8 @@ from ticketwarden.sla import SlaBook
 from ticketwarden.store import Store
 
 FORMATS = ("table", "csv", "json", "html")
+# What GET /reports serves, with its content type.
+PAGE_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}
 
 
 def gather(store: Store, rulebook: Rulebook, start: datetime, end: datetime, by: str | None,

@@ -22,10 +22,12 @@ from connector.redmine import RedmineConnector
 from rules.errors import RulebookInvalid
 from rules.messages import Messages
 from rules.rulebook import Rulebook, load_rulebook
+from rules.schema import REPORT_GROUPS
 from ticketwarden import migrate, sla
 from ticketwarden.clock import Clock, utcnow
 from ticketwarden.config import Settings
 from ticketwarden.poller import Poller
+from ticketwarden.reports import PAGE_TYPES
 from ticketwarden.rulefiles import RulebookHolder
 from ticketwarden.store import Store, create_db_engine
 from ticketwarden.surveys import Surveys
@@ -89,15 +91,14 @@ class Application:
         rulebook = self.rules.current
         if rulebook is None:
             raise ValueError("no valid rulebook is loaded")
-        if fmt not in ("html", "json", "csv"):
-            raise ValueError(f"format must be html, json or csv; got {fmt!r}")
-        if by not in (None, "", "team", "customer", "priority", "month"):
-            raise ValueError(f"by must be team, customer, priority or month; got {by!r}")
+        if fmt not in PAGE_TYPES:
+            raise ValueError(f"format must be {', '.join(PAGE_TYPES)}; got {fmt!r}")
+        if by and by not in REPORT_GROUPS:
+            raise ValueError(f"by must be {', '.join(REPORT_GROUPS)}; got {by!r}")
         now = self.clock()
         start, end = reports.period(_day(since, "from"), _day(until, "to"), now)
         report = reports.gather(self.store, rulebook, start, end, by or None, now)
-        types = {"html": "text/html; charset=utf-8", "json": "application/json", "csv": "text/csv; charset=utf-8"}
-        return types[fmt], reports.render(report, fmt, rulebook.locale, rulebook.messages)
+        return PAGE_TYPES[fmt], reports.render(report, fmt, rulebook.locale, rulebook.messages)
 
     def reload_rules(self) -> tuple[list[str], dict[str, Any]]:
         errors = [str(error) for error in self.rules.reload()]
