@@ -133,11 +133,6 @@ class Messages:
 DEFAULT = Messages()
 
 
-def message(locale: str, name: str, **values: Any) -> str:
-    """A text of the catalogue as shipped (see Messages for a rulebook's own wording)."""
-    return DEFAULT.text(locale, name, **values)
-
-
 def placeholders(text: str) -> set[str]:
     """The `{names}` a text fills in."""
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}

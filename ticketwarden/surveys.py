@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from rules.actions.survey import SURVEY_URL
-from rules.messages import DEFAULT, LOCALES, Messages
+from rules.messages import DEFAULT, Messages
 from rules.model import Effect
 from ticketwarden import records
 from ticketwarden.clock import Clock
@@ -60,17 +60,13 @@ class Surveys:
         params = effect.params
         now = self.clock()
         token = self.token_for(effect.key)
-        ticket = params.get("ticket") or {}
-        language = params.get("language") if params.get("language") in LOCALES else self.default_locale
+        ticket = params["ticket"]
         self.store.create_survey(
             token_hash=token_hash(token), effect_key=effect.key, tracker=effect.tracker_kind,
-            ticket_id=effect.ticket_id, ticket_key=str(ticket.get("key", effect.ticket_id)),
-            ticket_url=str(ticket.get("url", "")), subject=str(ticket.get("subject", "")),
-            field_ref=str(params.get("field") or ""), language=str(language), now=now,
-            expires_at=now + timedelta(seconds=float(params.get("expires_seconds") or 30 * 86400)))
-        url = f"{self.public_url}/survey/{token}"
-        body = str(params.get("message") or "").replace(SURVEY_URL, url) or \
-            self.messages().text(str(language), "survey.invitation", key=ticket.get("key", ""), url=url)
+            ticket_id=effect.ticket_id, ticket_key=str(ticket["key"]), ticket_url=str(ticket["url"]),
+            subject=str(ticket["subject"]), field_ref=str(params["field"]), language=str(params["language"]), now=now,
+            expires_at=now + timedelta(seconds=float(params["expires_seconds"])))
+        body = str(params["message"]).replace(SURVEY_URL, f"{self.public_url}/survey/{token}")
         note = Effect(f"{effect.key}:note", "comment", effect.tracker_kind, effect.ticket_id, effect.rule,
                       {"body": body, "private": False})
         connector.apply(note, first_attempt)

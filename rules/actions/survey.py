@@ -40,8 +40,6 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     if compiled.get("field") and compiled["field"] not in book.field_names:
         where.child(value, "field").error(f"unknown field {compiled['field']!r}")
         return None
-    if compiled.get("message") is None:
-        compiled["message"] = None  # the default invitation, in the survey's language
     return compiled
 
 
