@@ -68,7 +68,7 @@ class JiraConnector:
         with self._lock:
             if self._jira is None:
                 self._jira = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=3,
-                                                     **self._auth))  # type: ignore[arg-type]
+                                                     **self._auth))
             return self._jira
 
     def _creating_client(self) -> JIRA:
@@ -79,7 +79,7 @@ class JiraConnector:
             if self._creator is None:
                 self._creator = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=0,
                                                         get_server_info=False,
-                                                        **self._auth))  # type: ignore[arg-type]
+                                                        **self._auth))
             return self._creator
 
     @property

@@ -55,7 +55,7 @@ class _TimeoutSession(requests.Session):
 
 
 def _engine_with_timeout(timeout: float) -> type[SyncEngine]:
-    class TimeoutEngine(SyncEngine):
+    class TimeoutEngine(SyncEngine):  # type: ignore[misc]  # python-redmine ships no type hints
         @staticmethod
         def create_session(**params: Any) -> requests.Session:
             session = _TimeoutSession(timeout)

@@ -56,7 +56,7 @@ class Vocabulary:
         if key not in mapping:
             raise UnknownReference(f"unknown {table[:-1]} id {key}")
         value = mapping[key]
-        return value[0] if isinstance(value, tuple) else value
+        return str(value[0] if isinstance(value, tuple) else value)
 
     def status_is_closed(self, name: str) -> bool:
         return name in self.closed_statuses

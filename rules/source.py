@@ -26,7 +26,7 @@ class SequenceNode(list):  # type: ignore[type-arg]
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that keeps 1-based line numbers; duplicate keys are refused, not overwritten."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> MappingNode:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> MappingNode:
         result = MappingNode()
         result.line = node.start_mark.line + 1
         result.key_lines = {}
@@ -41,7 +41,7 @@ class _LineLoader(yaml.SafeLoader):
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> SequenceNode:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> SequenceNode:
         result = SequenceNode(self.construct_object(child, deep=True) for child in node.value)
         result.line = node.start_mark.line + 1
         result.item_lines = [child.start_mark.line + 1 for child in node.value]

@@ -23,7 +23,7 @@ tracker would. Pure: the test file's text and the loaded rulebook come in, resul
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -422,7 +422,7 @@ def _with_changes(ticket: Ticket, event: Event, refs: Mapping[str, str | None]) 
 
 def _matches(effect: Effect, expected: Mapping[str, Any], refs: Mapping[str, str | None]) -> bool:
     params = effect.params
-    checks = {
+    checks: dict[str, Callable[[Any], bool]] = {
         "rule": lambda v: effect.rule == v,
         "action": lambda v: effect.action == v,
         "body": lambda v: params.get("body") == v,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,10 @@ from ticketwarden import __version__
 from ticketwarden.config import ConfigError, Settings, from_environment
 from ticketwarden.reports import FORMATS
 from ticketwarden.rulefiles import load_paths, rule_files
+
+if TYPE_CHECKING:  # imported lazily at run time: each command loads only what it uses
+    from ticketwarden.sla import SlaBook
+    from ticketwarden.store import Store
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -68,7 +72,7 @@ def check(paths: tuple[str, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
-def _store(database_url: str | None):
+def _store(database_url: str | None) -> Store:
     from ticketwarden.store import Store, create_db_engine
 
     return Store(create_db_engine(_settings(database_url=database_url).effective_database_url))
@@ -152,7 +156,7 @@ def sla() -> None:
     """SLA clocks: show a ticket's clocks, recalculate after policy or calendar changes."""
 
 
-def _sla_book(rules: tuple[str, ...]):
+def _sla_book(rules: tuple[str, ...]) -> SlaBook:
     from ticketwarden.sla import SlaBook
 
     paths = rules or _settings().rules
