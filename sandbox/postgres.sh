@@ -10,8 +10,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if ! command -v pg_lsclusters >/dev/null 2>&1; then
   echo "postgres: installing Debian's postgresql package..."
-  if ! apt-cache show postgresql >/dev/null 2>&1; then as_root apt-get update -qq; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  if ! apt-cache show postgresql >/dev/null 2>&1; then as_root apt-get update -qq -o DPkg::Lock::Timeout=600; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 postgresql >/dev/null
 fi
 if [ -z "$(pg_lsclusters -h 2>/dev/null)" ]; then
   version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"

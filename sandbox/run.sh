@@ -9,7 +9,7 @@ venv="${VENV:-.venv}"
 rules="${TICKETWARDEN_RULES:-examples/rulebooks/redmine-support.yaml}"
 
 if [ -z "${REDMINE_URL:-}" ]; then
-  "$here/redmine.sh"
+  "$here/redmine.sh" up run
   set -a
   # shellcheck disable=SC1091
   . "$root/var/sandbox-redmine.env"

@@ -1,8 +1,10 @@
-"""Shared fixtures: the sandbox Redmine, PostgreSQL, and stores on both backends.
+"""Shared fixtures: the test sandbox Redmine, PostgreSQL, Chromium, and stores on both backends.
 
-`make test` starts the sandbox Redmine and PostgreSQL first and writes their credentials to
-var/. Outside CI a missing service skips its tests with the reason; in CI it fails them, so
-nothing the suite promises can silently not run.
+`make test` starts the services first and writes their credentials to var/ (the test suite has a
+Redmine instance of its own, apart from the one `make run` serves, so the two never share live
+state). A test whose service is missing fails with what is missing and how to get it: nothing the
+suite promises can silently not run. `make unit` selects the tests that need no service at all
+(marked `services` below, from the fixtures each test uses).
 """
 
 from __future__ import annotations
@@ -35,10 +37,31 @@ def read_env_file(name: str) -> dict[str, str]:
     return values
 
 
+# Which service each fixture needs; a test using any of them (directly or through other
+# fixtures) is marked with the service's name and with `services`.
+SERVICE_FIXTURES = {
+    "redmine_env": "redmine",
+    "postgres_server_url": "postgres",
+    "chromium": "browser",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = {service for name, service in SERVICE_FIXTURES.items() if name in getattr(item, "fixturenames", ())}
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            needs.add("postgres")
+        for service in sorted(needs):
+            item.add_marker(service)
+        if needs:
+            item.add_marker("services")
+
+
 def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must run every test: `make test` starts the services)")
-    pytest.skip(f"{reason}; run `make test` to start it")
+    """A missing service fails the test with what to do; `make unit` runs the tests needing none."""
+    pytest.fail(f"{reason}: `make test` installs and starts it (or run `make unit` for the tests that need "
+                "no service)", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -76,15 +99,16 @@ def browser(chromium: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def redmine_env() -> dict[str, str]:
-    values = read_env_file("sandbox-redmine.env")
+    """The test suite's own sandbox Redmine (instance `test`, 127.0.0.1:3001), never `make run`'s."""
+    values = read_env_file("test-redmine.env")
     if not values.get("REDMINE_URL"):
-        unavailable("sandbox Redmine not set up (var/sandbox-redmine.env missing)")
+        unavailable("the test sandbox Redmine is not set up (var/test-redmine.env is missing)")
     import requests
 
     try:
         requests.get(values["REDMINE_URL"] + "/login", timeout=10).raise_for_status()
     except requests.RequestException as exc:
-        unavailable(f"sandbox Redmine at {values['REDMINE_URL']} does not answer: {exc}")
+        unavailable(f"the test sandbox Redmine at {values['REDMINE_URL']} does not answer: {exc}")
     return values
 
 
