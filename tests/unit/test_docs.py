@@ -14,6 +14,7 @@ from tests.conftest import ROOT
 from ticketwarden.gendocs import REFERENCE, SCHEMA, schema_text
 
 DOCUMENT = REFERENCE.read_text()
+EXAMPLE = ROOT / "examples" / "rulebooks" / "redmine-support.yaml"
 
 
 def test_the_generated_parts_of_the_reference_are_current():
@@ -38,12 +39,17 @@ def test_every_action_and_trigger_is_documented():
         assert f"| `{trigger}` |" in DOCUMENT
 
 
-def test_readme_shows_the_example_rulebook_as_shipped():
+def test_the_readme_rule_file_is_valid_and_an_excerpt_of_the_shipped_example():
+    from rules.rulebook import load_rulebook
+
     readme = (ROOT / "README.md").read_text()
-    example = (ROOT / "examples" / "rulebooks" / "redmine-support.yaml").read_text()
     shown = re.search(r"```yaml\n(version: 1\n.*?)```", readme, re.S)
     assert shown, "README.md shows no rule file"
-    assert shown.group(1) == example[example.index("version: 1"):]
+    rulebook = load_rulebook([("README.md", shown.group(1))])
+    example = load_rulebook([(str(EXAMPLE), EXAMPLE.read_text())])
+    shipped = {rule.name for rule in example.rules}
+    assert rulebook.rules and all(rule.name in shipped for rule in rulebook.rules), \
+        "every rule the README shows is one the shipped example has"
 
 
 def validator():
