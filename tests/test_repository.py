@@ -18,6 +18,7 @@ SKIPPED_DIRS = {".git", ".venv", "var", "__pycache__", ".mypy_cache", ".ruff_cac
 TEXT_SUFFIXES = {".py", ".md", ".sh", ".rb", ".cfg", ".toml", ".yaml", ".yml", ".json", ".txt", ""}
 MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 RELATIVE_PATH = re.compile(r"(?<![\w/.])((?:\.\./)+[\w.\-/]+)")
+BESIDE_THE_CLONE = re.compile(r"\.\./shared\b|\.parents?\b[^\n]*[\"']shared[\"']")
 
 
 def repository_files() -> list[Path]:
@@ -50,7 +51,7 @@ def test_nothing_refers_to_a_folder_outside_the_repository():
             for relative in RELATIVE_PATH.findall(line) if path.suffix != ".md" else ():  # links: see above
                 if not (path.parent / relative).resolve().is_relative_to(ROOT):
                     outside.append(f"{path.relative_to(ROOT)}:{number}: {relative}")
-            if re.search(r"\.\./shared\b|\.parents?\b[^\n]*[\"']shared[\"']", line) and path.name != "test_repository.py":
+            if BESIDE_THE_CLONE.search(line) and path.name != Path(__file__).name:
                 outside.append(f"{path.relative_to(ROOT)}:{number}: a `shared` folder beside the clone")
     assert outside == []
 
