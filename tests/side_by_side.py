@@ -98,6 +98,8 @@ class Redmine:
 
 
 def start_make_run() -> subprocess.Popen[bytes]:
+    if answers(f"http://{BIND}/readyz"):
+        fail(f"something already serves on {BIND}: stop it first, or set TICKETWARDEN_BIND")
     LOG.parent.mkdir(parents=True, exist_ok=True)
     say(f"starting `make run` (log: {LOG.relative_to(ROOT)})")
     log = LOG.open("wb")
