@@ -2,8 +2,9 @@
 
 `checked_fake_jira()` yields a started FakeJira and, when the test is done, asserts that no
 exchange disagreed with the OpenAPI document: a test whose Jira traffic the document forbids
-fails even if its own assertions passed. A missing document skips (fails in CI), like the
-suite's other missing services. Wrap it in a fixture where it is needed:
+fails even if its own assertions passed. The document is in the repository, so a missing one
+fails (never skips) with what is missing and how to get it back. Wrap it in a fixture where it
+is needed:
 
     @pytest.fixture
     def fake_jira() -> Iterator[FakeJira]:
@@ -14,24 +15,21 @@ or list this module in a conftest's `pytest_plugins` to get `fake_jira` / `fake_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.fakejira.model import CLOUD, SERVER
-from tests.fakejira.openapi import document_path
+from tests.fakejira.openapi import document_path, missing_document_message
 from tests.fakejira.server import FakeJira
 
 
 def checked_fake_jira(deployment: str = CLOUD, **options: Any) -> Iterator[FakeJira]:
     """Start a FakeJira, yield it, then stop it and fail on any OpenAPI problem it recorded."""
-    if not document_path().is_file():
-        reason = f"Jira OpenAPI document missing at {document_path()}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    document = options.get("document") or document_path()
+    if not document.is_file():
+        pytest.fail(missing_document_message(document), pytrace=False)
     with FakeJira(deployment=deployment, **options) as fake:
         yield fake
     fake.assert_no_problems()

@@ -6,6 +6,9 @@ keeps both honest. The document describes /rest/api/3 only; /rest/api/2 (and /la
 is 2) take the same shapes apart from text bodies, so their traffic is checked as if it had
 gone to /rest/api/3. The document is not perfect: KNOWN_MISTAKES lists, each with its
 reason, the few places where the real Jira (and the `jira` library) disagree with it.
+
+The document checked against is the trimmed copy in jira-openapi/ (only what the fake serves;
+see its README.md and trim_openapi.py); $TICKETWARDEN_JIRA_OPENAPI may name a full download.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT_ENV = "TICKETWARDEN_JIRA_OPENAPI"
-DEFAULT_DOCUMENT = ROOT.parent / "shared" / "jira" / "openapi" / "jira-cloud-platform-v3.openapi.json"
+DEFAULT_DOCUMENT = Path(__file__).resolve().parent / "jira-openapi" / "jira-platform-v3.trimmed.json"
+SOURCE_URL = "https://developer.atlassian.com/cloud/jira/platform/swagger-v3.v3.json"
+REGENERATE = (f"curl -fsSL -o FULL_DOWNLOAD.json {SOURCE_URL} && "
+              ".venv/bin/python -m tests.fakejira.trim_openapi FULL_DOWNLOAD.json")
 API_PREFIX = re.compile(r"^/rest/api/(2|3|latest)(?=/)")
 
 # Jira writes times as 2026-03-02T09:00:00.000+0000 (no colon in the offset); RFC 3339 wants +00:00.
@@ -40,8 +46,19 @@ JIRA_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?([+-]\d
 
 
 def document_path() -> Path:
-    """Where the document is: $TICKETWARDEN_JIRA_OPENAPI, else shared/ beside the work tree."""
+    """Where the document is: $TICKETWARDEN_JIRA_OPENAPI (a full download), else the trimmed copy."""
     return Path(os.environ.get(DOCUMENT_ENV) or DEFAULT_DOCUMENT)
+
+
+def missing_document_message(path: Path) -> str:
+    """What is missing and how to get it back, so a failing test says what to do."""
+    trimmed = DEFAULT_DOCUMENT.relative_to(ROOT)
+    if path == DEFAULT_DOCUMENT:
+        return (f"Jira OpenAPI document not found at {path}: restore it (git checkout -- {trimmed}) "
+                f"or regenerate it: {REGENERATE}")
+    named = f" (named by ${DOCUMENT_ENV})" if os.environ.get(DOCUMENT_ENV) else ""
+    return (f"Jira OpenAPI document not found at {path}{named}: point it at a full download of {SOURCE_URL}, "
+            f"or unset ${DOCUMENT_ENV} to use the trimmed copy {trimmed}")
 
 
 @dataclass(frozen=True)
@@ -193,7 +210,7 @@ _LOAD_LOCK = threading.Lock()
 
 
 def _load(path: Path) -> dict[str, Any]:
-    with _LOAD_LOCK:  # parse the 2 MB file once per process
+    with _LOAD_LOCK:  # parse each file once per process (a full download is 2.3 MB)
         if path not in _DOCUMENTS:
             _DOCUMENTS[path] = json.loads(path.read_text(encoding="utf-8"))
         return _DOCUMENTS[path]
@@ -206,7 +223,7 @@ class Checker:
                  known_mistakes: Iterable[KnownMistake] = KNOWN_MISTAKES):
         path = document or document_path()
         if not path.is_file():
-            raise FileNotFoundError(f"Jira OpenAPI document not found at {path} (set ${DOCUMENT_ENV})")
+            raise FileNotFoundError(missing_document_message(path))
         spec = dict(_load(path))  # shallow: only `servers` is replaced
         spec["servers"] = [{"url": base_url.rstrip("/")}]
         # The document does not pass strict spec validation; it is checked against, not checked.
