@@ -128,8 +128,30 @@ def wait_for_notes(redmine: Redmine, issue_id: int, seconds: float) -> list[dict
     raise AssertionError  # unreachable
 
 
+def service_pids(group: int) -> list[int]:
+    """The `ticketwarden serve` processes that `make run` started (in its process group)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        process_group = int(stat.rsplit(")", 1)[1].split()[2])
+        if process_group == group and b"serve" in command and any(b"ticketwarden" in part for part in command):
+            found.append(int(entry.name))
+    return found
+
+
 def stop(process: subprocess.Popen[bytes]) -> int:
-    os.killpg(process.pid, signal.SIGTERM)
+    """SIGTERM to the service, as an operator stops it; `make run` then ends with its status."""
+    pids = service_pids(process.pid)
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    if not pids:
+        os.killpg(process.pid, signal.SIGTERM)
     try:
         return process.wait(timeout=60)
     except subprocess.TimeoutExpired:
