@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,6 +31,8 @@ RUN_ENV = ROOT / "var" / "sandbox-redmine.env"
 TEST_ENV = ROOT / "var" / "test-redmine.env"
 LOG = ROOT / "var" / "side-by-side-run.log"
 BIND = os.environ.get("TICKETWARDEN_BIND", "127.0.0.1:8080")
+SUMMARY = re.compile(r"^=+ .*\b(passed|failed|error|errors|skipped|no tests ran)\b.* in [\d.]+s")
+COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
 
 
 def say(message: str) -> None:
@@ -128,6 +131,20 @@ def wait_for_notes(redmine: Redmine, issue_id: int, seconds: float) -> list[dict
     raise AssertionError  # unreachable
 
 
+def run_tests(env: dict[str, str] | None) -> tuple[int, dict[str, int]]:
+    """`make test`, its output passed through as it comes; with the counts of pytest's summary."""
+    counts: dict[str, int] = {}
+    with subprocess.Popen(["make", "test"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            if SUMMARY.match(line):
+                counts = {word: int(number) for number, word in COUNT.findall(line)}
+    counts["failed"] = counts.get("failed", 0) + counts.pop("error", 0) + counts.pop("errors", 0)
+    return process.returncode, counts
+
+
 def service_pids(group: int) -> list[int]:
     """The `ticketwarden serve` processes that `make run` started (in its process group)."""
     found = []
@@ -172,7 +189,7 @@ def main(pytest_args: list[str]) -> int:
 
         say("running `make test` beside it")
         env = {**os.environ, "PYTEST_ARGS": " ".join(pytest_args)} if pytest_args else None
-        tests = subprocess.run(["make", "test"], cwd=ROOT, env=env)
+        tests_status, counts = run_tests(env)
 
         created = sorted(redmine.all_issue_ids() - issues_before)
         if created:
@@ -196,9 +213,11 @@ def main(pytest_args: list[str]) -> int:
         if answers(f"{url}/login"):
             fail(f"`make stop-sandbox` left the sandbox Redmine at {url} running")
     say("`make stop-sandbox` stopped both sandbox Redmines")
-    if tests.returncode != 0:
-        say(f"`make test` FAILED with exit status {tests.returncode}")
-    return tests.returncode
+    if tests_status != 0:
+        say(f"`make test` FAILED with exit status {tests_status}")
+    # pytest's counts again, last, so that they close the output whatever the checks printed
+    say(", ".join(f"{counts.get(word, 0)} {word}" for word in ("passed", "failed", "skipped")))
+    return tests_status
 
 
 if __name__ == "__main__":
