@@ -29,6 +29,7 @@ from connector.redmine_payloads import (
     history,
     parse_time,
     parts,
+    split_save_parts,
     ticket_from_issue,
 )
 from rules.model import Effect, Event, Person, Ticket
@@ -152,12 +153,24 @@ class RedmineConnector:
             event = event_from_body(body, self.vocabulary())
         except UnknownReference:
             event = event_from_body(body, self.vocabulary(refresh=True))
-        if not event.triggers:
+        issue = self.fetch_issue(event.ticket_id) if event.triggers else None
+        if issue is None:
             return event, None
-        ticket, members = self._ticket_and_members(event.ticket_id)
-        if ticket is None:
-            return event, None
-        return dataclasses.replace(event, actor=self._known(event.actor, members)), ticket
+        members = self._members_of(issue)
+        event = dataclasses.replace(event, actor=self._known(event.actor, members),
+                                    parts=tuple(self._split_save_parts(body, issue)))
+        return event, self._with_people(self.ticket_from(issue), members)
+
+    def _split_save_parts(self, body: dict[str, Any], issue: dict[str, Any]) -> list[Event]:
+        """Events of the journals that the delivery's save split off before it (see
+        split_save_parts): a status change saved with a private note arrives as the note alone."""
+        _, journal = parts(body)
+        if not journal or not isinstance(journal.get("id"), int):
+            return []
+        bare = {key: value for key, value in issue.items() if key != "journals"}
+        return [event_from_body({"poll": {"action": "updated", "issue": bare, "journal": dict(part)}},
+                                self.vocabulary())
+                for part in split_save_parts(journal["id"], issue.get("journals") or [])]
 
     def ticket(self, ticket_id: str) -> Ticket | None:
         """The ticket as Redmine has it now (None when it is gone)."""

@@ -11,7 +11,7 @@ Three shapes arrive, all stored raw in the inbox and normalised here:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -257,6 +257,35 @@ def event_from_body(body: dict[str, Any], vocabulary: Vocabulary) -> Event:
     actor = person(journal.get("author") or journal.get("user"), vocabulary)
     return Event(event_id, KIND, str(delivery.issue_id), frozenset(triggers),
                  parse_time(journal.get("created_on")) or _epoch(), actor, changes, comment)
+
+
+def split_save_parts(journal_id: int, journals: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The journals that one save split off before this one, oldest first.
+
+    Redmine (Journal#split_private_notes) records a save that changes fields and adds a
+    private note as two journals: the changes first (no notes), then the private note (no
+    details), by the same user at the same second. The redmine_webhook plugin posts only the
+    second, so the changes would wait for the next poll; the worker takes them in with it.
+    """
+    this = next((j for j in journals if j.get("id") == journal_id), None)
+    if this is None or not this.get("private_notes") or not (this.get("notes") or "").strip() \
+            or this.get("details"):
+        return []
+    author, at = _journal_user(this), _second(this.get("created_on"))
+    earlier = sorted((j for j in journals if isinstance(j.get("id"), int) and j["id"] < journal_id),
+                     key=lambda j: int(j["id"]))
+    return [j for j in earlier[-1:]  # the journal saved just before, and only if it is the other half
+            if j.get("details") and not (j.get("notes") or "").strip()
+            and _journal_user(j) == author and _second(j.get("created_on")) == at]
+
+
+def _journal_user(journal: Mapping[str, Any]) -> Any:
+    return (journal.get("user") or journal.get("author") or {}).get("id")
+
+
+def _second(value: Any) -> datetime | None:
+    parsed = parse_time(value)
+    return parsed.replace(microsecond=0) if parsed is not None else None
 
 
 def _epoch() -> datetime:

@@ -218,6 +218,11 @@ class ClockConflict(RuntimeError):
     """Another process changed an SLA clock between our read and our write: decide again."""
 
 
+class PartConflict(ClockConflict):
+    """A journal this event took in as part of its save was delivered on its own meanwhile:
+    decide again, without it."""
+
+
 @dataclass(frozen=True)
 class ClockRow:
     """A clock as stored: its history, and what was derived from it for the sweep."""
@@ -416,6 +421,13 @@ class Store:
             ).on_conflict_do_nothing(index_elements=["source", "dedup_key"]).returning(inbox.c.id))
             return bool(result.all())
 
+    def _claim_part(self, conn: Connection, source: str, key: str, item_id: int, now: datetime) -> bool:
+        result = conn.execute(self._insert(inbox).values(
+            source=source, shape="claimed", dedup_key=key, path=f"(part of inbox {item_id})", headers="{}",
+            body="{}", received_at=now, state=DONE, attempts=0, available_at=now, processed_at=now,
+        ).on_conflict_do_nothing(index_elements=["source", "dedup_key"]).returning(inbox.c.id))
+        return bool(result.all())
+
     def known_keys(self, source: str, keys: Iterable[str]) -> set[str]:
         keys = list(keys)
         if not keys:
@@ -432,14 +444,19 @@ class Store:
     def complete_inbox(self, item_id: int, *, effects: list[Effect], trace: Mapping[str, Any],
                        tracker: str, ticket_id: str, now: datetime, clocks: Iterable[ClockRow] = (),
                        follow_ups: Iterable[FollowUp] = (), origin_changes: Iterable[OriginChange] = (),
-                       facts: Mapping[str, Any] | None = None) -> int:
+                       facts: Mapping[str, Any] | None = None, parts: Iterable[str] = ()) -> int:
         """Record the decision: clocks, follow-up events, outbox rows, origin changes, the
-        ticket's facts, audit trace and done, in ONE transaction.
+        ticket's facts, audit trace and done, in ONE transaction. `parts` are the keys of other
+        deliveries this event took in (the rest of its save): they are claimed as handled.
 
         Returns how many effects were new (a replayed event's effects are already there).
         """
         new = 0
         with self.engine.begin() as conn:
+            source = conn.execute(sa.select(inbox.c.source).where(inbox.c.id == item_id)).scalar()
+            for key in parts:
+                if not self._claim_part(conn, str(source), key, item_id, now):
+                    raise PartConflict(f"{key} was delivered on its own meanwhile")
             for row in clocks:
                 if not self._save_clock(conn, row, now):
                     raise ClockConflict(f"SLA clock {row.clock.policy} of {row.clock.ticket_id} changed meanwhile")
@@ -674,6 +691,80 @@ class Store:
                     rows += conn.execute(sa.select(table).where(
                         table.c.tracker == tracker, table.c.ticket_id.in_(ordered[start:start + 500]))).all()
         return rows
+
+    # -- which ticket a person means (read-only, for the command line) ---------------------------
+
+    def trackers_of(self, ticket_id: str) -> list[str]:
+        """The trackers with anything stored about a ticket of this id: Redmine #12 and the Jira
+        issue whose id is 12 are different tickets, and a bare 12 may mean either."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for table in (audit, ticket_facts, sla_clocks, origin_history, outbox):
+                found.update(conn.execute(sa.select(table.c.tracker).distinct().where(
+                    table.c.ticket_id == ticket_id)).scalars())
+            found.update(conn.execute(sa.select(records.c.tracker).distinct().where(
+                records.c.target_id == ticket_id)).scalars())
+        return sorted(found)
+
+    def ids_with_key(self, tracker: str, key: str) -> list[str]:
+        """Ids of the tickets stored under a key (a Jira key names an issue; ids are what the
+        store keeps): from their facts, surveys and records, else the decisions' traces, else the
+        deliveries themselves."""
+        with self.engine.connect() as conn:
+            ids = set(conn.execute(sa.select(ticket_facts.c.ticket_id).where(
+                ticket_facts.c.tracker == tracker, ticket_facts.c.key == key)).scalars())
+            ids.update(conn.execute(sa.select(surveys.c.ticket_id).where(
+                surveys.c.tracker == tracker, surveys.c.ticket_key == key)).scalars())
+            ids.update(str(i) for i in conn.execute(sa.select(records.c.target_id).where(
+                records.c.tracker == tracker, records.c.target_key == key)).scalars() if i)
+            if not ids:
+                ids.update(self._decided_ids(conn, tracker, key))
+            if not ids:
+                ids.update(self._delivered_ids(conn, tracker, key))
+        return sorted(ids)
+
+    @staticmethod
+    def _decided_ids(conn: Connection, tracker: str, key: str) -> set[str]:
+        """Tickets whose decision traces name them by this key (the engine traces tickets by key)."""
+        rows = conn.execute(sa.select(audit.c.ticket_id, audit.c.detail).where(
+            audit.c.tracker == tracker, audit.c.kind == "decision",
+            audit.c.detail.contains(json.dumps(key), autoescape=True)))
+        return {row.ticket_id for row in rows if json.loads(row.detail).get("ticket") == key}
+
+    @staticmethod
+    def _delivered_ids(conn: Connection, tracker: str, key: str) -> set[str]:
+        """Issues whose stored deliveries show them with this key (a webhook's or a poll's issue)."""
+        rows = conn.execute(sa.select(inbox.c.body).where(
+            inbox.c.source == tracker, inbox.c.body.contains(key, autoescape=True)))
+        found = set()
+        for (text,) in rows:
+            body = json.loads(text)
+            issue = (body.get("issue") or (body.get("poll") or {}).get("issue")) if isinstance(body, dict) else None
+            if isinstance(issue, dict) and issue.get("key") == key and issue.get("id") is not None:
+                found.add(str(issue["id"]))
+        return found
+
+    def key_of(self, tracker: str, ticket_id: str) -> str | None:
+        """The key a ticket was last stored with (its facts, else its latest decision's trace)."""
+        with self.engine.connect() as conn:
+            key = conn.execute(sa.select(ticket_facts.c.key).where(
+                ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id == ticket_id)).scalar()
+            if key:
+                return str(key)
+            rows = conn.execute(sa.select(audit.c.detail).where(
+                audit.c.tracker == tracker, audit.c.ticket_id == ticket_id, audit.c.kind == "decision",
+            ).order_by(audit.c.id.desc()))
+            for (detail,) in rows:
+                shown = json.loads(detail).get("ticket", "")
+                if shown and not shown.startswith(f"{tracker}:"):
+                    return str(shown)
+        return None
+
+    def ticket_audit_rows(self, tracker: str, ticket_id: str) -> list[dict[str, Any]]:
+        """The audit records of one ticket of one tracker, oldest first."""
+        query = sa.select(audit).where(audit.c.tracker == tracker, audit.c.ticket_id == ticket_id).order_by(audit.c.id)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) | {"detail": json.loads(row.detail)} for row in conn.execute(query)]
 
     # -- records (development issues, nonconformities, observations) -----------------------------
 

@@ -117,6 +117,7 @@ class Worker:
             event, ticket = connector.normalize(json.loads(item.body))
             now = self.clock()
             event = self._one_comment(item, event, now)
+            event = self._with_its_parts(item, event)
             rows: list[ClockRow] = []
             follow_ups: list[FollowUp] = []
             states: dict[str, str] = {}
@@ -143,7 +144,7 @@ class Worker:
             new = self.store.complete_inbox(
                 item.id, effects=decision.effects, trace=decision.to_dict(), tracker=event.tracker_kind,
                 ticket_id=event.ticket_id, now=self.clock(), clocks=rows, follow_ups=follow_ups,
-                origin_changes=origin_changes, facts=facts)
+                origin_changes=origin_changes, facts=facts, parts=[part.id for part in event.parts])
         except ClockConflict as exc:
             self._retry_inbox(item, str(exc))
             return
@@ -181,6 +182,14 @@ class Worker:
         if self.store.claim_key(item.source, comment.key, now):
             return event  # ours: the comment's own delivery will be a duplicate
         return dataclasses.replace(event, comment=None, triggers=event.triggers - {"ticket.commented"})
+
+    def _with_its_parts(self, item: InboxItem, event: Event) -> Event:
+        """The event as the whole save it belongs to: the journals the tracker split off
+        (Redmine: the changes saved with a private note) that no delivery brought yet."""
+        if not event.parts:
+            return event
+        known = self.store.known_keys(item.source, [part.id for part in event.parts])
+        return event.including([part for part in event.parts if part.id not in known])
 
     def _sla_book(self, rulebook: Rulebook) -> sla.SlaBook:
         if self._book is None or self._book.rulebook is not rulebook:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import MovableClock
 from ticketwarden import migrate
@@ -14,13 +15,14 @@ from ticketwarden.service import Application, build
 from ticketwarden.store import create_db_engine
 
 
-def serve(rules: str, folder: Path, database_url: str, redmine_env: dict[str, str]
+def serve(rules: str, folder: Path, database_url: str, redmine_env: dict[str, str], **options: Any
           ) -> Iterator[tuple[Application, MovableClock]]:
+    """`options` are further Settings (a webhook token, say)."""
     path = folder / "rules.yaml"
     path.write_text(textwrap.dedent(rules))
     clock = MovableClock()
     settings = Settings(database_url=database_url, rules=(str(path),), redmine_url=redmine_env["REDMINE_URL"],
-                        redmine_api_key=redmine_env["REDMINE_API_KEY"], poll_overlap=0)
+                        redmine_api_key=redmine_env["REDMINE_API_KEY"], poll_overlap=0, **options)
     migrate.upgrade(create_db_engine(database_url))
     application = build(settings, environ={}, clock=clock)
     assert application.rules.current is not None, application.rules.last_errors

@@ -59,9 +59,12 @@ rules:
 """
 
 
+TOKEN = "sla-end-to-end"
+
+
 @pytest.fixture
 def service(tmp_path, database_url, redmine_env) -> Iterator[tuple[Application, MovableClock]]:
-    yield from serve(RULES, tmp_path, database_url, redmine_env)
+    yield from serve(RULES, tmp_path, database_url, redmine_env, webhook_token=TOKEN)
 
 
 def start_incident(application: Application, redmine: SandboxRedmine, subject: str, **options) -> dict:
@@ -177,3 +180,35 @@ def test_show_and_recalc(service, redmine_env, tmp_path):
     after = application.store.clocks_for("redmine", str(created["id"]))[0]
     assert after.clock.transitions == before.clock.transitions  # the history is the same
     assert after.due_at == start + timedelta(hours=3)
+
+
+def test_a_status_change_saved_with_a_private_note_pauses_from_the_webhook_alone(service, redmine_env):
+    """Redmine records the save as two journals (the change, then the private note) and the
+    redmine_webhook plugin posts only the second: the change must not wait for a poll."""
+    application, _ = service
+    redmine = SandboxRedmine(redmine_env)
+    created = start_incident(application, redmine, "Ledger totals wrong (split save)")
+    redmine.update(created["id"], status="Feedback", notes="Asked the customer for the export.", private_notes=True)
+    issue = redmine.issue(created["id"])
+    change, note = [j for j in issue["journals"] if j["user"]["name"] != "ticketwarden service"][-2:]
+    assert change["details"] and not change["notes"] and note["private_notes"] and not note["details"]
+
+    delivery = redmine.plugin_payload(issue, note)  # what the plugin posts: the note's journal only
+    accepted = application.app.test_client().post(f"/webhooks/redmine?token={TOKEN}", json=delivery)
+    assert accepted.status_code == 202, accepted.get_json()
+    while application.worker.process_inbox() or application.worker.apply_outbox():
+        pass  # no poll
+    assert fields(redmine, created["id"])["SLA status"] == "paused"
+    [row] = application.store.clocks_for("redmine", str(created["id"]))
+    paused = row.clock.transitions[-1]
+    assert paused.kind == "paused" and paused.at == parse_time(note["created_on"])
+    [audit] = [a for a in application.store.audit_rows(str(created["id"]))
+               if a["subject"] == f"redmine:issue:{created['id']}:journal:{note['id']}"]
+    assert any(r["rule"] == "paused in feedback" and r["matched"] for r in audit["detail"]["rules"])
+
+    settle(application)  # the poller now finds both journals: the change was taken in already
+    keys = {row["dedup_key"]: row["shape"] for row in application.store.inbox_rows(source="redmine")}
+    assert keys[f"redmine:issue:{created['id']}:journal:{change['id']}"] == "claimed"
+    issue = redmine.issue(created["id"])
+    assert len([j for j in issue["journals"] if j["user"]["name"] == "ticketwarden service"
+                and any(d["new_value"] == "paused" for d in j["details"])]) == 1
