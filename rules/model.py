@@ -6,7 +6,8 @@ one rulebook serves Redmine and Jira alike.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -113,6 +114,18 @@ class Event:
     # Facts about another issue the event is about: {"development": {...}} when a development
     # issue this ticket was escalated to changed; {"record": {...}} for a record's reminders.
     related: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Other happenings of the same save that the tracker recorded (and delivers) apart: Redmine
+    # splits a change with a private note into a journal of changes and one of the note.
+    parts: tuple[Event, ...] = ()
+
+    def including(self, parts: Sequence[Event]) -> Event:
+        """This event as one save with `parts` (earlier journals of it): their changes and
+        triggers join this event's; `parts` records which were taken in, to be claimed."""
+        if not parts:
+            return dataclasses.replace(self, parts=())
+        changes = tuple(change for part in parts for change in part.changes) + self.changes
+        triggers = frozenset().union(self.triggers, *(part.triggers for part in parts))
+        return dataclasses.replace(self, changes=changes, triggers=triggers, parts=tuple(parts))
 
     def change_of(self, field_name: str) -> Change | None:
         for change in self.changes:
