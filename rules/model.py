@@ -117,6 +117,9 @@ class Event:
     # Other happenings of the same save that the tracker recorded (and delivers) apart: Redmine
     # splits a change with a private note into a journal of changes and one of the note.
     parts: tuple[Event, ...] = ()
+    # A reopen that undoes a close a rule refused ("no closing without an origin" sending it
+    # back): the clocks continue their cycle instead of starting a new one.
+    close_refused: bool = False
 
     def including(self, parts: Sequence[Event]) -> Event:
         """This event as one save with `parts` (earlier journals of it): their changes and

@@ -261,7 +261,8 @@ def _track_policy(policy: SlaPolicy, calendar: BusinessCalendar, clock: Clock | 
                   ticket: Ticket, facts: Facts) -> Update | None:
     at = event.occurred_at
     applies = evaluate_conditions(policy.applies, facts)
-    if clock is None or (clock.stopped and "ticket.reopened" in event.triggers and policy.reopen == "new_cycle"):
+    reopen = "continue" if event.close_refused else policy.reopen
+    if clock is None or (clock.stopped and "ticket.reopened" in event.triggers and reopen == "new_cycle"):
         if not applies:
             return None
         if policy.start and not evaluate_conditions(policy.start, facts):
@@ -276,8 +277,9 @@ def _track_policy(policy: SlaPolicy, calendar: BusinessCalendar, clock: Clock | 
         return _follow(policy, calendar, update, facts, at)
     update = Update(clock)
     if clock.stopped:
-        if "ticket.reopened" in event.triggers and policy.reopen == "continue":
-            _add(update, Transition(REOPENED, at, reason="ticket reopened"))
+        if "ticket.reopened" in event.triggers and reopen == "continue":
+            _add(update, Transition(REOPENED, at, reason="close refused by a rule" if event.close_refused
+                                    else "ticket reopened"))
             return _follow(policy, calendar, update, facts, at)
         return update
     return _follow(policy, calendar, update, facts, at)

@@ -517,6 +517,17 @@ class Store:
                         {"action": item.effect.action, "key": item.effect.key, "error": error,
                          "attempt": item.attempts, "retry_at": retry_at})
 
+    def close_refused_with(self, item: OutboxItem) -> bool:
+        """Whether the decision that planned this effect also sends the ticket's close back (a
+        transition planned for the closing event): then the close does not stand."""
+        with self.engine.connect() as conn:
+            decision = sa.select(outbox.c.inbox_id).where(outbox.c.id == item.id).scalar_subquery()
+            rows = conn.execute(sa.select(outbox.c.params).where(
+                outbox.c.inbox_id == decision, outbox.c.action == "transition",
+                outbox.c.ticket_id == item.effect.ticket_id, outbox.c.tracker == item.effect.tracker_kind))
+            texts = [str(row[0]) for row in rows]
+            return any(json.loads(text).get("refuses_close") for text in texts)
+
     def outbox_rows(self, **filters: Any) -> list[dict[str, Any]]:
         return self._rows(outbox, filters)
 
@@ -711,12 +722,14 @@ class Store:
         store keeps): from their facts, surveys and records, else the decisions' traces, else the
         deliveries themselves."""
         with self.engine.connect() as conn:
-            ids = set(conn.execute(sa.select(ticket_facts.c.ticket_id).where(
-                ticket_facts.c.tracker == tracker, ticket_facts.c.key == key)).scalars())
-            ids.update(conn.execute(sa.select(surveys.c.ticket_id).where(
-                surveys.c.tracker == tracker, surveys.c.ticket_key == key)).scalars())
-            ids.update(str(i) for i in conn.execute(sa.select(records.c.target_id).where(
-                records.c.tracker == tracker, records.c.target_key == key)).scalars() if i)
+            ids: set[str] = set()
+            for column, key_column, tracker_column in (
+                    (ticket_facts.c.ticket_id, ticket_facts.c.key, ticket_facts.c.tracker),
+                    (surveys.c.ticket_id, surveys.c.ticket_key, surveys.c.tracker),
+                    (records.c.target_id, records.c.target_key, records.c.tracker)):
+                found: list[Any] = list(conn.execute(sa.select(column).where(
+                    tracker_column == tracker, key_column == key)).scalars())
+                ids.update(str(ident) for ident in found if ident)
             if not ids:
                 ids.update(self._decided_ids(conn, tracker, key))
             if not ids:
@@ -729,7 +742,7 @@ class Store:
         rows = conn.execute(sa.select(audit.c.ticket_id, audit.c.detail).where(
             audit.c.tracker == tracker, audit.c.kind == "decision",
             audit.c.detail.contains(json.dumps(key), autoescape=True)))
-        return {row.ticket_id for row in rows if json.loads(row.detail).get("ticket") == key}
+        return {str(ticket_id) for ticket_id, detail in rows if json.loads(str(detail)).get("ticket") == key}
 
     @staticmethod
     def _delivered_ids(conn: Connection, tracker: str, key: str) -> set[str]:
@@ -738,7 +751,7 @@ class Store:
             inbox.c.source == tracker, inbox.c.body.contains(key, autoescape=True)))
         found = set()
         for (text,) in rows:
-            body = json.loads(text)
+            body = json.loads(str(text))
             issue = (body.get("issue") or (body.get("poll") or {}).get("issue")) if isinstance(body, dict) else None
             if isinstance(issue, dict) and issue.get("key") == key and issue.get("id") is not None:
                 found.add(str(issue["id"]))
@@ -755,7 +768,7 @@ class Store:
                 audit.c.tracker == tracker, audit.c.ticket_id == ticket_id, audit.c.kind == "decision",
             ).order_by(audit.c.id.desc()))
             for (detail,) in rows:
-                shown = json.loads(detail).get("ticket", "")
+                shown = str(json.loads(str(detail)).get("ticket", ""))
                 if shown and not shown.startswith(f"{tracker}:"):
                     return str(shown)
         return None
@@ -900,8 +913,12 @@ class Store:
     def create_survey(self, *, token_hash: str, effect_key: str, tracker: str, ticket_id: str, ticket_key: str,
                       ticket_url: str, subject: str, field_ref: str, language: str, now: datetime,
                       expires_at: datetime) -> None:
-        """Record a survey once per effect (a retry finds it there)."""
+        """Record a survey once per effect (a retry finds it there). A ticket has one open survey
+        at most: a new one withdraws (expires) the ticket's unanswered ones."""
         with self.engine.begin() as conn:
+            conn.execute(sa.update(surveys).where(
+                surveys.c.tracker == tracker, surveys.c.ticket_id == ticket_id, surveys.c.effect_key != effect_key,
+                surveys.c.answered_at.is_(None), surveys.c.expires_at > now).values(expires_at=now))
             conn.execute(self._insert(surveys).values(
                 token_hash=token_hash, effect_key=effect_key, tracker=tracker, ticket_id=ticket_id,
                 ticket_key=ticket_key[:64], ticket_url=ticket_url[:512], subject=subject[:255], field_ref=field_ref,

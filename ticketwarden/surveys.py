@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from rules.actions.survey import SURVEY_URL
 from rules.messages import DEFAULT, Messages
-from rules.model import Effect
+from rules.model import Effect, Ticket
 from ticketwarden import records
 from ticketwarden.clock import Clock
 from ticketwarden.store import FollowUp, Store, SurveyRow
@@ -30,6 +30,8 @@ SECRET_NAME = "survey-secret"  # noqa: S105 - the name of the stored secret, not
 
 class NoteWriter(Protocol):
     def apply(self, effect: Effect, first_attempt: bool) -> str: ...
+
+    def ticket(self, ticket_id: str) -> Ticket | None: ...
 
 
 def token_hash(token: str) -> str:
@@ -55,12 +57,19 @@ class Surveys:
 
     # -- the invitation ----------------------------------------------------------------------------
 
-    def apply(self, effect: Effect, connector: NoteWriter, first_attempt: bool) -> str:
-        """Record the survey and add the public note carrying its personal link."""
+    def apply(self, effect: Effect, connector: NoteWriter, first_attempt: bool, close_refused: bool = False) -> str:
+        """Record the survey and add the public note carrying its personal link, if the close
+        stands: not when a rule sent it back (`close_refused`), nor when the ticket is open again."""
         params = effect.params
+        ticket = params["ticket"]
+        if close_refused:
+            return f"not sent: a rule sent the close of {ticket['key']} back"
+        now_ticket = connector.ticket(effect.ticket_id)
+        if now_ticket is None or not now_ticket.is_closed:
+            state = f"now {now_ticket.status}" if now_ticket is not None else "gone"
+            return f"not sent: {ticket['key']} is no longer closed ({state})"
         now = self.clock()
         token = self.token_for(effect.key)
-        ticket = params["ticket"]
         self.store.create_survey(
             token_hash=token_hash(token), effect_key=effect.key, tracker=effect.tracker_kind,
             ticket_id=effect.ticket_id, ticket_key=str(ticket["key"]), ticket_url=str(ticket["url"]),

@@ -118,6 +118,7 @@ class Worker:
             now = self.clock()
             event = self._one_comment(item, event, now)
             event = self._with_its_parts(item, event)
+            event = self._refusal_of_a_close(connector, event)
             rows: list[ClockRow] = []
             follow_ups: list[FollowUp] = []
             states: dict[str, str] = {}
@@ -190,6 +191,18 @@ class Worker:
             return event
         known = self.store.known_keys(item.source, [part.id for part in event.parts])
         return event.including([part for part in event.parts if part.id not in known])
+
+    def _refusal_of_a_close(self, connector: Connector, event: Event) -> Event:
+        """Our own reopen that sends a close back (a rule refused the close) continues the
+        ticket's clocks: a refused close is not a reopen. Marked when the transition is written."""
+        if "ticket.reopened" not in event.triggers or event.actor is None \
+                or event.actor.id != connector.service_user().id:
+            return event
+        marker = _refused_close(event.tracker_kind, event.ticket_id)
+        if not self.store.get_value(marker):
+            return event
+        self.store.set_value(marker, "", self.clock())
+        return dataclasses.replace(event, close_refused=True)
 
     def _sla_book(self, rulebook: Rulebook) -> sla.SlaBook:
         if self._book is None or self._book.rulebook is not rulebook:
@@ -290,10 +303,15 @@ class Worker:
                 assert connector is not self.notifier
                 outcome = self.records.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1)
             elif effect.action == "survey":
-                outcome = self.surveys.apply(effect, connector, item.attempts <= 1)
+                assert connector is not self.notifier
+                outcome = self.surveys.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1,
+                                             close_refused=self.store.close_refused_with(item))
             elif effect.action == "publish_report":
                 outcome = self.publisher.apply(effect, connector)
             else:
+                if effect.params.get("refuses_close"):
+                    self.store.set_value(_refused_close(effect.tracker_kind, effect.ticket_id),
+                                         self.clock().isoformat(), self.clock())
                 outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
         except TrackerError as exc:
             self._effect_failed(item, str(exc), exc.transient)
@@ -332,3 +350,8 @@ class Worker:
             log.error("effect %s on %s dead-lettered after %d attempts: %s", item.effect.action,
                       item.effect.ticket_id, item.attempts, error)
             self.store.effect_failed(item, error, now, None)
+
+
+def _refused_close(tracker: str, ticket_id: str) -> str:
+    """The named value that says our transition sending a close back is on its way."""
+    return f"refused-close:{tracker}:{ticket_id}"

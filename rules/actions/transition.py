@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, check_in_vocabulary, compile_options
+from rules.actions import ActionSpec, CompileContext, Scope, check_in_vocabulary, compile_options, render_options
 from rules.context import Where
 from rules.schema import Option
 
@@ -22,9 +22,18 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     return compile_options(OPTIONS, value, where, book)
 
 
+def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
+    """A transition planned for the event that closed the ticket sends the close back (a rule
+    refused it): the reopen it causes continues the SLA cycle and cancels the close's survey."""
+    params = render_options(compiled, scope)
+    if "ticket.closed" in scope.event.triggers:
+        params["refuses_close"] = True
+    return params
+
+
 SPEC = ActionSpec(
     name="transition", summary="Change the ticket's status.", options=OPTIONS,
-    compile=compile_action, sets_fields=lambda compiled: ["status"],
+    compile=compile_action, plan=plan, sets_fields=lambda compiled: ["status"],
     changes=lambda params: {"status": params["status"]},
     example='- transition: {status: "Waiting for customer", comment: "We need your logs."}',
 )

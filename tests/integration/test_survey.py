@@ -200,3 +200,76 @@ def test_the_survey_on_redmine(tmp_path, database_url, redmine_env):
         assert redmine.custom_field(issue, "Satisfaction") == "4"
         notes = redmine.notes_by(issue, "ticketwarden service")
         assert notes[-1]["private_notes"] and notes[-1]["notes"] == "Satisfaction survey answered: 4/5.\n\n> Fine."
+
+
+REFUSED_CLOSE_RULES = """
+version: 1
+fields:
+  satisfaction: {redmine: "Satisfaction"}
+  origin: {redmine: "Failure origin"}
+calendars:
+  always: {timezone: UTC, hours: 24x7}
+sla:
+  resolution:
+    applies: [project = support, tracker = Incident]
+    calendar: always
+    stop: [status in (Resolved, Closed)]
+    targets: [{target: 8h}]
+rules:
+  - name: ask for feedback       # before the refusal on purpose: the order of rules must not matter
+    on: [ticket.closed]
+    if: [project = support]
+    then: [{survey: {expires: 14d, field: satisfaction}}]
+  - name: no closing without origin
+    on: [ticket.closed]
+    if: [project = support, any: [origin is empty, origin = unknown]]
+    then: [{transition: {status: Resolved, comment: "Classify its failure origin first.", private: true}}]
+"""
+
+
+@pytest.mark.redmine
+def test_a_refused_close_asks_nothing_and_a_new_survey_withdraws_the_old(tmp_path, database_url, redmine_env):
+    """A close a rule sends back sends no survey and is no reopen (one clock cycle); each close
+    that stands sends one, and a ticket has one open survey at most."""
+    from connector.redmine_payloads import parse_time
+    from tests.integration.redmine_service import serve as serve_redmine
+    from tests.integration.redmine_service import settle
+    from tests.integration.sandbox import SandboxRedmine
+
+    for application, _ in serve_redmine(REFUSED_CLOSE_RULES, tmp_path, database_url, redmine_env):
+        redmine = SandboxRedmine(redmine_env)
+        created = redmine.create_incident("Closed too early (survey)")
+        [poller] = application.pollers
+        at = parse_time(created["created_on"])
+        application.store.set_value(poller.state_name, at.isoformat(), at)
+        settle(application)
+
+        def invitations() -> list[str]:
+            notes = redmine.notes_by(redmine.issue(created["id"]), "ticketwarden service")
+            return [n["notes"] for n in notes if n["notes"].startswith("How did we do?")]
+
+        redmine.update(created["id"], status="Closed")
+        settle(application)
+        issue = redmine.issue(created["id"])
+        assert issue["status"]["name"] == "Resolved"  # sent back
+        assert invitations() == []
+        [survey_effect] = [row for row in application.store.outbox_rows(ticket_id=str(created["id"]))
+                           if row["action"] == "survey"]
+        assert survey_effect["state"] == "done" and "not sent" in (survey_effect["outcome"] or "")
+        clocks = application.store.clocks_for("redmine", str(created["id"]))
+        assert [row.clock.cycle for row in clocks] == [1]  # a refused close is not a reopen
+        assert "close refused by a rule" in [t.reason for t in clocks[0].clock.transitions]
+
+        redmine.update(created["id"], status="Closed", fields={"Failure origin": "customer"})
+        settle(application)
+        [first] = invitations()
+        redmine.update(created["id"], status="In Progress", notes="Reopened: it happened again.")
+        settle(application)
+        redmine.update(created["id"], status="Closed")
+        settle(application)
+        assert len(invitations()) == 2
+        old, new = (re.search(r"/survey/[A-Za-z0-9_-]+", text).group(0) for text in invitations())
+        client = application.app.test_client()
+        assert client.get(old).status_code == 410  # withdrawn by the newer survey
+        assert client.post(old, data={"score": "1"}).status_code == 410
+        assert client.post(new, data={"score": "5"}).status_code == 200
