@@ -958,8 +958,8 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(surveys.c.tracker, surveys.c.ticket_id, surveys.c.score,
                                           surveys.c.answered_at).where(
-                surveys.c.answered_at >= start, surveys.c.answered_at < end))
-            return [dict(row._mapping) for row in rows]
+                surveys.c.answered_at >= start, surveys.c.answered_at < end).order_by(surveys.c.answered_at))
+            return [dict(row._mapping) for row in rows]  # oldest first: a ticket's latest answer counts
 
     # -- named values (watermarks) -------------------------------------------------------------
 

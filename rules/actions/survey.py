@@ -60,6 +60,9 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
 
 
 SPEC = ActionSpec(
-    name="survey", summary="Add a public note with a personal satisfaction-survey link.", options=OPTIONS,
+    name="survey", options=OPTIONS,
+    summary=("Add a public note with a personal satisfaction-survey link, if the close stands: not when a rule "
+             "sends the close back, nor once the ticket is open again. A new survey withdraws the ticket's "
+             "unanswered one."),
     compile=compile_action, plan=plan, example="- survey: {expires: 14d, field: satisfaction}",
 )
