@@ -16,6 +16,7 @@ from ticketwarden.reports import FORMATS
 from ticketwarden.rulefiles import load_paths, rule_files
 
 if TYPE_CHECKING:  # imported lazily at run time: each command loads only what it uses
+    from ticketwarden.explain import TicketRef
     from ticketwarden.sla import SlaBook
     from ticketwarden.store import Store
 
@@ -69,6 +70,8 @@ def check(paths: tuple[str, ...]) -> None:
             continue
         files = ", ".join(str(p) for p in rule_files([path]))
         click.echo(f"SUCCESS {path}: {len(rulebook.rules)} rule(s) in {files}")
+        for warning in rulebook.warnings:
+            click.echo(f"  warning: {warning}")
     sys.exit(1 if failed else 0)
 
 
@@ -78,35 +81,66 @@ def _store(database_url: str | None) -> Store:
     return Store(create_db_engine(_settings(database_url=database_url).effective_database_url))
 
 
+_TRACKER_OPTION = click.option(
+    "--tracker", type=click.Choice(["redmine", "jira"]), default=None,
+    help="Which tracker TICKET is on, when a bare number could be either (a Redmine #id or a Jira issue id).")
+
+
+def _ticket(store: Store, ticket: str, tracker: str | None) -> TicketRef:
+    """The stored ticket TICKET names, or a usage error saying why none (or several) match."""
+    from ticketwarden.explain import TicketNotFound, resolve_ticket
+
+    try:
+        return resolve_ticket(store, ticket, tracker)
+    except TicketNotFound as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 @main.command()
 @click.argument("ticket")
 @click.option("--last", default=5, show_default=True, help="How many of the latest decisions to show.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list rules the event did not trigger.")
+@_TRACKER_OPTION
 @click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
               help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
-def explain(ticket: str, last: int, verbose: bool, database_url: str | None) -> None:
-    """Why ticketwarden did what it did to TICKET (its id, e.g. 42 or #42): each rule, each
-    condition with the values compared, each action and whether it was written."""
+def explain(ticket: str, last: int, verbose: bool, tracker: str | None, database_url: str | None) -> None:
+    """Why ticketwarden did what it did to TICKET (a Redmine id, 42 or #42, or a Jira key,
+    SUP-42): each rule, each condition with the values compared, each action and whether it
+    was written."""
     from ticketwarden.explain import explain as explain_ticket
 
-    for line in explain_ticket(_store(database_url), ticket, last, verbose):
+    store = _store(database_url)
+    for line in explain_ticket(store, _ticket(store, ticket, tracker), last, verbose):
         click.echo(line)
 
 
 @main.command()
+@click.argument("ticket", required=False)
 @click.option("--kind", type=click.Choice(["development", "nonconformity", "observation"]), default=None,
               help="Only records of this kind.")
 @click.option("--open", "open_only", is_flag=True, help="Only records whose issue is still open.")
+@_TRACKER_OPTION
 @click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
               help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
-def records(kind: str | None, open_only: bool, database_url: str | None) -> None:
+def records(ticket: str | None, kind: str | None, open_only: bool, tracker: str | None,
+            database_url: str | None) -> None:
     """The issues ticketwarden created: development issues, nonconformities and observations,
-    one per cause, with their source tickets and the dates their reminders watch."""
-    from ticketwarden.explain import record_lines
+    one per cause, with their source tickets and the dates their reminders watch. With TICKET
+    (42, #42 or SUP-42): only those it led to or is."""
+    from ticketwarden.explain import record_lines, records_of
 
-    lines = record_lines(_store(database_url).all_records(kind), open_only)
+    store = _store(database_url)
+    found = store.all_records(kind)
+    if ticket is not None:
+        found = records_of(found, _ticket(store, ticket, tracker))
+    lines = record_lines(found, open_only)
     for line in lines or ["no records"]:
         click.echo(line)
+
+
+_NEEDS = {"redmine": "replay reads status and tracker names from Redmine: set REDMINE_URL and REDMINE_API_KEY",
+          "jira": "replay reads field names from Jira: set JIRA_URL and JIRA_USER + JIRA_API_TOKEN "
+                  "(or JIRA_PERSONAL_TOKEN)"}
 
 
 @main.command()
@@ -115,40 +149,86 @@ def records(kind: str | None, open_only: bool, database_url: str | None) -> None
               help="The rulebook to replay with (file or directory, repeatable).")
 @click.option("--from", "since", type=click.DateTime(), default=None, help="Stored events received from (UTC).")
 @click.option("--to", "until", type=click.DateTime(), default=None, help="... up to, not including (UTC).")
+@click.option("--tracker", type=click.Choice(["redmine", "jira"]), default=None,
+              help="Only the stored events of this tracker [default: both].")
+@click.option("--offline", is_flag=True,
+              help="Read nothing from any tracker: each delivery's own snapshot is used, and one that lacks "
+                   "what is needed (a name behind an id) is reported instead.")
 @click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
               help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
-def replay(files: tuple[str, ...], rules: tuple[str, ...], since: Any, until: Any, database_url: str | None) -> None:
-    """Run recorded payload FILES, or the stored events between --from and --to, through a
-    rulebook without writing anything; stored events show the effects produced then (=),
-    those the rulebook would add (+) and those it would no longer produce (-).
+def replay(files: tuple[str, ...], rules: tuple[str, ...], since: Any, until: Any, tracker: str | None,
+           offline: bool, database_url: str | None) -> None:
+    """Run recorded Redmine or Jira payload FILES, or the stored events between --from and --to,
+    through a rulebook without writing anything; stored events show the effects produced then
+    (=), those the rulebook would add (+) and those it would no longer produce (-).
 
-    Reads the names behind ids from the Redmine in REDMINE_URL / REDMINE_API_KEY.
+    Reads the names behind ids from the tracker (REDMINE_URL / REDMINE_API_KEY, JIRA_URL and
+    its credentials), unless --offline. Exit 1 when a delivery could not be replayed offline.
     """
     from datetime import UTC
 
     from connector.errors import TrackerError
-    from connector.redmine import RedmineConnector
+    from ticketwarden.inspect import NotADelivery
     from ticketwarden.replay import file_items, stored_items
     from ticketwarden.replay import replay as run_replay
 
-    settings = _settings(database_url=database_url)
-    if not settings.redmine_url:
-        raise click.UsageError(
-            "replay reads status and tracker names from Redmine: set REDMINE_URL and REDMINE_API_KEY")
     try:
         rulebook = load_paths(rules)
     except RulebookInvalid as exc:
         raise click.ClickException("the rulebook does not load:\n" + str(exc)) from exc
     aware = [moment.replace(tzinfo=UTC) if moment else None for moment in (since, until)]
-    items = file_items(files) if files else stored_items(_store(database_url), "redmine", aware[0], aware[1])
-    connector = RedmineConnector(settings.redmine_url, settings.redmine_api_key, timeout=settings.tracker_timeout)
     try:
-        report = run_replay(rulebook, items, connector)
+        items = file_items(files) if files else \
+            stored_items(_store(database_url), [tracker] if tracker else ["redmine", "jira"], aware[0], aware[1])
+    except NotADelivery as exc:
+        raise click.UsageError(str(exc)) from exc
+    connectors = None if offline else _replay_connectors(sorted({item.tracker for item in items}), database_url)
+    try:
+        report = run_replay(rulebook, items, connectors)
     except TrackerError as exc:
-        raise click.ClickException(f"cannot read from Redmine: {exc}") from exc
+        raise click.ClickException(f"cannot read from the tracker: {exc}") from exc
     for line in report.lines:
         click.echo(line)
     click.echo(report.summary())
+    sys.exit(1 if report.unreadable else 0)
+
+
+def _replay_connectors(trackers: list[str], database_url: str | None) -> dict[str, Any]:
+    """A connector for each tracker the replayed deliveries come from, or a usage error
+    naming the settings a missing one needs."""
+    from ticketwarden.service import tracker_connectors
+
+    connectors: dict[str, Any] = dict(tracker_connectors(_settings(database_url=database_url)))
+    missing = [_NEEDS[name] for name in trackers if name not in connectors]
+    if missing:
+        raise click.UsageError("; ".join(missing) + " (or replay without any tracker: --offline)")
+    return connectors
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
+              help="A rulebook (file or directory, repeatable): tells whether the actor is staff or a customer.")
+def inspect(files: tuple[str, ...], rules: tuple[str, ...]) -> None:
+    """Print as JSON what ticketwarden sees in recorded deliveries FILES, reading no tracker:
+    tracker, event kind, ticket, actor, changes and the comment with its visibility; one object
+    per file, a list for several. FILES are raw webhook bodies or recorded requests
+    ({"body": ..., "headers": ...}). Exit 1 when a file is not a delivery (the others are printed).
+    """
+    import json
+
+    from ticketwarden.inspect import inspect_files
+
+    try:
+        staff = load_paths(rules).staff if rules else None
+    except RulebookInvalid as exc:
+        raise click.ClickException("the rulebook does not load:\n" + str(exc)) from exc
+    shown, errors = inspect_files(files, staff)
+    for error in errors:
+        click.echo(error, err=True)
+    if shown or len(files) > 1:
+        click.echo(json.dumps(shown if len(files) > 1 else shown[0], indent=2, ensure_ascii=False))
+    sys.exit(1 if errors else 0)
 
 
 @main.group()
@@ -176,15 +256,18 @@ _DB_OPTION = click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", 
 
 @sla.command("show")
 @click.argument("ticket")
-@click.option("--tracker", default="redmine", show_default=True, type=click.Choice(["redmine", "jira"]))
+@_TRACKER_OPTION
 @_RULES_OPTION
 @_DB_OPTION
-def sla_show(ticket: str, tracker: str, rules: tuple[str, ...], database_url: str | None) -> None:
-    """Each SLA clock of TICKET: its state and its timeline in the calendar's local time."""
+def sla_show(ticket: str, tracker: str | None, rules: tuple[str, ...], database_url: str | None) -> None:
+    """Each SLA clock of TICKET (42, #42 or SUP-42): its state and its timeline in the
+    calendar's local time."""
     from ticketwarden.clock import utcnow
     from ticketwarden.sla import show
 
-    for line in show(_sla_book(rules), _store(database_url), tracker, ticket.lstrip("#"), utcnow()):
+    book, store = _sla_book(rules), _store(database_url)
+    ref = _ticket(store, ticket, tracker)
+    for line in show(book, store, ref.tracker, ref.id, utcnow(), str(ref)):
         click.echo(line)
 
 

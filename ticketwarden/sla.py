@@ -132,11 +132,12 @@ def recalc(book: SlaBook, store: Store, now: datetime, apply: bool) -> list[str]
     return lines
 
 
-def show(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetime) -> list[str]:
-    """Each clock of a ticket with its timeline, in the calendar's local time."""
+def show(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetime, label: str = "") -> list[str]:
+    """Each clock of a ticket with its timeline, in the calendar's local time; `label` is how
+    the person named the ticket (a Jira key rather than the id the clocks are stored under)."""
     rows = store.clocks_for(tracker, ticket_id)
     if not rows:
-        return [f"no SLA clocks for {tracker} ticket {ticket_id}"]
+        return [f"no SLA clocks for {label or f'{tracker} ticket {ticket_id}'}"]
     lines = []
     for row in rows:
         clock = row.clock
