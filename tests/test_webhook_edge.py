@@ -8,6 +8,7 @@ import json
 from ticketwarden.clock import utcnow
 from ticketwarden.service import StoreIntake
 from ticketwarden.store import Store, create_db_engine
+from webhooks import DEFAULT_MAX_BODY
 from webhooks.app import WebhookSettings, create_app
 
 TOKEN = "edge-token"
@@ -90,6 +91,15 @@ def test_jira_without_a_secret_takes_the_url_token_or_nothing(sqlite_store):
     assert web.post("/webhooks/jira?token=nope", json=created).status_code == 403
     accepted = web.post(f"/webhooks/jira?token={TOKEN}", json=created)
     assert accepted.status_code == 202 and accepted.get_json()["event"] == "jira:issue:10001:created"
-    oversized = web.post(f"/webhooks/jira?token={TOKEN}", json=dict(created, pad="x" * (2 * 1024 * 1024)))
+    oversized = web.post(f"/webhooks/jira?token={TOKEN}", json=dict(created, pad="x" * DEFAULT_MAX_BODY))
     assert oversized.status_code == 413
     assert [row["source"] for row in sqlite_store.inbox_rows()] == ["jira"]
+
+
+def test_a_jira_issue_with_a_long_description_fits_the_default_limit(sqlite_store):
+    """Jira sends the whole issue: a 3 MiB description is an ordinary body, not an attack."""
+    updated = {"timestamp": 1, "webhookEvent": "jira:issue_updated",
+               "issue": {"id": "10002", "key": "SUP-2", "fields": {"description": "log line\n" * 350_000}}}
+    assert len(json.dumps(updated)) > 3 * 1024 * 1024
+    accepted = client(sqlite_store).post(f"/webhooks/jira?token={TOKEN}", json=updated)
+    assert accepted.status_code == 202, accepted.get_json()

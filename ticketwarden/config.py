@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from webhooks import DEFAULT_MAX_BODY
+
 DEFAULT_BIND = "127.0.0.1:8080"
 SECRET_FIELDS = ("redmine_api_key", "webhook_token", "redmine_webhook_secret", "admin_token", "jira_webhook_secret",
                  "jira_api_token", "jira_personal_token", "reports_token")
@@ -44,7 +46,7 @@ class Settings:
     jira_api_token: str = field(default="", repr=False)
     jira_personal_token: str = field(default="", repr=False)
     jira_private_visibility: str = ""
-    max_body: int = 1024 * 1024
+    max_body: int = DEFAULT_MAX_BODY
     poll_interval: float = 60.0
     poll_overlap: float = 60.0
     poll_lookback: float = 600.0

@@ -18,11 +18,11 @@ from werkzeug.exceptions import HTTPException
 from connector.errors import PayloadError
 from connector.jira_payloads import classify as classify_jira
 from connector.redmine_payloads import classify as classify_redmine
+from webhooks import DEFAULT_MAX_BODY
 from webhooks.signatures import SignatureError, token_matches, verify_signature
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BODY = 1024 * 1024
 # Headers never stored nor logged: they carry credentials.
 SECRET_HEADERS = frozenset({"authorization", "x-ticketwarden-token", "cookie", "x-redmine-api-key"})
 
