@@ -51,7 +51,8 @@ def resolve_ticket(store: Store, text: str, tracker: str | None = None) -> Ticke
         return TicketRef("redmine", number, wanted)
     if tracker is not None:
         return _ref(store, tracker, number)
-    candidates = [_ref(store, known, number) for known in store.trackers_of(number) if known in TRACKERS]
+    stored = store.trackers_of(number)
+    candidates = [_ref(store, known, number) for known in TRACKERS if known in stored]
     if len(candidates) > 1:
         listed = ", ".join(str(candidate) for candidate in candidates)
         raise TicketNotFound(f"ticket {number} is ambiguous: {listed}; say which with --tracker redmine|jira "
