@@ -24,7 +24,8 @@ def test_version():
 
 
 def test_every_command_has_help():
-    for command in ([], ["serve"], ["check"], ["migrate"], ["version"]):
+    for command in ([], ["serve"], ["check"], ["migrate"], ["version"], ["explain"], ["records"], ["replay"],
+                    ["inspect"], ["sla", "show"]):
         result = CliRunner().invoke(main, [*command, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
 

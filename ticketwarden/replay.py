@@ -65,6 +65,10 @@ def replay(rulebook: Rulebook, items: Iterable[ReplayItem],
             report.unreadable += 1
             report.lines.append(f"{item.label}: cannot replay offline: {exc}; replay it without --offline")
             continue
+        except NotADelivery as exc:  # offline, a stored body the payload code no longer reads
+            report.unreadable += 1
+            report.lines.append(f"{item.label}: not a recognised delivery: {exc}")
+            continue
         report.events += 1
         header = f"{item.label}: {event.id}"
         if ticket is None:

@@ -191,6 +191,13 @@ def test_replay_of_stored_jira_events(fake: FakeJira, service: Application, tmp_
     assert [c.text for c in fake.issue(incident.key).comments] == [
         f"ticketwarden: incident {incident.key} received."]  # replay wrote nothing
 
+    # A recorded Jira webhook body, names read from the stand-in Jira.
+    recorded = PLUGIN_OPENED.parent.parent / "jira" / "cloud-issue-created.json"
+    from_file = run(service, "replay", "--rules", str(public), str(recorded), env=jira)
+    assert from_file.exit_code == 0, from_file.output
+    assert from_file.stdout.splitlines()[:2] == [
+        f"{recorded}: jira:issue:10021:created on KAN-22 at 2024-12-29T03:11:23.659000+00:00", "  would: nothing"]
+
     # Both trackers, no tracker configured: refused, with what to set; offline: both replayed.
     refused = run(service, "replay", "--rules", str(public))
     assert refused.exit_code == 2 and "(or replay without any tracker: --offline)" in refused.stderr
