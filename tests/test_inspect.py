@@ -12,12 +12,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import EXAMPLE_RULEBOOK, ROOT
 from ticketwarden.cli import main
 
 PAYLOADS = Path(__file__).parent / "payloads"
 RECORDED = sorted(PAYLOADS.glob("redmine/*.json")) + sorted(PAYLOADS.glob("jira/*.json"))
-JIRA_RULEBOOK = ROOT / "examples" / "rulebooks" / "jira-support.yaml"
+
+
+def rulebook(folder: Path, staff: str) -> str:
+    """A rule file whose `staff` section is `staff` (what inspect looks at in a rulebook)."""
+    path = folder / "rules.yaml"
+    path.write_text(f"version: 1\nstaff: {staff}\nrules:\n  - name: noted\n    on: [ticket.commented]\n"
+                    f"    then: [{{comment: {{private: true, body: noted}}}}]\n")
+    return str(path)
 
 
 def inspect(*args: str) -> tuple[int, str, str]:
@@ -84,11 +90,11 @@ def test_a_jira_cloud_comment_and_its_visibility(tmp_path: Path) -> None:
     assert [item["comment"]["visibility"] for item in json.loads(out)] == ["private", "private"]
 
 
-def test_a_redmine_journal_with_a_status_change() -> None:
+def test_a_redmine_journal_with_a_status_change(tmp_path: Path) -> None:
     """The plugin's journal: status New -> Feedback with a note and two custom fields. Offline,
     the journal's old status is an id the delivery does not name: shown as is, and said so."""
     path = PAYLOADS / "redmine" / "plugin-issue-updated-status-note-field.json"
-    code, out, _ = inspect(str(path), "--rules", str(EXAMPLE_RULEBOOK))
+    code, out, _ = inspect(str(path), "--rules", rulebook(tmp_path, "{roles: [Manager, Developer]}"))
     shown = json.loads(out)
     assert code == 0
     assert (shown["tracker"], shown["shape"], shown["event"]) == ("redmine", "plugin", "redmine:issue:3:journal:7")
@@ -107,14 +113,18 @@ def test_a_redmine_journal_with_a_status_change() -> None:
         in shown["notes"]
 
 
-def test_the_actor_is_staff_or_customer_when_the_rulebook_can_tell() -> None:
-    """The Jira example tells staff by e-mail domain: the Data Center user's address says it."""
+@pytest.mark.parametrize(("staff", "role"), [("{email_domains: [example.com]}", "customer"),
+                                           ("{email_domains: [example.test]}", "staff"),
+                                           ("{logins: [jdoe], groups: [support-staff]}", "staff")])
+def test_the_actor_is_staff_or_customer_when_the_rulebook_can_tell(tmp_path: Path, staff: str, role: str) -> None:
+    """Staff by e-mail domain or login: the Data Center user's address and login say it (their
+    groups do not matter once the login does)."""
     path = PAYLOADS / "jira" / "dc-issue-updated-custom-field.json"
-    code, out, _ = inspect(str(path), "--rules", str(JIRA_RULEBOOK))
+    code, out, _ = inspect(str(path), "--rules", rulebook(tmp_path, staff))
     shown = json.loads(out)
     assert code == 0
     assert shown["actor"] == {"id": "JIRAUSER10100", "login": "jdoe", "name": "John Doe",
-                              "email": "jdoe@example.test", "role": "customer"}
+                              "email": "jdoe@example.test", "role": role}
     assert shown["changes"][1]["field"] == "cf:Failure origin" and shown["changes"][1]["field_id"] == ""
     assert any("names the custom field but not its id" in note for note in shown["notes"])
 
