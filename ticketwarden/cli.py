@@ -227,7 +227,7 @@ def inspect(files: tuple[str, ...], rules: tuple[str, ...]) -> None:
     for error in errors:
         click.echo(error, err=True)
     if shown or len(files) > 1:
-        click.echo(json.dumps(shown if len(files) > 1 else shown[0], indent=2, ensure_ascii=False))
+        click.echo(json.dumps(shown if len(files) > 1 else shown[0], indent=2, ensure_ascii=False, default=str))
     sys.exit(1 if errors else 0)
 
 
