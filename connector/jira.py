@@ -61,6 +61,7 @@ class JiraConnector:
         self._me: Person | None = None
         self._groups: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._roles: dict[str, tuple[float, dict[str, set[str]]]] = {}
+        self._people: dict[str, Person] = {}  # people changelogs name by id, as Jira tells who they are
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -142,17 +143,46 @@ class JiraConnector:
         return dataclasses.replace(ticket, author=self._with_groups(ticket.author),
                                    assignee=self._with_groups(ticket.assignee))
 
-    def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
+    def normalize(self, body: dict[str, Any], received_at: datetime | None = None) -> tuple[Event, Ticket | None]:
         """The Event of a stored delivery and the ticket as Jira has it now (people with
-        their groups, which staff rules may look at)."""
-        event = event_from_body(body, self.field_names())
+        their groups, which staff rules may look at). `received_at`: when the delivery came,
+        its time if Jira sent none."""
+        event = event_from_body(body, self.field_names(), received_at=received_at)
         if not event.triggers:
             return event, None
         issue = self.fetch_issue(event.ticket_id)
         if issue is None:
             return dataclasses.replace(event, actor=self._with_groups(event.actor)), None
         ticket = self._with_people(ticket_from_issue(issue, self.url, self.field_names()))
-        return dataclasses.replace(event, actor=self._person(event.actor, ticket.project)), ticket
+        return self._with_change_people(
+            dataclasses.replace(event, actor=self._person(event.actor, ticket.project)), ticket), ticket
+
+    def _with_change_people(self, event: Event, ticket: Ticket) -> Event:
+        """The people a change names (by accountId on Cloud, by user key on Data Center) with
+        their logins and names, so `assignee changed_to jdoe` holds whichever Jira names them by."""
+        known = {ref: who for who in (ticket.assignee, ticket.author, event.actor) if who is not None
+                 for ref in (who.id, who.login) if ref}
+        changes = tuple(dataclasses.replace(change, old_person=self._resolved(change.old_person, known),
+                                            new_person=self._resolved(change.new_person, known))
+                        if change.old_person or change.new_person else change for change in event.changes)
+        return dataclasses.replace(event, changes=changes)
+
+    def _resolved(self, who: Person | None, known: dict[str, Person]) -> Person | None:
+        """Someone a changelog names by id alone, as the ticket knows them or Jira tells (GET /user)."""
+        if who is None or who.id in known:
+            return known.get(who.id) if who is not None else None
+        cached = self._people.get(who.id)
+        if cached is None:
+            params = {"accountId": who.id} if self.cloud else {"key": who.id}
+            try:
+                found: Any = self._call(lambda: self._client()._get_json("user", params=params))
+                cached = person(found) or who
+            except TrackerError as exc:
+                if exc.transient:
+                    raise
+                cached = who  # not visible to ticketwarden's account: known by id and display name
+            self._people[who.id] = cached
+        return dataclasses.replace(cached, name=cached.name or who.name)
 
     def _person(self, who: Person | None, project: str) -> Person | None:
         """Someone with their Jira groups and their roles in the project (what staff rules look at)."""

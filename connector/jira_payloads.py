@@ -19,19 +19,28 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from connector.errors import PayloadError
-from rules.model import Change, Comment, Event, Person, Ticket
+from rules.changes import fold, split_values
+from rules.model import Change, Comment, Event, Person, SlaCycle, Ticket, TrackerSla
 
 KIND = "jira"
 ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
 COMMENT_EVENTS = ("comment_created", "comment_updated", "comment_deleted")
-# Standard fields whose changes rules know by another name.
+# Standard fields whose changes rules know by another name (keys in lower case: a Cloud item's
+# fieldId, else its field name). Components are `components` on Cloud and `Component` on Data
+# Center, fix versions `fixVersions` and `Fix Version`.
 _FIELDS = {"status": "status", "priority": "priority", "assignee": "assignee", "summary": "subject",
            "description": "description", "issuetype": "tracker", "project": "project", "labels": "labels",
-           "reporter": "author", "resolution": "resolution", "duedate": "due_date", "components": "components"}
+           "reporter": "author", "resolution": "resolution", "duedate": "due_date", "components": "category",
+           "component": "category", "fixversions": "fix_versions", "fix version": "fix_versions"}
+# Multi-value standard fields, and how a changelog side joins their values (None: with spaces).
+_JOINED = {"labels": None, "category": ",", "fix_versions": ","}
+_PEOPLE = ("assignee", "author")
+_ID_LIST = re.compile(r"^\[(.*)\]$")  # `from` / `to` of a multi-value field: "[10000, 10001]"
 _COMMENT_ISSUE = re.compile(r"/issue/(\d+)/comment/")
 
 
@@ -131,31 +140,64 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def person(raw: Any) -> Person | None:
-    """Cloud users have `accountId`; Server/DC users `name` (the login) and `key`."""
+    """Cloud users have `accountId` (and no e-mail address, unless their privacy settings show
+    it); Server/DC users `name` (the login) and `key`, and some Data Center payloads only `self`
+    (`.../rest/api/2/user?username=jdoe`), which then names them."""
     if not isinstance(raw, dict):
         return None
-    ident = raw.get("accountId") or raw.get("key") or raw.get("name")
+    query = parse_qs(urlsplit(str(raw.get("self") or "")).query)
+    account = raw.get("accountId") or (query.get("accountId") or [""])[0]
+    login = raw.get("name") or (query.get("username") or [""])[0]
+    ident = account or raw.get("key") or (query.get("key") or [""])[0] or login
     if not ident:
         return None
-    return Person(str(ident), str(raw.get("name") or raw.get("accountId") or ""), str(raw.get("displayName", "")),
-                  str(raw.get("emailAddress", "")))
+    return Person(str(ident), str(login or account), str(raw.get("displayName") or ""),
+                  str(raw.get("emailAddress") or ""))
+
+
+# Atlassian Document Format nodes that hold blocks (each its own line) rather than inline text.
+_BLOCKS = frozenset({"doc", "paragraph", "heading", "blockquote", "codeBlock", "bulletList", "orderedList",
+                     "listItem", "panel", "rule", "table", "tableRow", "tableHeader", "tableCell", "mediaSingle",
+                     "mediaGroup", "expand", "nestedExpand", "taskList", "taskItem", "decisionList",
+                     "decisionItem", "blockCard", "embedCard"})
 
 
 def text_of(value: Any) -> str:
-    """Plain text of a v2 string or a v3 Atlassian Document Format node."""
+    """Plain text of a v2 string or a v3 Atlassian Document Format node: each paragraph, list
+    item and hard break on its own line, and mentions as `@Display Name` (a rule may look
+    for who was asked)."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        if value.get("type") == "text":
-            return str(value.get("text", ""))
-        parts = [text_of(child) for child in value.get("content", [])]
-        joiner = "\n" if value.get("type") in ("doc",) else ""
-        return joiner.join(parts)
+        return _adf_text(value)
     if isinstance(value, list):
         return "".join(text_of(item) for item in value)
     return str(value)
+
+
+def _adf_text(node: Mapping[str, Any]) -> str:
+    kind, attrs = node.get("type"), node.get("attrs") or {}
+    if kind == "text":
+        return str(node.get("text", ""))
+    if kind == "hardBreak":
+        return "\n"
+    if kind == "mention":
+        name = str(attrs.get("text") or attrs.get("displayName") or attrs.get("id") or "")
+        return name if name.startswith("@") else f"@{name}"
+    if kind in ("emoji", "status"):
+        return str(attrs.get("text") or attrs.get("shortName") or "")
+    if kind in ("inlineCard", "blockCard", "embedCard"):
+        return str(attrs.get("url") or "")
+    children = [child for child in node.get("content") or [] if isinstance(child, dict)]
+    if kind in ("bulletList", "orderedList"):
+        first = int(attrs.get("order") or 1)
+        marks = [f"{first + index}. " if kind == "orderedList" else "- " for index in range(len(children))]
+        return "\n".join(mark + _adf_text(child).replace("\n", "\n  ") for mark, child in zip(marks, children,
+                                                                                             strict=True))
+    joiner = "\n" if any(child.get("type") in _BLOCKS for child in children) else ""
+    return joiner.join(_adf_text(child) for child in children)
 
 
 def field_value(value: Any) -> Any:
@@ -194,6 +236,7 @@ def ticket_from_issue(issue: Mapping[str, Any], base_url: str, field_names: Mapp
     for ident, label in names.items():
         if label == "Request participants" and isinstance(fields.get(ident), list):
             participants = tuple(p for p in (person(user) for user in fields[ident]) if p is not None)
+    slas = tuple(sla for ident in present if (sla := tracker_sla(fields[ident], ident)) is not None)
     status = fields.get("status") or {}
     project = fields.get("project") or {}
     key = str(issue.get("key", issue.get("id")))
@@ -207,33 +250,158 @@ def ticket_from_issue(issue: Mapping[str, Any], base_url: str, field_names: Mapp
         updated=parse_time(fields.get("updated")), closed=parse_time(fields.get("resolutiondate")),
         is_closed=(status.get("statusCategory") or {}).get("key") == "done",
         labels=tuple(str(label) for label in fields.get("labels") or ()), participants=participants,
-        categories=tuple(str(c.get("name")) for c in fields.get("components") or () if c.get("name")),
-        custom_fields=custom, custom_field_ids=ids,
+        categories=_names(fields.get("components")), fix_versions=_names(fields.get("fixVersions")),
+        custom_fields=custom, custom_field_ids=ids, tracker_slas=slas,
     )
 
 
-def _change(item: Mapping[str, Any], field_names: Mapping[str, str]) -> Change:
+def _names(items: Any) -> tuple[str, ...]:
+    """The names of components or versions as an issue lists them."""
+    return tuple(str(item["name"]) for item in items or () if isinstance(item, dict) and item.get("name"))
+
+
+def tracker_sla(value: Any, field_id: str = "") -> TrackerSla | None:
+    """A Jira Service Management SLA field's value (`{"id", "name", "ongoingCycle",
+    "completedCycles"}`, times as `{"epochMillis", "iso8601", ...}`, durations as `{"millis",
+    "friendly"}`); None for any other value."""
+    if not isinstance(value, dict) or not value.get("name") or \
+            not ({"ongoingCycle", "completedCycles"} & set(value)):
+        return None
+    completed = tuple(cycle for raw in value.get("completedCycles") or [] if (cycle := _cycle(raw)) is not None)
+    return TrackerSla(str(value["name"]), _cycle(value.get("ongoingCycle")), completed, field_id)
+
+
+def _cycle(raw: Any) -> SlaCycle | None:
+    if not isinstance(raw, dict):
+        return None
+    calendar = raw.get("withinCalendarHours")
+    return SlaCycle(start=_sla_time(raw.get("startTime")), stop=_sla_time(raw.get("stopTime")),
+                    breach_at=_sla_time(raw.get("breachTime")), breached=raw.get("breached") is True,
+                    paused=raw.get("paused") is True, within_calendar_hours=calendar if isinstance(calendar, bool)
+                    else None, goal=_millis(raw.get("goalDuration")), elapsed=_millis(raw.get("elapsedTime")),
+                    remaining=_millis(raw.get("remainingTime")))
+
+
+def _sla_time(raw: Any) -> datetime | None:
+    if isinstance(raw, dict):
+        return parse_time(raw.get("epochMillis")) or parse_time(raw.get("iso8601"))
+    return parse_time(raw)
+
+
+def _millis(raw: Any) -> timedelta | None:
+    value = raw.get("millis") if isinstance(raw, dict) else raw
+    return timedelta(milliseconds=value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
+
+
+def _change(item: Mapping[str, Any], field_names: Mapping[str, str], fields: Mapping[str, Any]) -> Change:
+    """One changelog item as a Change; `fields` (the issue after it) tells which custom fields
+    hold several values or a person."""
     field_id = str(item.get("fieldId") or "")
     name = str(item.get("field") or field_id)
-    old = item.get("fromString") if item.get("fromString") is not None else item.get("from")
-    new = item.get("toString") if item.get("toString") is not None else item.get("to")
+    old, new = _display(item, "from"), _display(item, "to")
     if field_id.startswith("customfield_") or item.get("fieldtype") == "custom":
         if not field_id:  # Server/DC items name the field only: find its id when the name is unique
             ids = [ident for ident, label in field_names.items() if label == name]
             field_id = ids[0] if len(ids) == 1 else ""
-        label = field_names.get(field_id, name) if field_id else name
-        return Change(f"cf:{label}", _text(old), _text(new), field_id=field_id)
-    standard = _FIELDS.get(field_id or name.lower(), (field_id or name).lower())
+        label = f"cf:{field_names.get(field_id, name) if field_id else name}"
+        current = fields.get(field_id) if field_id else None
+        if isinstance(current, list) or _ID_LIST.match(str(item.get("from") or item.get("to") or "")):
+            return _values_change(label, item, ",", field_id)
+        if _is_user(current):
+            return _people_change(label, item, field_id)
+        return Change(label, _text(old), _text(new), field_id=field_id)
+    standard = _FIELDS.get((field_id or name).lower(), (field_id or name).lower())
+    if standard in _JOINED:
+        return _values_change(standard, item, _JOINED[standard])
+    if standard in _PEOPLE:
+        return _people_change(standard, item)
     return Change(standard, _text(old), _text(new))
+
+
+def _display(item: Mapping[str, Any], side: str) -> Any:
+    """A side's display text (`fromString`), else its raw value (`from`)."""
+    text = item.get(f"{side}String")
+    return text if text is not None else item.get(side)
+
+
+def _values_change(field: str, item: Mapping[str, Any], separator: str | None, field_id: str = "") -> Change:
+    """A multi-value field's item: the values each side joins, compared by id where the item
+    lists ids in the same order as the names (so a renamed option is not a new value)."""
+    before, after = _side_values(item, "from", separator), _side_values(item, "to", separator)
+    keys_before, keys_after = {key for key, _ in before}, {key for key, _ in after}
+    return Change(field, _text(_display(item, "from")), _text(_display(item, "to")), field_id,
+                  added=tuple(value for key, value in after if key not in keys_before),
+                  removed=tuple(value for key, value in before if key not in keys_after))
+
+
+def _side_values(item: Mapping[str, Any], side: str, separator: str | None) -> list[tuple[str, str]]:
+    """(id or name, name) of each value a side joins."""
+    names = split_values(_text(_display(item, side)), separator)
+    raw = str(item.get(side) or "")
+    listed = _ID_LIST.match(raw)
+    ids = split_values(listed[1], ",") if listed else ((raw,) if raw and item.get(f"{side}String") else ())
+    keys = ids if len(ids) == len(names) else names
+    return list(zip(keys, names, strict=True))
+
+
+def _is_user(value: Any) -> bool:
+    """A user picker's value: a user object (Cloud `accountId`, Server `/user?username=`)."""
+    return isinstance(value, dict) and ("accountId" in value or "/user?" in str(value.get("self") or ""))
+
+
+def _people_change(field: str, item: Mapping[str, Any], field_id: str = "") -> Change:
+    """A change of who holds a field: Cloud items give accountIds in `from` / `to` (and a
+    fieldId), Data Center items user keys or logins; the names are the display names."""
+    cloud = bool(item.get("fieldId"))
+    old, new = _change_person(item, "from", cloud), _change_person(item, "to", cloud)
+    return Change(field, _text(_display(item, "from")), _text(_display(item, "to")), field_id,
+                  old_person=old, new_person=new)
+
+
+def _change_person(item: Mapping[str, Any], side: str, cloud: bool) -> Person | None:
+    ident = _text(item.get(side))
+    if ident is None:
+        return None
+    return Person(ident, ident if cloud else "", str(item.get(f"{side}String") or ""))
+
+
+def _current_values(fields: Mapping[str, Any], field_names: Mapping[str, str]) -> dict[str, list[str]]:
+    """Each multi-value field's values on the issue after the change (to show whole sets)."""
+    current = {"labels": [str(label) for label in fields.get("labels") or []],
+               "category": list(_names(fields.get("components"))),
+               "fix_versions": list(_names(fields.get("fixVersions")))}
+    for ident, value in fields.items():
+        if ident.startswith("customfield_") and isinstance(value, list):
+            current[f"cf:{field_names.get(ident, ident)}"] = [str(field_value(item)) for item in value]
+    return current
 
 
 def _text(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def _moment(body: Mapping[str, Any], received_at: datetime | None) -> datetime:
+    """When it happened: the webhook's `timestamp` (the poller's changelog or comment time),
+    else when ticketwarden received it, else the comment's or the issue's own time."""
+    poll = body.get("poll")
+    source = poll if isinstance(poll, dict) else body
+    fields = (source.get("issue") or {}).get("fields") or {}
+    comment, changelog = source.get("comment") or {}, source.get("changelog") or {}
+    stated = parse_time(changelog.get("created") or comment.get("created") or fields.get("created")) if poll \
+        else parse_time(body.get("timestamp"))
+    moment = stated or received_at or parse_time(comment.get("created")) or parse_time(fields.get("updated")) \
+        or parse_time(fields.get("created"))
+    if moment is None:
+        raise PayloadError("the delivery says nothing of when it happened (no `timestamp`) and its time of "
+                           "receipt is unknown")
+    return moment
+
+
 def event_from_body(body: Mapping[str, Any], field_names: Mapping[str, str] | None = None,
-                    identifier: str | None = None) -> Event:
-    """The Event of a stored delivery (webhook or poll)."""
+                    identifier: str | None = None, received_at: datetime | None = None) -> Event:
+    """The Event of a stored delivery (webhook or poll). `received_at`, when ticketwarden
+    received it, is its time if Jira sent none (`timestamp`), never the epoch."""
     delivery = classify(body, identifier)
     names = field_names or {}
     if "poll" in body:
@@ -241,18 +409,18 @@ def event_from_body(body: Mapping[str, Any], field_names: Mapping[str, str] | No
         changelog, comment = poll.get("changelog"), poll.get("comment")
         actor = person((changelog or {}).get("author") or (comment or {}).get("author") or
                        ((poll.get("issue") or {}).get("fields") or {}).get("reporter"))
-        at = parse_time((changelog or {}).get("created") or (comment or {}).get("created") or
-                        ((poll.get("issue") or {}).get("fields") or {}).get("created"))
+        fields = (poll.get("issue") or {}).get("fields") or {}
     else:
         changelog, comment = body.get("changelog"), body.get("comment")
         actor = person(body.get("user") or (comment or {}).get("author"))
-        at = parse_time(body.get("timestamp")) or parse_time((comment or {}).get("created"))
-    at = at or datetime(1970, 1, 1, tzinfo=UTC)
+        fields = (body.get("issue") or {}).get("fields") or {}
+    at = _moment(body, received_at)
     if delivery.action in ("deleted", "ignored"):
         return Event(delivery.dedup_key, KIND, delivery.issue_id, frozenset(), at, actor)
     if delivery.action == "created":
         return Event(delivery.dedup_key, KIND, delivery.issue_id, frozenset({"ticket.created"}), at, actor)
-    changes = tuple(_change(item, names) for item in (changelog or {}).get("items") or [])
+    changes = fold([_change(item, names, fields) for item in (changelog or {}).get("items") or []],
+                   _current_values(fields, names))
     note = None
     if comment and comment.get("id"):
         private = bool(comment.get("visibility")) or _internal(comment)
@@ -343,9 +511,20 @@ def _restore(fields: dict[str, Any], item: Mapping[str, Any], side: str, categor
         fields[ident] = text or ""
     elif ident == "labels":
         fields["labels"] = str(text or "").split()
+    elif _FIELDS.get(ident.lower()) in ("category", "fix_versions"):
+        _restore_names(fields, "components" if _FIELDS[ident.lower()] == "category" else "fixVersions", item, side)
     elif ident == "duedate":
         fields["duedate"] = raw
     elif ident.startswith("customfield_"):
         current = fields.get(ident)
         fields[ident] = ({"value": text} if text else None) if isinstance(current, dict) or current is None \
             else (text or None)
+
+
+def _restore_names(fields: dict[str, Any], key: str, item: Mapping[str, Any], side: str) -> None:
+    """Components or versions as they were on `side` of an item (one per value or joined)."""
+    other = "to" if side == "from" else "from"
+    gone = set(split_values(_text(_display(item, other)), ","))
+    names = [name for name in _names(fields.get(key)) if name not in gone]
+    names += [name for name in split_values(_text(_display(item, side)), ",") if name not in names]
+    fields[key] = [{"name": name} for name in names]

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.errors import PayloadError, UnknownReference
+from rules.changes import of_details
 from rules.model import Change, Comment, Event, Person, Ticket
 
 KIND = "redmine"
@@ -233,12 +234,14 @@ def event_from_body(body: dict[str, Any], vocabulary: Vocabulary) -> Event:
     if journal is None:  # an update delivered without its journal says nothing we can act on
         return Event(event_id, KIND, str(delivery.issue_id), frozenset(),
                      parse_time(issue.get("updated_on")) or _epoch())
-    _, cf_ids = custom_fields(issue)
+    cf_values, cf_ids = custom_fields(issue)
     cf_names = {ident: name for name, ident in cf_ids.items()}
     changes = tuple(
         change for detail in journal.get("details") or []
         if (change := _change(detail, vocabulary, cf_names)) is not None
     )
+    # A multi-value custom field's journal has one detail per value added or removed: one change of the set.
+    changes = of_details(changes, {f"cf:{name}": value for name, value in cf_values.items() if isinstance(value, list)})
     notes = journal.get("notes") or ""
     comment = Comment(notes, bool(journal.get("private_notes"))) if notes.strip() else None
     triggers: set[str] = set()

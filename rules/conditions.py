@@ -6,9 +6,14 @@ Grammar (one condition per string; a list of conditions is an implicit AND):
     field in (a, b, "c d")      field not in (a, b)
     field is empty              field is not empty
     field changed               field changed_to value     field changed_from value
+    field contains value        field added value          field removed value
     - any: [cond, ...]          - all: [cond, ...]          - not: cond
 
-Text compares case-insensitively; `<`/`>` compare numbers, ISO dates or (for `age`) durations.
+Text compares case-insensitively; `<`/`>` compare numbers, ISO dates or (for `age` and the
+durations of Jira Service Management's SLAs) durations. Multi-value fields (labels, components,
+fix versions, multi-selects) are sets: `contains` tests the ticket's values, `added` / `removed`
+what the change brought and took away, and `changed_to` / `changed_from` a value that came
+(went). People compare by id, login or display name, in the ticket and in its changes.
 Values of fields with a declared vocabulary (statuses, priorities, ... and custom fields with
 `values`) are checked at load, so `status = Feedbak` is an error, not a rule that never fires.
 """
@@ -21,13 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rules import jsm
 from rules.durations import DurationError, parse_duration
-from rules.model import Event, Person, Ticket
+from rules.model import Change, Event, Person, Ticket
 
 STANDARD_FIELDS = (
     "project", "tracker", "type", "status", "priority", "assignee", "author", "subject",
-    "description", "labels", "category", "created", "updated", "age", "actor", "actor_role", "author_role",
-    "comment", "comment_visibility", "sla.policy",
+    "description", "labels", "category", "fix_versions", "created", "updated", "age", "actor", "actor_role",
+    "author_role", "comment", "comment_visibility", "sla.policy",
 )
 # Facts an event carries about a related issue (see Event.related), by prefix.
 RELATED_FIELDS = {
@@ -43,14 +49,18 @@ _VOCABULARY_OF = {"status": "statuses", "priority": "priorities", "tracker": "tr
 _HEAD = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.-]*)\s*(?P<rest>.*?)\s*$", re.S)
 SLA_STATES = ("running", "paused", "met", "breached")
 _OPERATOR = re.compile(
-    r"^(?P<op>is\s+not\s+empty|is\s+empty|not\s+in|in|changed_to|changed_from|changed"
-    r"|~=|!=|<=|>=|=|<|>)(?P<value>.*)$",
+    r"^(?P<op>is\s+not\s+empty|is\s+empty|not\s+in|in|changed_to|changed_from|changed|contains(?=\s)"
+    r"|added(?=\s)|removed(?=\s)|~=|!=|<=|>=|=|<|>)(?P<value>.*)$",
     re.S,
 )
 ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
     ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
 }
+DURATION_OPS: dict[str, Callable[[Any, Any], bool]] = {**ORDER_OPS, "=": lambda a, b: a == b,
+                                                       "!=": lambda a, b: a != b}
+CHANGE_OPS = ("changed", "changed_to", "changed_from", "added", "removed")
+TEXT_FIELDS = ("subject", "description", "comment")  # free text: `~=` searches it, `contains` does not
 
 
 class ConditionSyntaxError(ValueError):
@@ -125,10 +135,13 @@ def parse_condition(text: str, context: ConditionContext) -> Condition:
                                        f"measures (known: {', '.join(context.measures)})")
     elif _sla_state_policy(name, context) is not None or related_field(name):
         pass
+    elif name.startswith(jsm.PREFIX) and not custom:
+        _check_jsm_name(name)
     elif not custom and name not in STANDARD_FIELDS:
         policies = [f"sla.{policy}" for policy in context.sla_policies or ()]
         related = [f"{prefix}.{name}" for prefix, names in RELATED_FIELDS.items() for name in names]
-        known = ", ".join(sorted(set(STANDARD_FIELDS) | set(context.custom_fields) | set(policies) | set(related)))
+        known = ", ".join(sorted(set(STANDARD_FIELDS) | set(context.custom_fields) | set(policies) | set(related)
+                                 | {"jsm.NAME", "jsm.NAME.FACT"}))
         raise ConditionSyntaxError(f"unknown field {name!r} (known: {known})")
     match = _OPERATOR.match(rest)
     if not match:
@@ -136,6 +149,12 @@ def parse_condition(text: str, context: ConditionContext) -> Condition:
     op = " ".join(match["op"].split())
     if match["value"][:1] in ("=", "<", ">", "~", "!"):
         raise ConditionSyntaxError(f"unknown operator {op + match['value'].split()[0]!r} in {text!r}")
+    if op in CHANGE_OPS and _jsm_fact(name, custom):
+        raise ConditionSyntaxError(f"{name!r} is what JSM shows of its SLA now, not a change of the ticket: "
+                                   f"compare it instead, e.g. `{name} = ...`")
+    if op == "contains" and name in TEXT_FIELDS:
+        raise ConditionSyntaxError(f"`contains` tests the values of a multi-value field; to search the text of "
+                                   f"{name!r} use `~=`, e.g. {name} ~= \"word\"")
     raw = match["value"].strip()
     if op in ("is empty", "is not empty", "changed"):
         if raw:
@@ -162,11 +181,35 @@ def parse_condition(text: str, context: ConditionContext) -> Condition:
     if name == "age":
         if op not in ORDER_OPS:
             raise ConditionSyntaxError("`age` compares with <, <=, > or >= and a duration, e.g. age > 2d")
-        try:
-            duration = parse_duration(values[0])
-        except DurationError as exc:
-            raise ConditionSyntaxError(str(exc)) from exc
+        duration = _duration(values[0])
+    elif _jsm_fact(name, custom) in jsm.DURATION_FACTS and op in DURATION_OPS:
+        duration = _duration(values[0])
     return Condition(text, name, op, values, custom, pattern, duration)
+
+
+def _duration(text: str) -> timedelta:
+    """A duration to compare with; `-30m` is half an hour past (JSM's remaining time after a breach)."""
+    bare = text.strip().lstrip("-")
+    try:
+        span = timedelta(0) if bare in ("", "0") else parse_duration(bare)
+    except DurationError as exc:
+        raise ConditionSyntaxError(str(exc)) from exc
+    return -span if text.strip().startswith("-") else span
+
+
+def _jsm_fact(name: str, custom: bool) -> str | None:
+    """The fact `jsm.NAME.FACT` asks for (None for other fields)."""
+    parsed = None if custom else jsm.parse_name(name)
+    return parsed[1] if parsed else None
+
+
+def _check_jsm_name(name: str) -> None:
+    parsed = jsm.parse_name(name)
+    if parsed is None or parsed[1] not in jsm.FACTS:
+        raise ConditionSyntaxError(
+            f"unknown field {name!r}: a Jira Service Management SLA is `jsm.NAME` or `jsm.NAME.FACT`, NAME in "
+            f"lower case with _ between words (jsm.time_to_resolution.breached), FACT one of: "
+            f"{', '.join(jsm.FACTS)}")
 
 
 def _sla_state_policy(name: str, context: ConditionContext) -> str | None:
@@ -190,6 +233,9 @@ def _check_values(name: str, custom: bool, op: str, values: tuple[str, ...], con
         allowed, kind = ROLES, "role"
     elif name == "comment_visibility":
         allowed, kind = ("public", "private"), "visibility"
+    elif _jsm_fact(name, custom) in ("state", *jsm.BOOLEAN_FACTS):
+        allowed = jsm.STATES if _jsm_fact(name, custom) == "state" else ("true", "false")
+        kind = f"value of {name}"
     elif name == "sla.policy":
         allowed, kind = context.sla_policies, "SLA policy"
     else:
@@ -282,7 +328,7 @@ def evaluate_condition(condition: Condition, facts: Facts) -> tuple[bool, str]:
     if condition.custom and not ref:
         return False, f"{condition.field} has no mapping for {facts.ticket.tracker_kind}"
     op = condition.op
-    if op.startswith("changed"):
+    if op in CHANGE_OPS:
         return _evaluate_change(condition, facts.event, ref)
     values = ticket_values(condition.field, ref, facts)
     shown = "empty" if values is None else " | ".join(values)
@@ -292,11 +338,13 @@ def evaluate_condition(condition: Condition, facts: Facts) -> tuple[bool, str]:
         return values is not None, shown
     if values is None:
         return op in ("!=", "not in"), shown
-    if condition.duration is not None:  # age
-        age = facts.now - facts.ticket.created if facts.ticket.created else None
-        shown = "unknown" if age is None else _short(age)
-        return age is not None and ORDER_OPS[op](age, condition.duration), shown
+    if condition.duration is not None:  # age, or a duration of a JSM SLA
+        span = _span(condition, facts)
+        shown = "unknown" if span is None else _short(span)
+        return span is not None and DURATION_OPS[op](span, condition.duration), shown
     wanted = condition.values
+    if op == "contains":
+        return any(_same(value, wanted[0]) for value in values), shown
     if op in ("=", "in"):
         return any(_same(value, w) for value in values for w in wanted), shown
     if op in ("!=", "not in"):
@@ -306,6 +354,17 @@ def evaluate_condition(condition: Condition, facts: Facts) -> tuple[bool, str]:
         return any(condition.pattern.search(value) for value in values), shown
     pairs = [_ordered(value, wanted[0]) for value in values]
     return any(pair is not None and ORDER_OPS[op](*pair) for pair in pairs), shown
+
+
+def _span(condition: Condition, facts: Facts) -> timedelta | None:
+    """The duration a duration condition compares: the ticket's age, or a JSM SLA's goal,
+    elapsed or remaining time."""
+    if condition.field == "age":
+        return facts.now - facts.ticket.created if facts.ticket.created else None
+    name, fact = jsm.parse_name(condition.field) or ("", "")
+    sla = jsm.find(facts.ticket.tracker_slas, name)
+    value = jsm.fact(sla, fact) if sla is not None else None
+    return value if isinstance(value, timedelta) else None
 
 
 def _short(delta: timedelta) -> str:
@@ -326,6 +385,10 @@ def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] 
         return _as_values(event.related.get(related[0], {}).get(related[1]))
     if name.startswith("sla.") and name != "sla.policy":
         return _as_values(facts.sla_states.get(name[4:]))
+    if name.startswith(jsm.PREFIX):
+        slug, fact = jsm.parse_name(name) or ("", "")
+        sla = jsm.find(ticket.tracker_slas, slug)
+        return _as_values(jsm.fact(sla, fact) if sla is not None else None)
     getters: dict[str, Callable[[], Any]] = {
         "project": lambda: [ticket.project, ticket.project_name],
         "tracker": lambda: ticket.tracker,
@@ -336,6 +399,7 @@ def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] 
         "description": lambda: ticket.description,
         "labels": lambda: list(ticket.labels),
         "category": lambda: list(ticket.categories),
+        "fix_versions": lambda: list(ticket.fix_versions),
         "created": lambda: ticket.created,
         "updated": lambda: ticket.updated,
         "age": lambda: ticket.created,
@@ -363,6 +427,8 @@ def _as_values(value: Any) -> list[str] | None:
         return None
     if isinstance(value, datetime):
         return [value.isoformat()]
+    if isinstance(value, timedelta):
+        return [_short(value)]
     if isinstance(value, (list, tuple)):
         return [str(item) for item in value if item not in (None, "")] or None
     return [str(value)]
@@ -393,6 +459,9 @@ def _as_datetime(text: str) -> datetime:
 
 
 def _evaluate_change(condition: Condition, event: Event, custom_ref: str | None) -> tuple[bool, str]:
+    """`changed`, `changed_to` / `changed_from` and `added` / `removed` against the event's change
+    of the field. A multi-value field's change is a set: `changed_to X` holds when X came (is
+    among the values after and was not before), `changed_from X` when X went."""
     if custom_ref is not None:
         change = event.change_of_custom(custom_ref)
     else:
@@ -400,7 +469,23 @@ def _evaluate_change(condition: Condition, event: Event, custom_ref: str | None)
     if change is None:
         return False, "not changed"
     shown = f"{change.old or 'empty'} → {change.new or 'empty'}"
+    if change.of_values:
+        shown += f" (added: {', '.join(change.added) or 'none'}; removed: {', '.join(change.removed) or 'none'})"
     if condition.op == "changed":
         return True, shown
-    side = change.new if condition.op == "changed_to" else change.old
-    return side is not None and _same(side, condition.values[0]), shown
+    came = condition.op in ("changed_to", "added")
+    return _moved(change, came, condition.values[0]), shown
+
+
+def _moved(change: Change, came: bool, wanted: str) -> bool:
+    """Whether `wanted` is a value the change brought (`came`) or took away: one of the values
+    added or removed for a multi-value field, else the new or old value (a person by id, login
+    or display name). On a single-value field `added` is `changed_to` and `removed` `changed_from`."""
+    if change.of_values:
+        return any(_same(value, wanted) for value in (change.added if came else change.removed))
+    if _same(change.old or "", change.new or "") and change.old_person == change.new_person:
+        return False  # reported, but nothing came or went (a multi-value field reordered)
+    side, person = (change.new, change.new_person) if came else (change.old, change.old_person)
+    if person is not None and person.matches(wanted):
+        return True
+    return side is not None and _same(side, wanted)

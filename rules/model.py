@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -28,6 +28,34 @@ class Person:
         """A person matches their id, login or display name (case-insensitive)."""
         wanted = value.casefold()
         return wanted in {self.id.casefold(), self.login.casefold(), self.name.casefold()}
+
+
+@dataclass(frozen=True)
+class SlaCycle:
+    """One cycle of an SLA the tracker times itself: when it started (and stopped, once
+    completed), when it breaches, whether it did, and its goal, elapsed and remaining time
+    (remaining is negative past the breach)."""
+
+    start: datetime | None = None
+    stop: datetime | None = None
+    breach_at: datetime | None = None
+    breached: bool = False
+    paused: bool = False
+    within_calendar_hours: bool | None = None
+    goal: timedelta | None = None
+    elapsed: timedelta | None = None
+    remaining: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class TrackerSla:
+    """An SLA the tracker keeps itself (Jira Service Management's SLA fields, such as "Time to
+    resolution"): rules may act on it besides ticketwarden's own clocks."""
+
+    name: str
+    ongoing: SlaCycle | None = None
+    completed: tuple[SlaCycle, ...] = ()
+    field_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,9 +85,11 @@ class Ticket:
     is_closed: bool = False
     labels: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()  # Redmine's category, Jira's components
+    fix_versions: tuple[str, ...] = ()  # Jira's fix versions
     participants: tuple[Person, ...] = ()  # Jira Service Management request participants
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     custom_field_ids: Mapping[str, str] = field(default_factory=dict)
+    tracker_slas: tuple[TrackerSla, ...] = ()  # SLAs the tracker times itself (Jira Service Management)
 
     def custom_field(self, reference: str) -> Any:
         """The value of a custom field referenced by name or id (None when absent)."""
@@ -77,12 +107,25 @@ class Change:
 
     `field` is a standard field name (status, priority, assignee, tracker, subject, ...) or
     `cf:<tracker field name>` for custom fields. Values are display values (names, not ids).
+
+    A multi-value field (labels, components, multi-selects) also says which values came and
+    which went, since trackers report it as one joined text or as one detail per value; a
+    field holding a person carries the people, so they match by id, login or display name.
     """
 
     field: str
     old: str | None
     new: str | None
     field_id: str = ""
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    old_person: Person | None = None
+    new_person: Person | None = None
+
+    @property
+    def of_values(self) -> bool:
+        """A change of a multi-value field: values came or went."""
+        return bool(self.added or self.removed)
 
 
 @dataclass(frozen=True)

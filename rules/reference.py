@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 
 from rules.actions import ACTIONS
+from rules.jsm import FACTS as JSM_FACTS
 from rules.schema import (
     CALENDAR,
     DEFAULT_ORIGINS,
@@ -78,6 +79,8 @@ def generated_blocks() -> dict[str, str]:
         "measure": options_table(MEASURE),
         "filters": "\n".join(["| filter | meaning |", "|---|---|"]
                              + [f"| `{name}` | {meaning} |" for name, meaning in FILTERS.items()]),
+        "jsm": "\n".join(["| fact | meaning |", "|---|---|"]
+                         + [f"| `{name}` | {meaning} |" for name, meaning in JSM_FACTS.items()]),
     }
     actions = []
     for name, spec in ACTIONS.items():

@@ -171,6 +171,8 @@ class Rulebook:
     origin: OriginPolicy | None = None
     indicators: Indicators = field(default_factory=Indicators)
     messages: Messages = field(default_factory=Messages)
+    # What loads but will likely not do what its author means, each at its file:line.
+    warnings: tuple[RuleError, ...] = ()
 
     def field_refs(self, tracker_kind: str) -> dict[str, str | None]:
         """Logical field name -> this tracker's field reference (name or id), None if unmapped."""
@@ -209,6 +211,7 @@ class _Merged:
     locale: str | None = None
     chain_limit: int = DEFAULT_CHAIN_LIMIT
     once: dict[str, tuple[Where, Any]] = field(default_factory=dict)  # origin, indicators
+    staff_by_email: Where | None = None  # where `staff: email_domains` is first given
 
 
 def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | None = None) -> Rulebook:
@@ -260,7 +263,25 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
         files=tuple(name for name, _ in sources), version=rulebook_version(sources),
         vocabulary=merged.vocabulary, field_values=merged.field_values,
         staff=StaffDefinition.from_section(merged.staff), calendars=calendars, sla=policies,
-        chain_limit=merged.chain_limit, origin=origin, indicators=indicators, messages=messages)
+        chain_limit=merged.chain_limit, origin=origin, indicators=indicators, messages=messages,
+        warnings=_staff_warnings(merged))
+
+
+def _staff_warnings(merged: _Merged) -> tuple[RuleError, ...]:
+    """Staff told apart by e-mail alone, in a rulebook that may run on Jira: Jira Cloud sends no
+    e-mail addresses (people carry an accountId), so there nobody would ever be staff, and a
+    staff reply would never stop a first-response clock. A rulebook whose fields are mapped for
+    Redmine only is left alone."""
+    where = merged.staff_by_email
+    if where is None or any(merged.staff.get(key) for key in ("logins", "groups", "roles")):
+        return ()
+    if merged.fields and not any("jira" in refs for refs in merged.fields.values()):
+        return ()
+    return (RuleError(where.file, where.line, where.path,
+                      "staff are told apart by e-mail domain alone, and Jira Cloud sends no e-mail "
+                      "addresses: on Jira Cloud nobody would be staff. Add `groups` or `roles` (Jira "
+                      "groups, project roles such as Service Desk Team; Redmine roles), or `logins` "
+                      "(Jira Cloud accountIds)"),)
 
 
 def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError]) -> list[tuple[Where, MappingNode]]:
@@ -313,6 +334,9 @@ def _merge_sections(where: Where, document: MappingNode, merged: _Merged) -> Non
             for key, items in values.items():
                 if items and key in options:
                     target[key] = tuple(dict.fromkeys([*target.get(key, ()), *map(str, items)]))
+            if section == "staff" and values.get("email_domains") and merged.staff_by_email is None:
+                here = where.child(document, section)
+                merged.staff_by_email = here.child(document[section], "email_domains")
     for section, store in (("calendars", merged.calendars), ("sla", merged.slas)):
         raw = document.get(section)
         if raw is None:

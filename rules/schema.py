@@ -127,10 +127,12 @@ VOCABULARY = {
     "projects": Option("list", doc="project identifiers or keys"),
 }
 STAFF = {
-    "logins": Option("list", default=[], doc="logins of staff members"),
+    "logins": Option("list", default=[], doc="logins of staff members (Jira Cloud: accountIds)"),
     "groups": Option("list", default=[], doc="groups whose members are staff"),
-    "roles": Option("list", default=[], doc="project roles that make a member staff (Redmine)"),
-    "email_domains": Option("list", default=[], doc="e-mail domains of staff"),
+    "roles": Option("list", default=[], doc="project roles that make a member staff (Redmine roles, Jira project "
+                                            "roles such as Service Desk Team)"),
+    "email_domains": Option("list", default=[], doc="e-mail domains of staff (not on Jira Cloud, whose people carry "
+                                                    "no e-mail address: `check` warns)"),
     "customers": Option("list", default=[], doc="always customers: `reporter` (the ticket's author) and/or "
                                                 "`request_participants` (Jira Service Management); alone, "
                                                 "it makes everyone else staff"),

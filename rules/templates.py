@@ -15,6 +15,7 @@ from jinja2 import StrictUndefined, TemplateError, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from rules import jsm
 from rules.durations import format_duration
 from rules.model import Change, Comment, Event, Person, Ticket
 
@@ -91,14 +92,15 @@ def template_context(
             "description": ticket.description, "project": ticket.project,
             "project_name": ticket.project_name, "tracker": ticket.tracker, "type": ticket.tracker,
             "status": ticket.status, "priority": ticket.priority, "labels": list(ticket.labels),
-            "categories": list(ticket.categories),
+            "categories": list(ticket.categories), "fix_versions": list(ticket.fix_versions),
             "author": _person_name(ticket.author), "assignee": _person_name(ticket.assignee),
             "created": ticket.created, "updated": ticket.updated, "fields": fields,
         },
         "event": {
             "id": event.id, "triggers": sorted(event.triggers), "actor": _person_name(event.actor),
             "occurred_at": event.occurred_at,
-            "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in event.changes],
+            "changes": [{"field": c.field, "old": c.old, "new": c.new, "added": list(c.added),
+                         "removed": list(c.removed)} for c in event.changes],
             "comment": event.comment.text if event.comment else "",
             "sla_policy": event.sla_policy or "",
         },
@@ -110,6 +112,7 @@ def template_context(
         "development": {**EMPTY_RELATED["development"], **dict(event.related.get("development", {}))},
         "record": {**EMPTY_RELATED["record"], **dict(event.related.get("record", {}))},
         "survey": {**EMPTY_RELATED["survey"], **dict(event.related.get("survey", {}))},
+        "jsm": jsm.views(ticket.tracker_slas),
         **dict(extra or {}),
     }
 
@@ -173,7 +176,7 @@ def dry_render(template: Template, field_names: list[str],
     message, or None when it renders."""
     context = template_context(SAMPLE_TICKET, SAMPLE_EVENT, {name: None for name in field_names},
                                _SAMPLE_TIME, "sample rule", calendar_zones, SAMPLE_SLA,
-                               SAMPLE_MEASURED if measured else None)
+                               {"jsm": jsm.SampleViews(), **(SAMPLE_MEASURED if measured else {})})
     try:
         render(template, context)
     except TemplateError as exc:

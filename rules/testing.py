@@ -17,7 +17,9 @@ fixed times, and the effects that must (and must not) follow.
 
 Each event's `changes` ({field: [old, new]}) are applied to the ticket before the rules run,
 and the effects the rules plan are applied after, so later events see the ticket as the
-tracker would. Pure: the test file's text and the loaded rulebook come in, results go out.
+tracker would. A multi-value field changes between lists ({labels: [[a], [a, b]]}: b came), a
+person between people ({assignee: [null, {id: ..., login: ..., name: ...}]}). Pure: the test
+file's text and the loaded rulebook come in, results go out.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rules.changes import set_change
 from rules.conditions import ConditionContext
 from rules.context import Where
-from rules.durations import parse_duration
+from rules.durations import DurationError, parse_duration
 from rules.engine import SELF, Decision, apply_effects, evaluate, evaluate_scheduled
 from rules.errors import RuleError
 from rules.measures import measure, window
-from rules.model import Change, Comment, Effect, Event, Person, Ticket
+from rules.model import Change, Comment, Effect, Event, Person, SlaCycle, Ticket, TrackerSla
 from rules.rulebook import Rulebook
 from rules.schema import TRIGGERS, Option, read_options
 from rules.sla import Clock, SlaEvent, Status, calendars_of, due_notifications, status, track, views
@@ -59,8 +62,12 @@ TICKET = {
     "author": Option("person", default=None), "assignee": Option("person", default=None),
     "created": Option("text", default=None), "closed": Option("bool", default=False),
     "labels": Option("list", default=[]), "categories": Option("list", default=[]),
-    "fields": Option("mapping", default={}),
+    "fix_versions": Option("list", default=[]), "fields": Option("mapping", default={}),
+    "jsm": Option("mapping", default={}, doc="Jira Service Management SLAs: name -> {breached, paused, goal, "
+                                             "elapsed, remaining, breach_at, started, completed: [...]}"),
 }
+SLA_CYCLE_KEYS = ("breached", "paused", "within_calendar_hours", "goal", "elapsed", "remaining", "breach_at",
+                  "started", "stopped")
 EVENT = {
     "at": Option("text", required=True, doc="ISO time with zone"),
     "on": Option("text-or-list", required=True, doc="trigger(s)"),
@@ -212,6 +219,7 @@ def _ticket(where: Where, raw: Any, rulebook: Rulebook, tracker: str) -> Ticket 
             continue
         custom[str(refs[name])] = value
     created = _time(where.child(raw, "created"), options["created"]) if options["created"] else None
+    slas = _tracker_slas(where.child(raw, "jsm"), options["jsm"] or {})
     ident = str(options["id"])
     return Ticket(
         tracker_kind=tracker, id=ident, key=f"#{ident}" if tracker == "redmine" else ident,
@@ -221,8 +229,52 @@ def _ticket(where: Where, raw: Any, rulebook: Rulebook, tracker: str) -> Ticket 
         description=options["description"], author=_person(where.child(raw, "author"), options["author"]),
         assignee=_person(where.child(raw, "assignee"), options["assignee"]), created=created, updated=created,
         is_closed=bool(options["closed"]), labels=tuple(map(str, options["labels"])),
-        categories=tuple(map(str, options["categories"])), custom_fields=custom,
-        custom_field_ids={name: name for name in custom})
+        categories=tuple(map(str, options["categories"])), fix_versions=tuple(map(str, options["fix_versions"])),
+        custom_fields=custom, custom_field_ids={name: name for name in custom}, tracker_slas=slas)
+
+
+def _tracker_slas(where: Where, raw: Any) -> tuple[TrackerSla, ...]:
+    """The ticket's Jira Service Management SLAs: each name's facts are its ongoing cycle (none
+    when only `completed` cycles are given)."""
+    if not isinstance(raw, dict):
+        where.error("expected a mapping of SLA name -> {breached, paused, goal, elapsed, remaining, ...}")
+        return ()
+    slas = []
+    for name, facts in raw.items():
+        here = where.child(raw, name)
+        facts = facts if isinstance(facts, dict) else {}
+        completed = [_sla_cycle(here.child(facts, "completed"), item) for item in facts.get("completed") or []]
+        ongoing = {key: value for key, value in facts.items() if key != "completed"}
+        slas.append(TrackerSla(str(name), _sla_cycle(here, ongoing) if ongoing or not completed else None,
+                               tuple(completed)))
+    return tuple(slas)
+
+
+def _sla_cycle(where: Where, raw: Any) -> SlaCycle:
+    """One SLA cycle from facts as a test writes them (durations such as 4h or -30m, ISO times)."""
+    if not isinstance(raw, dict) or set(raw) - set(SLA_CYCLE_KEYS):
+        where.error(f"an SLA cycle is a mapping with {', '.join(SLA_CYCLE_KEYS)}")
+        return SlaCycle()
+
+    def span(key: str) -> Any:
+        text = str(raw[key]).strip()
+        try:
+            value = parse_duration(text.lstrip("-"))
+        except DurationError as exc:
+            where.child(raw, key).error(str(exc))
+            return None
+        return -value if text.startswith("-") else value
+
+    def moment(key: str) -> datetime | None:
+        return _time(where.child(raw, key), raw[key])
+
+    return SlaCycle(start=moment("started") if "started" in raw else None,
+                    stop=moment("stopped") if "stopped" in raw else None,
+                    breach_at=moment("breach_at") if "breach_at" in raw else None,
+                    breached=raw.get("breached") is True, paused=raw.get("paused") is True,
+                    within_calendar_hours=raw.get("within_calendar_hours"),
+                    goal=span("goal") if "goal" in raw else None, elapsed=span("elapsed") if "elapsed" in raw else None,
+                    remaining=span("remaining") if "remaining" in raw else None)
 
 
 def _event(where: Where, raw: Any, tracker: str, ticket_id: str, index: int
@@ -251,8 +303,7 @@ def _event(where: Where, raw: Any, tracker: str, ticket_id: str, index: int
         if not isinstance(pair, list) or len(pair) != 2:
             where.child(options["changes"], name).error("a change is [old, new]")
             continue
-        old, new = (None if v in (None, "") else str(v) for v in pair)
-        changes.append(Change(str(name), old, new))
+        changes.append(_change(where.child(options["changes"], name), str(name), pair))
     comment = None
     if options["comment"] is not None:
         raw_comment = options["comment"]
@@ -271,6 +322,18 @@ def _event(where: Where, raw: Any, tracker: str, ticket_id: str, index: int
                   _person(where.child(raw, "actor"), options["actor"]), tuple(changes), comment,
                   options["sla_policy"], related=related)
     return event, options, where.line
+
+
+def _change(where: Where, name: str, pair: list[Any]) -> Change:
+    """[old, new]: texts, lists (a multi-value field: what came and went) or people."""
+    old, new = pair
+    if isinstance(old, list) or isinstance(new, list):
+        return set_change(name, map(str, old or []), map(str, new or []))
+    if isinstance(old, dict) or isinstance(new, dict):
+        before, after = _person(where, old), _person(where, new)
+        return Change(name, before.name if before else None, after.name if after else None,
+                      old_person=before, new_person=after)
+    return Change(name, None if old in (None, "") else str(old), None if new in (None, "") else str(new))
 
 
 def run_case(case: TestCase, rulebook: Rulebook) -> tuple[TestResult, list[Decision]]:
@@ -408,16 +471,26 @@ def _with_changes(ticket: Ticket, event: Event, refs: Mapping[str, str | None]) 
     for change in event.changes:
         if refs.get(change.field):
             ref = str(refs[change.field])
-            custom[ref] = change.new
-            resolved.append(Change(f"cf:{ref}", change.old, change.new, field_id=ref))
+            custom[ref] = _after(custom.get(ref), change) if change.of_values else change.new
+            resolved.append(dataclasses.replace(change, field=f"cf:{ref}", field_id=ref))
             continue
         resolved.append(change)
         if change.field in ("status", "priority", "subject", "description", "tracker"):
             updates[change.field] = change.new or ""
+        elif change.field in ("labels", "fix_versions") or change.field == "category":
+            name = "categories" if change.field == "category" else change.field
+            updates[name] = tuple(_after(getattr(ticket, name), change))
         elif change.field == "assignee":
-            updates["assignee"] = Person(change.new, change.new, change.new) if change.new else None
+            updates["assignee"] = change.new_person or (Person(change.new, change.new, change.new)
+                                                        if change.new else None)
     return (dataclasses.replace(ticket, custom_fields=custom, **updates),
             dataclasses.replace(event, changes=tuple(resolved)))
+
+
+def _after(values: Any, change: Change) -> list[str]:
+    """A multi-value field's values once the change's added and removed values are applied."""
+    current = [str(v) for v in values] if isinstance(values, (list, tuple)) else []
+    return [v for v in current if v not in change.removed] + [v for v in change.added if v not in current]
 
 
 def _matches(effect: Effect, expected: Mapping[str, Any], refs: Mapping[str, str | None]) -> bool:

@@ -46,11 +46,27 @@ def test_check_success_and_failure(tmp_path):
     assert CliRunner().invoke(main, ["check", str(EXAMPLE_RULEBOOK)]).exit_code == 0
 
 
+def test_check_warns_of_staff_told_by_email_alone_and_still_succeeds(tmp_path):
+    """Jira Cloud sends no e-mail addresses: such a rulebook loads, but `check` says why its
+    staff would never be recognised there."""
+    rules = tmp_path / "cloud.yaml"
+    rules.write_text("version: 1\nfields: {origin: {jira: customfield_10050}}\nstaff:\n  email_domains: [example.com]\n"
+                     "rules: []\n")
+    result = CliRunner().invoke(main, ["check", str(rules)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == f"SUCCESS {rules}: 0 rule(s) in {rules}"
+    assert lines[1].startswith(f"  warning: {rules}:4: staff → email_domains: staff are told apart by e-mail domain "
+                               "alone, and Jira Cloud sends no e-mail addresses")
+    assert len(lines) == 2
+
+
 def test_check_every_shipped_rulebook():
     rulebooks = sorted((ROOT / "examples" / "rulebooks").glob("*.yaml"))
     assert rulebooks
     result = CliRunner().invoke(main, ["check", *map(str, rulebooks)])
     assert result.exit_code == 0, result.output
+    assert "warning" not in result.output  # the Jira example tells staff by group and role
 
 
 def test_migrate_creates_the_schema(tmp_path):
@@ -120,3 +136,16 @@ def test_serve_runs_and_stops_cleanly(tmp_path):
     assert process.returncode == 0, output
     assert "no tracker configured" in output
     assert "serve-test" not in output  # secrets are never logged
+
+
+def test_the_service_logs_the_warnings_of_a_rulebook_it_loads(tmp_path, caplog):
+    from ticketwarden.rulefiles import RulebookHolder
+
+    rules = tmp_path / "cloud.yaml"
+    rules.write_text("version: 1\nstaff: {email_domains: [example.com]}\nrules: []\n")
+    holder = RulebookHolder([rules])
+    with caplog.at_level("WARNING", logger="ticketwarden.rulefiles"):
+        assert holder.reload() == []
+    assert holder.current is not None and len(holder.current.warnings) == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"rulebook {holder.current.version}: {holder.current.warnings[0]}"]

@@ -87,6 +87,8 @@ class RulebookHolder:
         self.last_errors = []
         log.info("rulebook %s loaded: %d rules from %s", rulebook.version, len(rulebook.rules),
                  ", ".join(rulebook.files))
+        for warning in rulebook.warnings:
+            log.warning("rulebook %s: %s", rulebook.version, warning)
         for listener in self.listeners:
             listener(rulebook)
         return []

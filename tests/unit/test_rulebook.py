@@ -97,3 +97,41 @@ def test_compiled_sections():
     assert [t.target.total_seconds() for t in policy.targets] == [4 * 3600, 36 * 3600]
     assert (policy.warn_fraction, policy.reopen, policy.target_change) == (0.75, "new_cycle", "keep_elapsed")
     assert book.staff.logins == frozenset({"agent"})
+
+
+STAFF_BY_EMAIL = """
+    version: 1
+    fields:
+      origin: {FIELD}
+    staff:
+      email_domains: [example.com]
+    rules: []
+"""
+
+
+@pytest.mark.parametrize("field, warned", [
+    ("{jira: customfield_10050}", True),                       # mapped for Jira
+    ("{redmine: Failure origin, jira: customfield_10050}", True),
+    ("Failure origin", True),                                  # the short form maps every tracker
+    ("{redmine: Failure origin}", False),                      # Redmine only: e-mail addresses are there
+])
+def test_staff_by_email_alone_is_a_warning_where_the_rulebook_may_run_on_jira(field, warned):
+    book = load(STAFF_BY_EMAIL.replace("{FIELD}", field))
+    assert [(w.file, w.line, w.path) for w in book.warnings] == ([("book.yaml", 6, ("staff", "email_domains"))]
+                                                                if warned else [])
+    if warned:
+        assert "Jira Cloud sends no e-mail addresses" in str(book.warnings[0])
+        assert str(book.warnings[0]).startswith("book.yaml:6: staff → email_domains: ")
+
+
+def test_staff_by_groups_or_roles_is_no_warning_with_or_without_email_domains():
+    for extra in ("groups: [support-staff]", "roles: [Service Desk Team]", "logins: ['557058:alice']"):
+        book = load(f"""
+            version: 1
+            staff:
+              email_domains: [example.com]
+              {extra}
+            rules: []
+        """)
+        assert book.warnings == (), extra
+    assert load("version: 1\nrules: []\n").warnings == ()
