@@ -54,6 +54,7 @@ class User:
     time_zone: str = "UTC"
     active: bool = True
     groups: tuple[str, ...] = ()
+    email_visible: bool = False  # Cloud shows the address only where the person's privacy settings allow
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class Project:
     lead: User
     issue_types: list[IssueType]
     description: str = ""
+    components: dict[str, str] = field(default_factory=dict)  # id -> name
 
 
 @dataclass
@@ -210,6 +212,7 @@ class Issue:
     resolution: Resolution | None = None
     resolution_date: datetime | None = None
     labels: list[str] = field(default_factory=list)
+    components: list[str] = field(default_factory=list)  # component ids, in the order they were added
     due_date: str | None = None
     custom: dict[str, Any] = field(default_factory=dict)  # field id -> stored value (option id, text, ...)
     comments: list[Comment] = field(default_factory=list)
@@ -313,7 +316,7 @@ def default_fields() -> list[Field]:
         std("statuscategorychangedate", "Status Category Changed", "datetime"),
         std("duedate", "Due date", "date", True), std("comment", "Comment", "comments-page"),
         std("issuelinks", "Linked Issues", "array", items="issuelinks"), std("watches", "Watchers", "watches"),
-        std("components", "Components", "array", items="component"),
+        std("components", "Components", "array", True, items="component"),
         Field("customfield_10001", "Team", {"type": "team", "custom": "com.atlassian.jira.plugin.system."
                                             "customfieldtypes:atlassian-team", "customId": 10001}, custom=True),
         _custom(10050, "Failure origin", "option", _SELECT, ("unknown", "internal", "customer", "third_party",
@@ -328,6 +331,9 @@ def default_fields() -> list[Field]:
                 "com.atlassian.jira.plugin.system.customfieldtypes:textarea"),
         _custom(10058, "Review due", "date", "com.atlassian.jira.plugin.system.customfieldtypes:datepicker"),
         _custom(10059, "Satisfaction", "number", "com.atlassian.jira.plugin.system.customfieldtypes:float"),
+        Field("customfield_10070", "Time to resolution", {"type": "sd-servicelevelagreement",
+                                                          "custom": "com.atlassian.servicedesk:sd-sla-field",
+                                                          "customId": 10070}, custom=True, editable=False),
     ]
 
 
@@ -365,7 +371,7 @@ class JiraState:
         agent = self.users["agent"]
         self.projects = {
             "SUP": Project("10000", "SUP", "Support", "service_desk", agent, [INCIDENT, TASK],
-                           "Customer incidents"),
+                           "Customer incidents", {"10100": "API", "10101": "Web", "10102": "Billing"}),
             "DEV": Project("10001", "DEV", "Development", "software", agent, [BUG, TASK], "Product bugs"),
             "QA": Project("10002", "QA", "Quality", "business", agent, [NONCONFORMITY, OBSERVATION, TASK],
                           "Nonconformities and observations"),
@@ -501,7 +507,7 @@ class JiraState:
             errors["summary"] = "The summary is invalid because it contains newline characters."
         rest = {k: v for k, v in fields.items() if k not in ("project", "issuetype", "summary")}
         with self.lock:
-            changes, field_errors = self._parse_edits(rest, update or {}, version, creating=True)
+            changes, field_errors = self._parse_edits(rest, update or {}, version, creating=True, project=project)
             errors.update(field_errors)
             if errors:
                 raise JiraError(400, errors=errors)
@@ -528,7 +534,7 @@ class JiraState:
         comments = list(update.get("comment") or [])
         update = {k: v for k, v in update.items() if k != "comment"}
         with self.lock:
-            changes, errors = self._parse_edits(fields, update, version)
+            changes, errors = self._parse_edits(fields, update, version, issue=issue, project=issue.project)
             bodies = [self._comment_body(op, version) for op in comments]
             if errors:
                 raise JiraError(400, errors=errors)
@@ -672,23 +678,16 @@ class JiraState:
         self._emit(Event("commented", "comment_created", issue, actor, at, comment=comment))
 
     def _parse_edits(self, fields: Mapping[str, Any], update: Mapping[str, Any], version: str,
-                     creating: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
-        """New values by field id, and Jira's per-field errors; nothing is applied here."""
+                     creating: bool = False, issue: Issue | None = None,
+                     project: Project | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+        """New values by field id, and Jira's per-field errors; nothing is applied here.
+        `update` adds to and removes from the values the issue has (labels, components)."""
         changes: dict[str, Any] = {}
         errors: dict[str, str] = {}
         wanted: dict[str, Any] = dict(fields)
         for field_id, operations in update.items():
-            if field_id == "labels" and isinstance(operations, list):
-                labels = list(wanted.get("labels") or [])
-                for op in operations:
-                    for verb, value in (op or {}).items():
-                        if verb == "add" and value not in labels:
-                            labels.append(value)
-                        elif verb == "remove" and value in labels:
-                            labels.remove(value)
-                        elif verb == "set":
-                            labels = list(value or [])
-                wanted["labels"] = labels
+            if field_id in ("labels", "components") and isinstance(operations, list):
+                wanted[field_id] = self._updated_values(field_id, wanted, operations, issue)
                 continue
             sets = [op["set"] for op in operations or [] if isinstance(op, dict) and "set" in op]
             if len(sets) != len(operations or []) or not sets:
@@ -700,11 +699,49 @@ class JiraState:
             if known is None or not (known.editable or (creating and field_id == "reporter")):
                 errors[field_id] = f"Field '{field_id}' cannot be set. It is not on the appropriate screen, or unknown."
                 continue
+            if field_id == "components":
+                try:
+                    changes[field_id] = self._component_ids(value, project)
+                except JiraError as exc:
+                    errors.update(exc.errors)
+                continue
             try:
                 changes[field_id] = self._parse_value(known, value, version)
             except JiraError as exc:
                 errors.update(exc.errors)
         return changes, errors
+
+    def _updated_values(self, field_id: str, wanted: Mapping[str, Any], operations: Sequence[Any],
+                        issue: Issue | None) -> list[Any]:
+        """Labels (text) or components ({"id"} / {"name"}) after add / remove / set operations,
+        starting from the issue's own."""
+        current: list[Any] = list(wanted.get(field_id) or [])
+        if field_id not in wanted and issue is not None:
+            current = list(issue.labels) if field_id == "labels" else [{"id": cid} for cid in issue.components]
+        for op in operations:
+            for verb, value in (op or {}).items():
+                if verb == "add" and value not in current:
+                    current.append(value)
+                elif verb == "remove":
+                    current = [item for item in current if not _same_value(item, value, issue)]
+                elif verb == "set":
+                    current = list(value or [])
+        return current
+
+    def _component_ids(self, value: Any, project: Project | None) -> list[str]:
+        """Components as a request names them ({"id"} or {"name"}) -> the project's component ids."""
+        if not isinstance(value, list) or project is None:
+            raise JiraError(400, errors={"components": "Components must be a list of {id} or {name} objects."})
+        ids = []
+        for item in value:
+            ref = item if isinstance(item, dict) else {}
+            found = next((cid for cid, name in project.components.items()
+                          if cid == str(ref.get("id")) or name == ref.get("name")), None)
+            if found is None:
+                raise JiraError(400, errors={"components": f"Component name '{ref.get('name', ref.get('id'))}' "
+                                                          "is not valid"})
+            ids.append(found)
+        return list(dict.fromkeys(ids))
 
     def _parse_value(self, known: Field, value: Any, version: str) -> Any:
         fid = known.id
@@ -788,6 +825,13 @@ class JiraState:
                 if new != issue.labels:
                     items.append(self._item(fid, None, " ".join(issue.labels), None, " ".join(new)))
                     issue.labels = new
+            elif fid == "components":  # one changelog item per component that went or came
+                names = issue.project.components
+                items += [ChangeItem("Component", "jira", fid, cid, names[cid], None, None)
+                          for cid in issue.components if cid not in new]
+                items += [ChangeItem("Component", "jira", fid, None, None, cid, names[cid])
+                          for cid in new if cid not in issue.components]
+                issue.components = list(new)
             elif fid == "duedate":
                 if new != issue.due_date:
                     items.append(self._item(fid, issue.due_date, issue.due_date, new, new))
@@ -812,3 +856,13 @@ class JiraState:
 def _shown(value: Any) -> str | None:
     """A value as a changelog item writes it (strings; JSON values as text)."""
     return value if value is None or isinstance(value, str) else str(value)
+
+
+def _same_value(item: Any, value: Any, issue: Issue | None) -> bool:
+    """A label, or a component named by id or name, is the one an operation removes."""
+    if not isinstance(item, dict) or not isinstance(value, dict):
+        return bool(item == value)
+    names = issue.project.components if issue is not None else {}
+    ident = str(item.get("id") or next((c for c, n in names.items() if n == item.get("name")), ""))
+    wanted = str(value.get("id") or next((c for c, n in names.items() if n == value.get("name")), ""))
+    return ident == wanted

@@ -77,9 +77,10 @@ class View:
     def user(self, user: User | None) -> dict[str, Any] | None:
         if user is None:
             return None
-        if self.cloud:
+        if self.cloud:  # no e-mail address unless the person's privacy settings show it
+            shown = {"emailAddress": user.email} if user.email_visible else {}
             return {"self": f"{self.api}/user?accountId={quote(user.account_id, safe='')}",
-                    "accountId": user.account_id, "accountType": user.account_type, "emailAddress": user.email,
+                    "accountId": user.account_id, "accountType": user.account_type, **shown,
                     "avatarUrls": self.avatars("user", "10122"), "displayName": user.display_name,
                     "active": user.active, "timeZone": user.time_zone}
         return {"self": f"{self.api}/user?username={quote(user.name)}", "name": user.name, "key": user.key,
@@ -133,6 +134,9 @@ class View:
                 "orderable": known.editable, "navigable": True, "searchable": True, "clauseNames": clauses,
                 "schema": known.schema}
 
+    def component(self, project: Project, ident: str) -> dict[str, Any]:
+        return {"self": f"{self.api}/component/{ident}", "id": ident, "name": project.components[ident]}
+
     def link_type(self, link_type: LinkType) -> dict[str, Any]:
         return {"id": link_type.id, "name": link_type.name, "inward": link_type.inward,
                 "outward": link_type.outward, "self": f"{self.api}/issueLinkType/{link_type.id}"}
@@ -177,8 +181,9 @@ class View:
 
     def change_item(self, item: ChangeItem) -> dict[str, Any]:
         body: dict[str, Any] = {"field": item.field, "fieldtype": item.fieldtype}
-        if self.cloud:  # Server/DC changelog items have no fieldId
+        if self.cloud:  # Server/DC changelog items have no fieldId, and name components `Component`
             body["fieldId"] = item.field_id
+            body["field"] = "components" if item.field_id == "components" else item.field
         body.update({"from": item.from_, "fromString": item.from_string, "to": item.to, "toString": item.to_string})
         return body
 
@@ -210,7 +215,8 @@ class View:
             "resolution": self.resolution(issue.resolution), "resolutiondate": self.time(issue.resolution_date),
             "created": self.time(issue.created), "updated": self.time(issue.updated),
             "priority": self.priority(issue.priority), "labels": list(issue.labels), "issuelinks": links,
-            "assignee": self.user(issue.assignee), "status": self.status(issue.status), "components": [],
+            "assignee": self.user(issue.assignee), "status": self.status(issue.status),
+            "components": [self.component(issue.project, cid) for cid in issue.components],
             "description": self.text(issue.description, issue.description_adf), "summary": issue.summary,
             "creator": self.user(issue.creator), "reporter": self.user(issue.reporter), "duedate": issue.due_date,
             "subtasks": [], "comment": self.comments_page(issue),

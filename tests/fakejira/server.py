@@ -271,6 +271,8 @@ class FakeJira:
                 value = self.state.user_ref(self.user(value))
             elif known.id == "priority" and isinstance(value, str):
                 value = {"name": value}
+            elif known.id == "components" and isinstance(value, list):
+                value = [{"name": name} if isinstance(name, str) else name for name in value]
             out[known.id] = value
         return out
 
@@ -287,6 +289,13 @@ class FakeJira:
         author = self.user(reporter)
         assert author is not None
         return self._delivered(self.state.create_issue(rest, author, "2", created=created, emit=emit))
+
+    def set_service_sla(self, key: str, value: dict[str, Any]) -> None:
+        """What Jira Service Management shows in the issue's SLA field (`value["name"]`, such as
+        "Time to resolution"): {"id", "name", "ongoingCycle", "completedCycles"}. JSM times its
+        SLAs itself, so this sends no webhook; the next read of the issue shows it."""
+        with self.state.lock:
+            self.issue(key).custom[self.field_id(str(value["name"]))] = value
 
     def comment(self, key: str, body: str, *, author: str | User = "customer", internal: bool = False,
                 visibility: dict[str, str] | None = None) -> Comment:

@@ -281,3 +281,152 @@ def test_labels_priority_and_several_trackers_at_once(fake: FakeJira, tmp_path, 
     assert outcome == "set labels, priority"
     assert sorted(fields["labels"]) == ["network", "vip"] and fields["priority"]["name"] == "High"
     application.store.engine.dispose()
+
+
+# -- Jira Cloud and Data Center as they are: no e-mail addresses, multi-value fields, people by id, JSM SLAs --------
+
+def _serving(fake: FakeJira, rules: str, tmp_path, database_url: str) -> Iterator[Application]:
+    yield from serve(fake, rules, tmp_path, database_url, SECRET)
+
+
+def _our_notes(fake: FakeJira, key: str) -> list[str]:
+    me = fake.api_user
+    return [c.text for c in fake.issue(key).comments if c.author is me]
+
+
+@pytest.fixture
+def example(fake: FakeJira, tmp_path, database_url) -> Iterator[Application]:
+    """The shipped Jira example rulebook, served."""
+    from tests.conftest import ROOT
+
+    yield from _serving(fake, (ROOT / "examples" / "rulebooks" / "jira-support.yaml").read_text(), tmp_path,
+                        database_url)
+
+
+def test_the_example_tells_staff_by_group_and_role_where_jira_sends_no_email(fake: FakeJira, example: Application):
+    """Jira Cloud's people carry no e-mail address: the example rulebook still knows the agent's
+    public reply for staff (group support-staff, role Service Desk Team), and the customer's not."""
+    issue = fake.create_issue("SUP", "VPN down", issuetype="Incident", reporter="customer", emit=True)
+    work(example)
+    fake.comment(issue.key, "Is anyone there?", author="customer")
+    work(example)
+    states = {row.clock.policy: row.state for row in example.store.clocks_for("jira", issue.id)}
+    assert states["first-response"] == "running"
+    fake.comment(issue.key, "Looking into it.", author="agent")
+    work(example)
+    author = fake.deliveries[-1].payload["comment"]["author"]
+    assert ("emailAddress" in author) is (not fake.cloud)  # Cloud hides it
+    states = {row.clock.policy: row.state for row in example.store.clocks_for("jira", issue.id)}
+    assert states["first-response"] == "met"
+
+
+MULTI_RULES = """
+version: 1
+rules:
+  - {name: vip came, on: [ticket.updated], if: [labels added vip], then: [{comment: {body: vip came}}]}
+  - name: API beside Web
+    on: [ticket.updated]
+    if: [category added API, category contains Web, not: [category added Web]]
+    then: [{comment: {body: API joined Web}}]
+  - {name: Web went, on: [ticket.updated], if: [category removed Web], then: [{comment: {body: Web went}}]}
+  - {name: by login, on: [ticket.updated], if: [assignee changed_to alice], then: [{comment: {body: by login}}]}
+  - name: by account
+    on: [ticket.updated]
+    if: ["assignee changed_to 557058:alice-agent"]
+    then: [{comment: {body: by account}}]
+  - {name: by key, on: [ticket.updated], if: [assignee changed_to JIRAUSER10001], then: [{comment: {body: by key}}]}
+  - name: by name
+    on: [ticket.updated]
+    if: [assignee changed_to "Alice Agent"]
+    then: [{comment: {body: by name}}]
+"""
+
+
+def test_labels_components_and_people_change_as_jira_reports_them(fake: FakeJira, tmp_path, database_url):
+    """Labels come joined with spaces, components one changelog item per value (`components` on
+    Cloud, `Component` on Data Center), the assignee by accountId (Cloud) or user key (Data
+    Center): the rules see sets and people all the same."""
+    for application in _serving(fake, MULTI_RULES, tmp_path, database_url):
+        issue = fake.create_issue("SUP", "Checkout fails", issuetype="Incident", labels=["network"],
+                                  components=["Web"])
+        fake.edit(issue.key, author="agent", update={"labels": [{"add": "vip"}],
+                                                     "components": [{"add": {"name": "API"}}]})
+        work(application)
+        assert sorted(_our_notes(fake, issue.key)) == ["API joined Web", "vip came"]
+        fake.edit(issue.key, author="agent", update={"components": [{"remove": {"name": "Web"}}]})
+        work(application)
+        assert _our_notes(fake, issue.key)[2:] == ["Web went"]
+        fake.edit(issue.key, author="agent", assignee="agent")
+        work(application)
+        by = ["by account", "by name"] if fake.cloud else ["by key", "by login", "by name"]
+        assert sorted(_our_notes(fake, issue.key)[3:]) == by
+        items = [item for delivery in fake.deliveries if "changelog" in delivery.payload
+                 for item in delivery.payload["changelog"]["items"]]
+        assert {item["field"] for item in items} >= {"labels", "components" if fake.cloud else "Component"}
+
+
+def _resolution_sla(breached: bool) -> dict:
+    """Jira Service Management's "Time to resolution" as it shows it on the issue."""
+    def moment(ms: int) -> dict:
+        return {"iso8601": "", "jira": "", "friendly": "", "epochMillis": ms}
+
+    start, hour = 1772442000000, 3_600_000
+    elapsed = 9 * hour if breached else hour
+    return {"id": "2", "name": "Time to resolution", "_links": {"self": "https://jsm.invalid/sla/2"},
+            "completedCycles": [],
+            "ongoingCycle": {"startTime": moment(start), "breachTime": moment(start + 8 * hour), "breached": breached,
+                             "paused": False, "withinCalendarHours": True,
+                             "goalDuration": {"millis": 8 * hour, "friendly": "8h"},
+                             "elapsedTime": {"millis": elapsed, "friendly": ""},
+                             "remainingTime": {"millis": 8 * hour - elapsed, "friendly": ""}},
+            "slaDisplayFormat": "NEW_SLA_FORMAT"}
+
+
+JSM_RULES = """
+version: 1
+staff: {groups: [support-staff], roles: [Service Desk Team]}
+rules:
+  - name: customer writes past JSM's goal
+    on: [ticket.commented]
+    if: [actor_role = customer, jsm.time_to_resolution = breached]
+    then:
+      - comment:
+          private: true
+          body: >-
+            past JSM's goal of {{ jsm.time_to_resolution.goal }} ({{ jsm['Time to resolution'].ongoing.remaining }})
+"""
+
+
+def test_rules_act_on_jira_service_management_slas(fake: FakeJira, tmp_path, database_url):
+    for application in _serving(fake, JSM_RULES, tmp_path, database_url):
+        issue = fake.create_issue("SUP", "Printer jam", issuetype="Incident", reporter="customer")
+        fake.set_service_sla(issue.key, _resolution_sla(breached=False))
+        fake.comment(issue.key, "Any news?", author="customer")
+        work(application)
+        assert _our_notes(fake, issue.key) == []
+        fake.set_service_sla(issue.key, _resolution_sla(breached=True))
+        fake.comment(issue.key, "Still jammed.", author="customer")
+        fake.comment(issue.key, "On my way.", author="agent")
+        work(application)
+        assert _our_notes(fake, issue.key) == ["past JSM's goal of 8h (-1h)"]
+
+
+def test_a_delivery_without_timestamp_is_dated_when_it_was_received(fake: FakeJira):
+    """Some deliveries carry no `timestamp`: the event takes the time the delivery came, never 1970."""
+    from datetime import UTC, datetime
+
+    from connector.jira import JiraConnector
+    from tests.fakejira.model import Event
+
+    email, token = fake.basic_auth()
+    connector = JiraConnector(fake.url, user=email, api_token=token)
+    issue = fake.create_issue("SUP", "Timeless", issuetype="Incident", reporter="customer")
+    comment = fake.comment(issue.key, "No time on this one.", author="customer")
+    body = fake.view("2").webhook(Event("updated", "issue_commented", fake.issue(issue.key), comment.author,
+                                        comment.created, comment=comment))
+    del body["timestamp"]
+    received = datetime(2026, 3, 2, 9, 0, 7, tzinfo=UTC)
+    event, _ = connector.normalize(body, received_at=received)
+    assert event.occurred_at == received
+    event, _ = connector.normalize(body)  # the time of receipt unknown: the comment's own
+    assert event.occurred_at == parse_time(body["comment"]["created"])
