@@ -178,6 +178,7 @@ def text_of(value: Any) -> str:
 
 
 def _adf_text(node: Mapping[str, Any]) -> str:
+    """One document node as text: blocks on lines of their own, inline nodes run together."""
     kind, attrs = node.get("type"), node.get("attrs") or {}
     if kind == "text":
         return str(node.get("text", ""))
@@ -398,22 +399,26 @@ def _moment(body: Mapping[str, Any], received_at: datetime | None) -> datetime:
     return moment
 
 
+def _envelope(body: Mapping[str, Any]) -> tuple[Any, Any, Person | None, Mapping[str, Any]]:
+    """A webhook's or a poll's changelog, comment, actor and issue fields."""
+    if "poll" in body:
+        poll = body["poll"]
+        changelog, comment = poll.get("changelog"), poll.get("comment")
+        fields = (poll.get("issue") or {}).get("fields") or {}
+        return changelog, comment, person((changelog or {}).get("author") or (comment or {}).get("author")
+                                          or fields.get("reporter")), fields
+    changelog, comment = body.get("changelog"), body.get("comment")
+    fields = (body.get("issue") or {}).get("fields") or {}
+    return changelog, comment, person(body.get("user") or (comment or {}).get("author")), fields
+
+
 def event_from_body(body: Mapping[str, Any], field_names: Mapping[str, str] | None = None,
                     identifier: str | None = None, received_at: datetime | None = None) -> Event:
     """The Event of a stored delivery (webhook or poll). `received_at`, when ticketwarden
     received it, is its time if Jira sent none (`timestamp`), never the epoch."""
     delivery = classify(body, identifier)
     names = field_names or {}
-    if "poll" in body:
-        poll = body["poll"]
-        changelog, comment = poll.get("changelog"), poll.get("comment")
-        actor = person((changelog or {}).get("author") or (comment or {}).get("author") or
-                       ((poll.get("issue") or {}).get("fields") or {}).get("reporter"))
-        fields = (poll.get("issue") or {}).get("fields") or {}
-    else:
-        changelog, comment = body.get("changelog"), body.get("comment")
-        actor = person(body.get("user") or (comment or {}).get("author"))
-        fields = (body.get("issue") or {}).get("fields") or {}
+    changelog, comment, actor, fields = _envelope(body)
     at = _moment(body, received_at)
     if delivery.action in ("deleted", "ignored"):
         return Event(delivery.dedup_key, KIND, delivery.issue_id, frozenset(), at, actor)

@@ -430,3 +430,18 @@ def test_a_delivery_without_timestamp_is_dated_when_it_was_received(fake: FakeJi
     assert event.occurred_at == received
     event, _ = connector.normalize(body)  # the time of receipt unknown: the comment's own
     assert event.occurred_at == parse_time(body["comment"]["created"])
+
+
+def test_history_undoes_component_changes(fake: FakeJira):
+    """Backfill reads an issue's past from its changelog: components one item per value."""
+    from connector.jira import JiraConnector
+
+    email, token = fake.basic_auth()
+    connector = JiraConnector(fake.url, user=email, api_token=token)
+    issue = fake.create_issue("SUP", "Past", issuetype="Incident", components=["Web"])
+    fake.edit(issue.key, author="agent", update={"components": [{"add": {"name": "API"}}]})
+    fake.edit(issue.key, author="agent", update={"components": [{"remove": {"name": "Web"}}]})
+    steps = connector.history(issue.id)
+    assert [sorted(ticket.categories) for _, ticket in steps] == [["Web"], ["API", "Web"], ["API"]]
+    assert [(c.field, c.added, c.removed) for event, _ in steps[1:] for c in event.changes] == [
+        ("category", ("API",), ()), ("category", (), ("Web",))]
