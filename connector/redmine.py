@@ -143,16 +143,16 @@ class RedmineConnector:
                 updated_on=flt, status_id="*", sort="updated_on").values()
         ])
 
-    def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
+    def normalize(self, body: dict[str, Any], received_at: datetime | None = None) -> tuple[Event, Ticket | None]:
         """The Event of a stored delivery and the newest known Ticket (fetched fresh).
 
         The payload's snapshot may be stale (deliveries arrive late and out of order), so
         conditions are evaluated on the ticket as Redmine has it now.
         """
         try:
-            event = event_from_body(body, self.vocabulary())
+            event = event_from_body(body, self.vocabulary(), received_at)
         except UnknownReference:
-            event = event_from_body(body, self.vocabulary(refresh=True))
+            event = event_from_body(body, self.vocabulary(refresh=True), received_at)
         issue = self.fetch_issue(event.ticket_id) if event.triggers else None
         if issue is None:
             return event, None

@@ -219,9 +219,14 @@ def ticket_from_issue(issue: Mapping[str, Any], vocabulary: Vocabulary, base_url
     )
 
 
-def event_from_body(body: dict[str, Any], vocabulary: Vocabulary) -> Event:
-    """The Event of a stored delivery. Ids in journal details become names via the vocabulary."""
+def event_from_body(body: dict[str, Any], vocabulary: Vocabulary, received_at: datetime | None = None) -> Event:
+    """The Event of a stored delivery. Ids in journal details become names via the vocabulary.
+    `received_at` (when the delivery came) dates a delivery that carries no time of its own."""
     delivery = classify(body)
+
+    def _epoch() -> datetime:
+        return received_at or _unknown_time()
+
     issue, journal = parts(body)
     event_id = delivery.dedup_key
     if delivery.action == "deleted":
@@ -291,7 +296,8 @@ def _second(value: Any) -> datetime | None:
     return parsed.replace(microsecond=0) if parsed is not None else None
 
 
-def _epoch() -> datetime:
+def _unknown_time() -> datetime:
+    """Only offline, for a delivery with no time and no moment of arrival (an old file)."""
     return datetime(1970, 1, 1, tzinfo=UTC)
 
 

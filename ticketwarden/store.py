@@ -322,6 +322,7 @@ class InboxItem:
     dedup_key: str
     body: str
     attempts: int
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -439,7 +440,7 @@ class Store:
 
     def claim_inbox(self, now: datetime, lease: timedelta, limit: int = 10) -> list[InboxItem]:
         rows = self._claim(inbox, now, lease, limit)
-        return [InboxItem(r.id, r.source, r.shape, r.dedup_key, r.body, r.attempts) for r in rows]
+        return [InboxItem(r.id, r.source, r.shape, r.dedup_key, r.body, r.attempts, r.received_at) for r in rows]
 
     def complete_inbox(self, item_id: int, *, effects: list[Effect], trace: Mapping[str, Any],
                        tracker: str, ticket_id: str, now: datetime, clocks: Iterable[ClockRow] = (),

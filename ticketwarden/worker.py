@@ -43,7 +43,8 @@ class Applier(Protocol):
 class Connector(records.RecordConnector, Protocol):
     """A tracker: also turns its deliveries into events and knows its own user."""
 
-    def normalize(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]: ...
+    def normalize(self, body: dict[str, Any], received_at: datetime | None = None) -> tuple[Event, Ticket | None]:
+        """The delivery's Event and the ticket; `received_at` dates a delivery with no time."""
 
     def ticket(self, ticket_id: str) -> Ticket | None: ...
 
@@ -114,7 +115,7 @@ class Worker:
             self._retry_inbox(item, "no valid rulebook is loaded")
             return
         try:
-            event, ticket = connector.normalize(json.loads(item.body))
+            event, ticket = connector.normalize(json.loads(item.body), received_at=item.received_at)
             now = self.clock()
             event = self._one_comment(item, event, now)
             event = self._with_its_parts(item, event)

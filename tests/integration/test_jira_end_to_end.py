@@ -445,3 +445,37 @@ def test_history_undoes_component_changes(fake: FakeJira):
     assert [sorted(ticket.categories) for _, ticket in steps] == [["Web"], ["API", "Web"], ["API"]]
     assert [(c.field, c.added, c.removed) for event, _ in steps[1:] for c in event.changes] == [
         ("category", ("API",), ()), ("category", (), ("Web",))]
+
+
+def test_the_worker_dates_a_delivery_without_timestamp_when_it_came(fake: FakeJira, tmp_path, database_url):
+    """Through the inbox: the moment the delivery was stored is the event's time, as rules see it."""
+    import json
+    from datetime import timedelta
+
+    from connector.jira_payloads import classify
+    from tests.fakejira.model import Event
+    from tests.helpers import MovableClock
+
+    rules = """
+    version: 1
+    rules:
+      - name: note the time
+        on: [ticket.commented]
+        then: [{comment: {private: true, body: "seen at {{ event.occurred_at | iso }}"}}]
+    """
+    clock = MovableClock()
+    clock.offset = timedelta(days=3)  # far from the comment's own time: which time is used shows
+    issue = fake.create_issue("SUP", "Timeless", issuetype="Incident", reporter="customer")
+    comment = fake.comment(issue.key, "No time on this one.", author="customer")  # before any webhook is set up
+    body = fake.view("2").webhook(Event("updated", "issue_commented", fake.issue(issue.key), comment.author,
+                                        comment.created, comment=comment))
+    del body["timestamp"]
+    for application in serve(fake, rules, tmp_path, database_url, SECRET, clock=clock):
+        delivery = classify(body)
+        received = clock().replace(microsecond=0)
+        application.store.store_delivery(source="jira", shape=delivery.shape, dedup_key=delivery.dedup_key,
+                                         path="/webhooks/jira", headers={}, body=json.dumps(body), now=received)
+        work(application)
+        bodies = [c["body"] for c in fake.issue_json(issue.key)["fields"]["comment"]["comments"]
+                  if str(c["body"]).startswith("seen at")]
+        assert bodies == [f"seen at {received.isoformat()}"]
