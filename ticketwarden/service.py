@@ -71,6 +71,8 @@ class Application:
         details: dict[str, Any] = {"checks": {"store": store_ok, "rules": rules_ok}}
         if self.rules.current is not None:
             details["rulebook"] = self.rules.current.version
+            if self.rules.current.warnings:
+                details["rule_warnings"] = [str(warning) for warning in self.rules.current.warnings]
         if self.rules.last_errors:
             details["rule_errors"] = [str(error) for error in self.rules.last_errors]
         return store_ok and rules_ok, details
@@ -194,7 +196,9 @@ class Application:
 
 
 def _summary(rulebook: Rulebook) -> dict[str, Any]:
-    return {"version": rulebook.version, "rules": len(rulebook.rules), "files": list(rulebook.files)}
+    """What a validation or reload answers about a rulebook that loads, warnings included."""
+    return {"version": rulebook.version, "rules": len(rulebook.rules), "files": list(rulebook.files),
+            "warnings": [str(warning) for warning in rulebook.warnings]}
 
 
 class NotMigrated(RuntimeError):

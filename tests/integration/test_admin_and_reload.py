@@ -60,6 +60,23 @@ def test_validate_endpoint(app):
     assert web.post("/admin/rules/validate", data=GOOD, headers=auth("wrong")).status_code == 403
 
 
+def test_warnings_show_where_admins_look(app):
+    """A rulebook that loads with warnings (staff by e-mail alone, which Jira Cloud hides) says so
+    in the validation answer and in /readyz once in force."""
+    application, _, rules_dir = app
+    by_email = GOOD + "staff: {email_domains: [example.com]}\n"
+    web = application.app.test_client()
+    checked = web.post("/admin/rules/validate?name=staff.yaml", data=by_email, headers=auth())
+    assert checked.status_code == 200
+    [warning] = checked.get_json()["warnings"]
+    assert warning.startswith("staff.yaml:6: staff") and "e-mail" in warning
+    assert "rule_warnings" not in web.get("/readyz").get_json()
+    (rules_dir / "a.yaml").write_text(by_email)
+    assert web.post("/admin/reload", headers=auth()).status_code == 200
+    [shown] = web.get("/readyz").get_json()["rule_warnings"]
+    assert "e-mail" in shown
+
+
 def test_admin_endpoints_are_off_without_a_token(tmp_path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     migrate.upgrade(create_db_engine(url))
