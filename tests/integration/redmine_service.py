@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from connector.redmine_payloads import parse_time
 from tests.helpers import MovableClock
+from tests.integration.sandbox import SandboxRedmine
 from ticketwarden import migrate
 from ticketwarden.config import Settings
 from ticketwarden.service import Application, build
@@ -36,3 +39,19 @@ def settle(application: Application) -> None:
         application.poll_all()
         while application.worker.process_inbox() or application.worker.apply_outbox():
             pass
+
+
+def poll_from(application: Application, moment: datetime) -> None:
+    """The poller reads from `moment` on: this test's issues, not the sandbox's older ones."""
+    [poller] = application.pollers
+    application.store.set_value(poller.state_name, moment.isoformat(), moment)
+
+
+def start_incident(application: Application, redmine: SandboxRedmine, subject: str, **options: Any) -> dict[str, Any]:
+    """A person creates an Incident; the poller (from its creation on) and the worker handle it."""
+    created = redmine.create_incident(subject, **options)
+    moment = parse_time(created["created_on"])
+    assert moment is not None
+    poll_from(application, moment)
+    settle(application)
+    return created

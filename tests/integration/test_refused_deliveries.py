@@ -46,8 +46,8 @@ def test_a_jira_delivery_past_the_limit_is_read_by_the_poller(fake: FakeJira, tm
 @pytest.mark.redmine
 def test_a_redmine_delivery_past_the_limit_is_read_by_the_poller(tmp_path, database_url, redmine_env):
     from connector.redmine_payloads import parse_time
+    from tests.integration.redmine_service import poll_from, settle
     from tests.integration.redmine_service import serve as serve_redmine
-    from tests.integration.redmine_service import settle
     from tests.integration.sandbox import SandboxRedmine
 
     rules = JIRA_RULES.replace("project = SUP", "project = support")
@@ -63,9 +63,7 @@ def test_a_redmine_delivery_past_the_limit_is_read_by_the_poller(tmp_path, datab
         assert refused.status_code == 413 and "limit" in refused.get_json()["error"]
         assert application.store.inbox_rows(source="redmine") == []
 
-        [poller] = application.pollers
-        at = parse_time(created["created_on"])
-        application.store.set_value(poller.state_name, at.isoformat(), at)
+        poll_from(application, parse_time(created["created_on"]))
         settle(application)
         notes = redmine.notes_by(redmine.issue(created["id"]), "ticketwarden service")
         assert [n["notes"] for n in notes] == [f"ticketwarden: #{created['id']} received."]

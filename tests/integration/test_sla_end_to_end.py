@@ -14,7 +14,7 @@ import pytest
 
 from connector.redmine_payloads import parse_time
 from tests.helpers import MovableClock
-from tests.integration.redmine_service import serve, settle
+from tests.integration.redmine_service import serve, settle, start_incident
 from tests.integration.sandbox import SandboxRedmine
 from ticketwarden.service import Application
 
@@ -65,16 +65,6 @@ TOKEN = "sla-end-to-end"
 @pytest.fixture
 def service(tmp_path, database_url, redmine_env) -> Iterator[tuple[Application, MovableClock]]:
     yield from serve(RULES, tmp_path, database_url, redmine_env, webhook_token=TOKEN)
-
-
-def start_incident(application: Application, redmine: SandboxRedmine, subject: str, **options) -> dict:
-    """A person creates an Incident; the poller (from its creation on) and the worker handle it."""
-    created = redmine.create_incident(subject, **options)
-    start = parse_time(created["created_on"])
-    [poller] = application.pollers
-    application.store.set_value(poller.state_name, start.isoformat(), start)
-    settle(application)
-    return created
 
 
 def fields(redmine: SandboxRedmine, issue_id: int) -> dict:

@@ -172,20 +172,15 @@ def test_the_survey_speaks_the_ticket_language(fake, site, browser):
 def test_the_survey_on_redmine(tmp_path, database_url, redmine_env):
     """The same journey on the sandbox Redmine: the public note, the answer in the Satisfaction
     field with a private note."""
-    from connector.redmine_payloads import parse_time
     from tests.integration.redmine_service import serve as serve_redmine
-    from tests.integration.redmine_service import settle
+    from tests.integration.redmine_service import settle, start_incident
     from tests.integration.sandbox import SandboxRedmine
 
     rules = RULES.replace("jira: customfield_10059", 'redmine: "Satisfaction"') \
         .replace("project = SUP", "project = support")
     for application, _ in serve_redmine(rules.split("  - name: low score")[0], tmp_path, database_url, redmine_env):
         redmine = SandboxRedmine(redmine_env)
-        created = redmine.create_incident("Survey on Redmine")
-        [poller] = application.pollers
-        at = parse_time(created["created_on"])
-        application.store.set_value(poller.state_name, at.isoformat(), at)
-        settle(application)
+        created = start_incident(application, redmine, "Survey on Redmine")
         redmine.update(created["id"], status="Closed", notes="Done.")
         settle(application)
         issue = redmine.issue(created["id"])
@@ -231,18 +226,13 @@ rules:
 def test_a_refused_close_asks_nothing_and_a_new_survey_withdraws_the_old(tmp_path, database_url, redmine_env):
     """A close a rule sends back sends no survey and is no reopen (one clock cycle); each close
     that stands sends one, and a ticket has one open survey at most."""
-    from connector.redmine_payloads import parse_time
     from tests.integration.redmine_service import serve as serve_redmine
-    from tests.integration.redmine_service import settle
+    from tests.integration.redmine_service import settle, start_incident
     from tests.integration.sandbox import SandboxRedmine
 
     for application, _ in serve_redmine(REFUSED_CLOSE_RULES, tmp_path, database_url, redmine_env):
         redmine = SandboxRedmine(redmine_env)
-        created = redmine.create_incident("Closed too early (survey)")
-        [poller] = application.pollers
-        at = parse_time(created["created_on"])
-        application.store.set_value(poller.state_name, at.isoformat(), at)
-        settle(application)
+        created = start_incident(application, redmine, "Closed too early (survey)")
 
         def invitations() -> list[str]:
             notes = redmine.notes_by(redmine.issue(created["id"]), "ticketwarden service")
