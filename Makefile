@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTEST_ARGS ?=
 
 .PHONY: run test unit venv sandbox-redmine sandbox-test-redmine sandbox-postgres sandbox-browser \
-	stop-sandbox lint docs
+	stop-sandbox lint docs bench
 
 $(VENV)/.installed: setup.cfg pyproject.toml sandbox/python.sh
 	sandbox/python.sh $(VENV)
@@ -44,3 +44,7 @@ lint: $(VENV)/.installed
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/python -m ticketwarden.gendocs
+
+# Throughput and latency beside same-run references (bench/README.md); BENCH_SCALE=0.2 for a quick look.
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m bench.run

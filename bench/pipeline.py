@@ -1,0 +1,137 @@
+"""Row 2, end to end: plugin deliveries taken in over HTTP, then processed by the real worker
+(process_inbox / apply_outbox until drained) with the example rulebook against the stand-in
+Redmine; beside the same deliveries parsed and evaluated by the pure engine in-process."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.common import EXAMPLE_RULEBOOK, Row, scaled
+from bench.databases import database
+from bench.intake import HEADERS, TOKEN
+from bench.loadgen import post_all
+from bench.payloads import JOURNAL_BASE, opened, recorded, status_changed
+from bench.servers import serving
+from bench.standin_redmine import PRIORITIES, PROJECTS, STATUSES, TRACKERS, Model, issue_after_update, standin_redmine
+from connector.redmine_payloads import Vocabulary, event_from_body, ticket_from_issue
+from rules.engine import evaluate
+from rules.rulebook import load_rulebook
+from ticketwarden import migrate
+from ticketwarden.config import Settings
+from ticketwarden.service import Application, build
+from ticketwarden.store import create_db_engine
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # a fixed clock: the same SLA arithmetic every run
+FIRST_ID = 500_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one drain did: deliveries, inbox items (derived SLA events included), effects, calls."""
+
+    deliveries: int
+    inbox_items: int
+    effects: int
+    seconds: float
+    calls: Counter[str]
+
+
+def bodies(tickets: int) -> list[dict[str, Any]]:
+    """Per ticket: "opened", then the customer's update (all openings first, as they would queue)."""
+    opened_template = recorded("plugin-issue-opened.json")
+    changed_template = recorded("plugin-issue-updated-status-note-field.json")
+    ids = range(FIRST_ID, FIRST_ID + tickets)
+    return [opened(i, opened_template) for i in ids] + [status_changed(i, changed_template) for i in ids]
+
+
+def model_for(tickets: int) -> Model:
+    return Model({i: issue_after_update(i, JOURNAL_BASE + i) for i in range(FIRST_ID, FIRST_ID + tickets)})
+
+
+@contextmanager
+def application(url: str, redmine_url: str) -> Iterator[Application]:
+    migrate.upgrade(create_db_engine(url))
+    settings = Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), redmine_url=redmine_url,
+                        redmine_api_key="bench-key", webhook_token=TOKEN, poll_overlap=0)
+    app = build(settings, clock=lambda: NOW, environ={})
+    try:
+        yield app
+    finally:
+        app.store.engine.dispose()
+
+
+def drain(app: Application) -> tuple[int, int]:
+    """Work until both queues are empty; returns (inbox items, effects) handled."""
+    items = effects = 0
+    while True:
+        taken, applied = app.worker.process_inbox(), app.worker.apply_outbox()
+        items, effects = items + taken, effects + applied
+        if not taken and not applied:
+            return items, effects
+
+
+def run_worker(kind: str, tickets: int, server_url: str | None) -> Outcome:
+    """Post every delivery (untimed), then time the worker draining them."""
+    model = model_for(tickets)
+    posted = [json.dumps(body).encode() for body in bodies(tickets)]
+    with standin_redmine(model) as redmine_url, database(kind, "e2e", server_url) as url, \
+            application(url, redmine_url) as app:
+        with serving(app.app) as base:
+            answers = post_all(base + "/webhooks/redmine", posted, HEADERS, threads=2, deadline=600)
+        if answers.statuses.get(202) != len(posted):
+            raise RuntimeError(f"intake refused deliveries: {answers.statuses}")
+        model.reset_calls()
+        start = time.perf_counter()
+        items, effects = drain(app)
+        seconds = time.perf_counter() - start
+        failed = [row for row in app.store.inbox_rows() if row["state"] != "done"]
+        if failed:
+            raise RuntimeError(f"{len(failed)} inbox items not done, e.g. {failed[0].get('last_error')}")
+        return Outcome(len(posted), items, effects, seconds, Counter(model.calls))
+
+
+def vocabulary() -> Vocabulary:
+    """The names behind the stand-in's ids, as the connector would read them."""
+    return Vocabulary(
+        statuses={str(i): n for i, n, _ in STATUSES}, closed_statuses=frozenset(n for _, n, c in STATUSES if c),
+        trackers={str(i): n for i, n in TRACKERS}, priorities={str(i): n for i, n in PRIORITIES},
+        projects={str(i): (s, n) for i, s, n in PROJECTS})
+
+
+def run_pure(tickets: int) -> tuple[float, int]:
+    """Seconds to parse and evaluate every delivery in-process, and the effects planned."""
+    with open(EXAMPLE_RULEBOOK, encoding="utf-8") as handle:
+        rulebook = load_rulebook([(EXAMPLE_RULEBOOK, handle.read())])
+    names, model = vocabulary(), model_for(tickets)
+    every = bodies(tickets)
+    effects = 0
+    start = time.perf_counter()
+    for body in every:
+        event = event_from_body(body, names)
+        ticket = ticket_from_issue(model.issues[int(event.ticket_id)], names, "http://127.0.0.1")
+        effects += len(evaluate(rulebook, event, ticket, NOW).effects)
+    return time.perf_counter() - start, effects
+
+
+def measure(kind: str, server_url: str | None = None) -> tuple[list[Row], Outcome]:
+    tickets = scaled(300, 10)
+    outcome = run_worker(kind, tickets, server_url)
+    pure_seconds, pure_effects = run_pure(tickets)
+    calls = sum(outcome.calls.values())
+    note = (f"{tickets} tickets × (opened + status change); {outcome.inbox_items} inbox items, "
+            f"{outcome.effects} effects applied")
+    rows = [
+        Row(f"end to end {kind}: processed", "deliveries/s", outcome.deliveries / outcome.seconds,
+            outcome.deliveries / pure_seconds, "parse + engine.evaluate in-process", note),
+        Row(f"end to end {kind}: tracker calls", "calls/delivery", calls / outcome.deliveries,
+            pure_effects / outcome.deliveries, "effects planned by the pure engine",
+            "one write per effect would be 1.00×"),
+    ]
+    return rows, outcome
