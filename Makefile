@@ -39,7 +39,7 @@ unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -m "not services" --ignore=tests/integration $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check connector rules webhooks ticketwarden tests
+	$(VENV)/bin/ruff check connector rules webhooks ticketwarden tests bench
 	$(VENV)/bin/mypy
 
 docs: $(VENV)/.installed

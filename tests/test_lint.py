@@ -9,7 +9,7 @@ BIN = Path(sys.executable).parent
 
 
 def test_ruff():
-    result = subprocess.run([BIN / "ruff", "check", "connector", "rules", "webhooks", "ticketwarden", "tests"],
+    result = subprocess.run([BIN / "ruff", "check", "connector", "rules", "webhooks", "ticketwarden", "tests", "bench"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
