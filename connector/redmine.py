@@ -149,17 +149,21 @@ class RedmineConnector:
         The payload's snapshot may be stale (deliveries arrive late and out of order), so
         conditions are evaluated on the ticket as Redmine has it now.
         """
-        try:
-            event = event_from_body(body, self.vocabulary(), received_at)
-        except UnknownReference:
-            event = event_from_body(body, self.vocabulary(refresh=True), received_at)
+        event = self._event(body, received_at)
         issue = self.fetch_issue(event.ticket_id) if event.triggers else None
         if issue is None:
             return event, None
-        members = self._members_of(issue)
+        ticket, members = self._ticket_of(issue)
         event = dataclasses.replace(event, actor=self._known(event.actor, members),
                                     parts=tuple(self._split_save_parts(body, issue)))
-        return event, self._with_people(self.ticket_from(issue), members)
+        return event, ticket
+
+    def _event(self, body: dict[str, Any], received_at: datetime | None = None) -> Event:
+        """The Event of a delivery, with the names behind its ids read again once when one is new."""
+        try:
+            return event_from_body(body, self.vocabulary(), received_at)
+        except UnknownReference:
+            return event_from_body(body, self.vocabulary(refresh=True), received_at)
 
     def _split_save_parts(self, body: dict[str, Any], issue: dict[str, Any]) -> list[Event]:
         """Events of the journals that the delivery's save split off before it (see
@@ -168,18 +172,16 @@ class RedmineConnector:
         if not journal or not isinstance(journal.get("id"), int):
             return []
         bare = {key: value for key, value in issue.items() if key != "journals"}
-        return [event_from_body({"poll": {"action": "updated", "issue": bare, "journal": dict(part)}},
-                                self.vocabulary())
+        return [self._event({"poll": {"action": "updated", "issue": bare, "journal": dict(part)}})
                 for part in split_save_parts(journal["id"], issue.get("journals") or [])]
 
     def ticket(self, ticket_id: str) -> Ticket | None:
         """The ticket as Redmine has it now (None when it is gone)."""
-        return self._ticket_and_members(ticket_id)[0]
-
-    def _ticket_and_members(self, ticket_id: str) -> tuple[Ticket | None, dict[str, Person]]:
         issue = self.fetch_issue(ticket_id)
-        if issue is None:
-            return None, {}
+        return self._ticket_of(issue)[0] if issue is not None else None
+
+    def _ticket_of(self, issue: dict[str, Any]) -> tuple[Ticket, dict[str, Person]]:
+        """The issue as a Ticket whose people carry their logins and project roles, and those members."""
         members = self._members_of(issue)
         return self._with_people(self.ticket_from(issue), members), members
 
@@ -253,10 +255,7 @@ class RedmineConnector:
     def snapshot(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]:
         """The Event of a delivery and the ticket as the delivery itself showed it (for replays:
         the ticket as it was then, not as it is now). Reads only the names behind ids."""
-        try:
-            event = event_from_body(body, self.vocabulary())
-        except UnknownReference:
-            event = event_from_body(body, self.vocabulary(refresh=True))
+        event = self._event(body)
         issue, _ = parts(body)
         if not event.triggers or "project" not in issue:
             return event, None

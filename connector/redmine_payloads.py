@@ -223,22 +223,19 @@ def event_from_body(body: dict[str, Any], vocabulary: Vocabulary, received_at: d
     """The Event of a stored delivery. Ids in journal details become names via the vocabulary.
     `received_at` (when the delivery came) dates a delivery that carries no time of its own."""
     delivery = classify(body)
-
-    def _epoch() -> datetime:
-        return received_at or _unknown_time()
-
+    undated = received_at or _unknown_time()
     issue, journal = parts(body)
     event_id = delivery.dedup_key
     if delivery.action == "deleted":
         return Event(event_id, KIND, str(delivery.issue_id), frozenset(),
-                     parse_time(body.get("timestamp")) or _epoch())
+                     parse_time(body.get("timestamp")) or undated)
     if delivery.action == "created":
         return Event(event_id, KIND, str(delivery.issue_id), frozenset({"ticket.created"}),
-                     parse_time(issue.get("created_on")) or _epoch(),
+                     parse_time(issue.get("created_on")) or undated,
                      actor=person(issue.get("author"), vocabulary))
     if journal is None:  # an update delivered without its journal says nothing we can act on
         return Event(event_id, KIND, str(delivery.issue_id), frozenset(),
-                     parse_time(issue.get("updated_on")) or _epoch())
+                     parse_time(issue.get("updated_on")) or undated)
     cf_values, cf_ids = custom_fields(issue)
     cf_names = {ident: name for name, ident in cf_ids.items()}
     changes = tuple(
@@ -264,7 +261,7 @@ def event_from_body(body: dict[str, Any], vocabulary: Vocabulary, received_at: d
             triggers.add("ticket.reopened")
     actor = person(journal.get("author") or journal.get("user"), vocabulary)
     return Event(event_id, KIND, str(delivery.issue_id), frozenset(triggers),
-                 parse_time(journal.get("created_on")) or _epoch(), actor, changes, comment)
+                 parse_time(journal.get("created_on")) or undated, actor, changes, comment)
 
 
 def split_save_parts(journal_id: int, journals: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
