@@ -85,7 +85,7 @@ def explain(store: Store, ticket: str | TicketRef, last: int = 5, verbose: bool 
     """Lines telling, for the ticket's last decisions, why each rule did or did not act and
     what happened to each planned effect (written, waiting for a retry, dead-lettered)."""
     ref = ticket if isinstance(ticket, TicketRef) else resolve_ticket(store, ticket, tracker)
-    rows = [row for row in store.ticket_audit_rows(ref.tracker, ref.id) if row["kind"] == "decision"][-last:]
+    rows = [row for row in store.audit_rows(ref.id, tracker=ref.tracker) if row["kind"] == "decision"][-last:]
     if not rows:
         return [f"no decisions recorded for {ref}", *_origin(store, ref), *_records(store, ref)]
     outbox = {row["effect_key"]: row for row in store.outbox_rows(tracker=ref.tracker, ticket_id=ref.id)}

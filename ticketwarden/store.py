@@ -416,18 +416,24 @@ class Store:
         and the comment's own comment_created): whichever is handled first claims it.
         """
         with self.engine.begin() as conn:
-            result = conn.execute(self._insert(inbox).values(
-                source=source, shape="claimed", dedup_key=dedup_key, path="(claimed)", headers="{}", body="{}",
-                received_at=now, state=DONE, attempts=0, available_at=now, processed_at=now,
-            ).on_conflict_do_nothing(index_elements=["source", "dedup_key"]).returning(inbox.c.id))
-            return bool(result.all())
+            return self._claim_in(conn, source, dedup_key, "(claimed)", now)
 
-    def _claim_part(self, conn: Connection, source: str, key: str, item_id: int, now: datetime) -> bool:
+    def _claim_in(self, conn: Connection, source: str, dedup_key: str, path: str, now: datetime) -> bool:
+        """Insert a handled row for a key, within `conn`'s transaction; False if the key was there."""
         result = conn.execute(self._insert(inbox).values(
-            source=source, shape="claimed", dedup_key=key, path=f"(part of inbox {item_id})", headers="{}",
-            body="{}", received_at=now, state=DONE, attempts=0, available_at=now, processed_at=now,
+            source=source, shape="claimed", dedup_key=dedup_key, path=path, headers="{}", body="{}",
+            received_at=now, state=DONE, attempts=0, available_at=now, processed_at=now,
         ).on_conflict_do_nothing(index_elements=["source", "dedup_key"]).returning(inbox.c.id))
         return bool(result.all())
+
+    def _claim_parts(self, conn: Connection, item_id: int, keys: list[str], now: datetime) -> None:
+        """Claim the deliveries an event took in as parts of its save, under its own source."""
+        if not keys:
+            return
+        source = str(conn.execute(sa.select(inbox.c.source).where(inbox.c.id == item_id)).scalar())
+        for key in keys:
+            if not self._claim_in(conn, source, key, f"(part of inbox {item_id})", now):
+                raise PartConflict(f"{key} was delivered on its own meanwhile")
 
     def known_keys(self, source: str, keys: Iterable[str]) -> set[str]:
         keys = list(keys)
@@ -454,10 +460,7 @@ class Store:
         """
         new = 0
         with self.engine.begin() as conn:
-            source = conn.execute(sa.select(inbox.c.source).where(inbox.c.id == item_id)).scalar()
-            for key in parts:
-                if not self._claim_part(conn, str(source), key, item_id, now):
-                    raise PartConflict(f"{key} was delivered on its own meanwhile")
+            self._claim_parts(conn, item_id, list(parts), now)
             for row in clocks:
                 if not self._save_clock(conn, row, now):
                     raise ClockConflict(f"SLA clock {row.clock.policy} of {row.clock.ticket_id} changed meanwhile")
@@ -543,10 +546,14 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
-    def audit_rows(self, ticket_id: str | None = None) -> list[dict[str, Any]]:
+    def audit_rows(self, ticket_id: str | None = None, tracker: str | None = None) -> list[dict[str, Any]]:
+        """Audit records, oldest first: of one ticket id, and of one tracker (ids of Redmine and Jira
+        tickets may be the same)."""
         query = sa.select(audit).order_by(audit.c.id)
         if ticket_id is not None:
             query = query.where(audit.c.ticket_id == ticket_id)
+        if tracker is not None:
+            query = query.where(audit.c.tracker == tracker)
         with self.engine.connect() as conn:
             return [dict(row._mapping) | {"detail": json.loads(row.detail)} for row in conn.execute(query)]
 
@@ -773,12 +780,6 @@ class Store:
                 if shown and not shown.startswith(f"{tracker}:"):
                     return str(shown)
         return None
-
-    def ticket_audit_rows(self, tracker: str, ticket_id: str) -> list[dict[str, Any]]:
-        """The audit records of one ticket of one tracker, oldest first."""
-        query = sa.select(audit).where(audit.c.tracker == tracker, audit.c.ticket_id == ticket_id).order_by(audit.c.id)
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) | {"detail": json.loads(row.detail)} for row in conn.execute(query)]
 
     # -- records (development issues, nonconformities, observations) -----------------------------
 
