@@ -361,10 +361,15 @@ def _span(condition: Condition, facts: Facts) -> timedelta | None:
     elapsed or remaining time."""
     if condition.field == "age":
         return facts.now - facts.ticket.created if facts.ticket.created else None
-    name, fact = jsm.parse_name(condition.field) or ("", "")
-    sla = jsm.find(facts.ticket.tracker_slas, name)
-    value = jsm.fact(sla, fact) if sla is not None else None
+    value = _jsm_value(condition.field, facts.ticket)
     return value if isinstance(value, timedelta) else None
+
+
+def _jsm_value(name: str, ticket: Ticket) -> Any:
+    """What `jsm.NAME` or `jsm.NAME.FACT` is on the ticket (None when it has no such SLA)."""
+    slug, fact = jsm.parse_name(name) or ("", "")
+    sla = jsm.find(ticket.tracker_slas, slug)
+    return jsm.fact(sla, fact) if sla is not None else None
 
 
 def _short(delta: timedelta) -> str:
@@ -386,9 +391,7 @@ def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] 
     if name.startswith("sla.") and name != "sla.policy":
         return _as_values(facts.sla_states.get(name[4:]))
     if name.startswith(jsm.PREFIX):
-        slug, fact = jsm.parse_name(name) or ("", "")
-        sla = jsm.find(ticket.tracker_slas, slug)
-        return _as_values(jsm.fact(sla, fact) if sla is not None else None)
+        return _as_values(_jsm_value(name, ticket))
     getters: dict[str, Callable[[], Any]] = {
         "project": lambda: [ticket.project, ticket.project_name],
         "tracker": lambda: ticket.tracker,
