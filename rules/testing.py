@@ -34,13 +34,14 @@ from rules.changes import set_change
 from rules.conditions import ConditionContext
 from rules.context import Where
 from rules.durations import DurationError, parse_duration
-from rules.engine import SELF, Decision, apply_effects, evaluate, evaluate_scheduled
+from rules.engine import Decision, apply_effects, evaluate_scheduled
 from rules.errors import RuleError
 from rules.measures import measure, window
 from rules.model import Change, Comment, Effect, Event, Person, SlaCycle, Ticket, TrackerSla
+from rules.pipeline import decide_sla, process, sla_event
 from rules.rulebook import Rulebook
 from rules.schema import TRIGGERS, Option, read_options
-from rules.sla import Clock, SlaEvent, Status, calendars_of, due_notifications, status, track, views
+from rules.sla import Clock, SlaEvent, Status, calendars_of, due_notifications, status
 from rules.source import MappingNode, YamlSyntaxError, parse_yaml
 
 FILE = {
@@ -350,16 +351,15 @@ def run_case(case: TestCase, rulebook: Rulebook) -> tuple[TestResult, list[Decis
     for number, (event, expectations, line) in enumerate(case.events, start=1):
         at = event.occurred_at
         if SWEEP in event.triggers:
-            made = [clocks.decide(sla_event, ticket, at) for sla_event in clocks.sweep(at)]
+            made = [clocks.decide(happened, ticket, at) for happened in clocks.sweep(at)]
         elif SCHEDULE in event.triggers:
             made = [_scheduled(rulebook, str(expectations["rule"]), expectations.get("incidents") or [],
                                ticket.tracker_kind, at)]
         else:
             ticket, event = _with_changes(ticket, event, refs)
-            sla_events = clocks.track(event, ticket)
-            states, info = clocks.view(at)
-            made = [evaluate(rulebook, event, ticket, at, states, info)]
-            made += [clocks.decide(sla_event, ticket, at) for sla_event in sla_events]
+            step = process(rulebook, clocks.calendars, event, ticket, clocks.every(), at)
+            clocks.moved(step.moved)
+            made = step.decisions
         combined = Decision(event.id, ticket.key, sorted(event.triggers), rulebook.version,
                             effects=[e for d in made for e in d.effects],
                             warnings=[w for d in made for w in d.warnings])
@@ -401,46 +401,43 @@ def _incident(item: Mapping[str, Any], number: int, tracker: str, at: datetime) 
 
 
 class _Clocks:
-    """The SLA clocks of one rule test's ticket."""
+    """The SLA clocks of one rule test's ticket, every cycle, as the store keeps them."""
 
     def __init__(self, rulebook: Rulebook):
         self.rulebook = rulebook
         self.calendars = calendars_of(rulebook) if rulebook.sla else {}
-        self.clocks: dict[str, Clock] = {}  # newest cycle per policy
+        self.cycles: dict[tuple[str, int], Clock] = {}
 
-    def track(self, event: Event, ticket: Ticket) -> list[SlaEvent]:
-        if not self.rulebook.sla:
-            return []
-        updates = track(self.rulebook, self.calendars, list(self.clocks.values()), event, ticket)
-        for update in updates:
-            self.clocks[update.clock.policy] = update.clock
-        return [e for update in updates for e in update.events]
+    @property
+    def clocks(self) -> dict[str, Clock]:
+        """The newest cycle of each policy."""
+        return {policy: clock for (policy, _), clock in sorted(self.cycles.items())}
+
+    def every(self) -> list[Clock]:
+        return list(self.cycles.values())
+
+    def moved(self, clocks: list[Clock]) -> None:
+        self.cycles.update({(clock.policy, clock.cycle): clock for clock in clocks})
 
     def sweep(self, now: datetime) -> list[SlaEvent]:
         owed_events = []
-        for name, clock in list(self.clocks.items()):
+        for name, clock in self.clocks.items():
             policy = self.rulebook.sla[name]
             quiet = self.calendars[policy.quiet_hours] if policy.quiet_hours else None
-            for marker, sla_event in due_notifications(clock, policy, self.calendars[policy.calendar], now, quiet):
+            for marker, happened in due_notifications(clock, policy, self.calendars[policy.calendar], now, quiet):
                 clock = clock.with_transition(marker)
-                owed_events.append(sla_event)
-            self.clocks[name] = clock
+                owed_events.append(happened)
+            self.cycles[(name, clock.cycle)] = clock
         return owed_events
 
     def status(self, policy: str, now: datetime) -> Status:
         return status(self.clocks[policy], self.rulebook.sla[policy],
                       self.calendars[self.rulebook.sla[policy].calendar], now)
 
-    def view(self, now: datetime) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-        return views(self.rulebook, self.calendars, self.clocks.values(), now)
-
-    def decide(self, sla_event: SlaEvent, ticket: Ticket, now: datetime) -> Decision:
-        """The rules on an SLA event, as the worker runs them when it handles it (at `now`)."""
-        event = Event(f"test:{ticket.id}:{sla_event.trigger}:{sla_event.policy}:{sla_event.cycle}",
-                      ticket.tracker_kind, ticket.id, frozenset({sla_event.trigger}), sla_event.at, SELF,
-                      sla_policy=sla_event.policy)
-        states, info = self.view(now)
-        return evaluate(self.rulebook, event, ticket, now, states, info)
+    def decide(self, happened: SlaEvent, ticket: Ticket, now: datetime) -> Decision:
+        """The rules on an SLA event the sweep found, as the worker runs them (at `now`)."""
+        return decide_sla(self.rulebook, self.calendars, sla_event(ticket.tracker_kind, ticket.id, happened),
+                          ticket, self.every(), now)
 
 
 def _check_clocks(result: TestResult, where: str, clocks: _Clocks, expected: Mapping[str, Any],

@@ -17,8 +17,9 @@ from typing import Protocol
 
 from rules.measures import ticket_facts
 from rules.model import Event, Ticket
+from rules.pipeline import process
 from rules.rulebook import Rulebook
-from rules.sla import Clock, due_notifications, status, track
+from rules.sla import Clock, due_notifications, status
 from ticketwarden.sla import SlaBook
 from ticketwarden.store import ClockRow, OriginChange, Store
 
@@ -67,18 +68,18 @@ def backfill(store: Store, connector: HistoryReader, rulebook: Rulebook, since: 
 
 def _replay(rulebook: Rulebook, book: SlaBook | None, steps: list[tuple[Event, Ticket]],
             now: datetime) -> tuple[list[ClockRow], list[OriginChange]]:
-    clocks: dict[tuple[str, int], Clock] = {}
+    """Each past event through the same step as in the worker; its decisions are dropped:
+    backfill announces nothing."""
+    clocks: list[Clock] = []
     changes: list[OriginChange] = []
     origin_ref = rulebook.origin_ref(steps[0][1].tracker_kind)
     for event, ticket in steps:
-        if book is not None and event.triggers:
-            for update in track(rulebook, book.calendars, _newest(clocks), event, ticket):
-                clocks[(update.clock.policy, update.clock.cycle)] = update.clock
+        clocks = process(rulebook, book.calendars if book else {}, event, ticket, clocks, event.occurred_at).clocks
         change = OriginChange.by_person(origin_ref, event, ticket)
         if change is not None:
             changes.append(change)
     rows = []
-    for clock in clocks.values():
+    for clock in clocks:
         if book is None:
             continue
         policy = rulebook.sla[clock.policy]
@@ -87,13 +88,6 @@ def _replay(rulebook: Rulebook, book: SlaBook | None, steps: list[tuple[Event, T
             clock = clock.with_transition(marker)
         rows.append(book.row(clock, now, 0))
     return rows, changes
-
-
-def _newest(clocks: dict[tuple[str, int], Clock]) -> list[Clock]:
-    newest: dict[str, Clock] = {}
-    for (policy, _), clock in sorted(clocks.items()):
-        newest[policy] = clock
-    return list(newest.values())
 
 
 def _breached(book: SlaBook, clock: Clock, now: datetime) -> bool:

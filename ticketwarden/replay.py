@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from rules.engine import evaluate
-from rules.model import Event, Ticket
+from rules.model import Event, Person, Ticket
+from rules.pipeline import Step, process
 from rules.rulebook import Rulebook
+from rules.sla import Clock, calendars_of
 from ticketwarden.inspect import MissingInDelivery, NotADelivery, offline_view, read_recorded, role_of, unknowable
 from ticketwarden.store import Store
 
 
 class Snapshotter(Protocol):
     def snapshot(self, body: dict[str, Any]) -> tuple[Event, Ticket | None]: ...
+
+    def service_user(self) -> Person: ...
 
 
 @dataclass
@@ -56,9 +59,15 @@ def _signature(rule: str, action: str, params: Mapping[str, Any]) -> str:
 def replay(rulebook: Rulebook, items: Iterable[ReplayItem],
            connectors: Mapping[str, Snapshotter] | None) -> ReplayReport:
     """Each item's effects under the rulebook, beside those produced then. `connectors` reads
-    each tracker's names; None replays offline, from the deliveries alone."""
+    each tracker's names; None replays offline, from the deliveries alone.
+
+    Items go through the same step as in the worker, in order: SLA clocks run along from the
+    first event of each ticket replayed, so a rule looking at a clock sees it as it was then.
+    """
     report = ReplayReport()
+    history = _History(rulebook)
     for item in items:
+        us = connectors[item.tracker].service_user() if connectors is not None else None
         try:
             event, ticket, notes = _read(rulebook, item, connectors)
         except MissingInDelivery as exc:
@@ -76,7 +85,7 @@ def replay(rulebook: Rulebook, items: Iterable[ReplayItem],
             continue
         report.lines.append(f"{header} on {ticket.key} at {event.occurred_at.isoformat()}")
         report.lines.extend(f"  offline: {note}" for note in notes)
-        _compare(report, item, rulebook, event, ticket)
+        _compare(report, item, history.step(event, ticket, us))
     return report
 
 
@@ -108,10 +117,28 @@ def _rulebook_gaps(rulebook: Rulebook, tracker: str, event: Event, ticket: Ticke
     return gaps
 
 
-def _compare(report: ReplayReport, item: ReplayItem, rulebook: Rulebook, event: Event, ticket: Ticket) -> None:
+class _History:
+    """The clocks of each replayed ticket, as the replay has moved them so far."""
+
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        self.calendars = calendars_of(rulebook) if rulebook.sla else {}
+        self.clocks: dict[tuple[str, str], list[Clock]] = {}
+
+    def step(self, event: Event, ticket: Ticket, us: Person | None) -> Step:
+        """The event through the pipeline; `us` is the service user (offline: unknown, so the
+        loop guard cannot tell our own changes)."""
+        key = (ticket.tracker_kind, ticket.id)
+        ours = us is not None and event.actor is not None and event.actor.id == us.id
+        done = process(self.rulebook, self.calendars, event, ticket, self.clocks.get(key, []), event.occurred_at,
+                       ours=ours)
+        self.clocks[key] = done.clocks
+        return done
+
+
+def _compare(report: ReplayReport, item: ReplayItem, step: Step) -> None:
     """The effects the rulebook plans now, beside those recorded then (=, +, -)."""
-    decision = evaluate(rulebook, event, ticket, event.occurred_at)
-    would = [_signature(e.rule, e.action, e.params) for e in decision.effects]
+    would = [_signature(e.rule, e.action, e.params) for e in step.effects]
     if item.produced is None:
         report.lines.extend(f"  would: {line}" for line in would)
         if not would:

@@ -4,13 +4,12 @@ that turns due warnings and breaches into inbox events, exactly once per clock c
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from rules.calendar import BusinessCalendar
 from rules.durations import format_duration
-from rules.model import Event, Ticket
+from rules.pipeline import sla_event_id
 from rules.rulebook import Rulebook
 from rules.sla import (
     BREACHED,
@@ -21,8 +20,6 @@ from rules.sla import (
     calendars_of,
     due_notifications,
     status,
-    track,
-    views,
 )
 from ticketwarden.clock import Clock as WallClock
 from ticketwarden.store import ClockRow, FollowUp, Store
@@ -62,30 +59,10 @@ class SlaBook:
 
 
 def follow_up(event: SlaEvent, tracker: str, ticket_id: str) -> FollowUp:
-    key = f"sla:{tracker}:{ticket_id}:{event.policy}:{event.cycle}:{event.trigger}"
-    return FollowUp(SOURCE, key, {"sla": {"trigger": event.trigger, "policy": event.policy, "cycle": event.cycle,
-                                          "at": event.at.isoformat(), "tracker": tracker, "ticket_id": ticket_id}})
-
-
-def advance(book: SlaBook, store: Store, event: Event, ticket: Ticket, now: datetime
-            ) -> tuple[list[ClockRow], list[FollowUp], dict[str, str], dict[str, dict[str, Any]]]:
-    """Clocks changed by a ticket event, the SLA events they cause, and the ticket's clock
-    states and template info after it (for the rules deciding this same event)."""
-    stored = store.clocks_for(ticket.tracker_kind, ticket.id)
-    versions = {(r.clock.policy, r.clock.cycle): r.version for r in stored}
-    updates = track(book.rulebook, book.calendars, [r.clock for r in stored], event, ticket)
-    rows = [book.row(u.clock, now, versions.get((u.clock.policy, u.clock.cycle), 0)) for u in updates]
-    follow_ups = [follow_up(e, ticket.tracker_kind, ticket.id) for u in updates for e in u.events]
-    after = {(r.clock.policy, r.clock.cycle): r.clock for r in stored}
-    after.update({(u.clock.policy, u.clock.cycle): u.clock for u in updates})
-    states, info = views(book.rulebook, book.calendars, after.values(), now)
-    return rows, follow_ups, states, info
-
-
-def ticket_clocks(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetime
-                  ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    clocks = [row.clock for row in store.clocks_for(tracker, ticket_id)]
-    return views(book.rulebook, book.calendars, clocks, now)
+    """An SLA event the sweep found, queued for the rules (its key is the event's identity)."""
+    return FollowUp(SOURCE, sla_event_id(tracker, ticket_id, event), {"sla": {
+        "trigger": event.trigger, "policy": event.policy, "cycle": event.cycle, "at": event.at.isoformat(),
+        "tracker": tracker, "ticket_id": ticket_id}})
 
 
 def sweep(book: SlaBook, store: Store, clock: WallClock) -> int:
@@ -164,4 +141,4 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else "-"
 
 
-__all__ = ["Mapping", "SlaBook", "advance", "recalc", "sweep", "ticket_clocks"]
+__all__ = ["SlaBook", "follow_up", "recalc", "sweep"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -243,6 +243,23 @@ class FollowUp:
     body: Mapping[str, Any]
 
 
+@dataclass
+class Completion:
+    """Everything one inbox item decided, recorded with its done mark in one transaction."""
+
+    item_id: int
+    tracker: str
+    ticket_id: str
+    effects: list[Effect]
+    traces: list[Mapping[str, Any]]  # one per decision: the event's, then the SLA events'
+    clocks: list[ClockRow] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    origin_changes: list[OriginChange] = field(default_factory=list)
+    facts: Mapping[str, Any] | None = None
+    parts: list[str] = field(default_factory=list)
+    breaches: int = 0  # SLA breaches recorded by this item, added to the ticket's facts
+
+
 @dataclass(frozen=True)
 class OriginChange:
     """One change of a ticket's failure origin: who (a person, or a rule) made it, and when."""
@@ -452,34 +469,47 @@ class Store:
                        tracker: str, ticket_id: str, now: datetime, clocks: Iterable[ClockRow] = (),
                        follow_ups: Iterable[FollowUp] = (), origin_changes: Iterable[OriginChange] = (),
                        facts: Mapping[str, Any] | None = None, parts: Iterable[str] = ()) -> int:
-        """Record the decision: clocks, follow-up events, outbox rows, origin changes, the
-        ticket's facts, audit trace and done, in ONE transaction. `parts` are the keys of other
-        deliveries this event took in (the rest of its save): they are claimed as handled.
+        """Record one decision (see `complete`); returns how many effects were new."""
+        done = Completion(item_id, tracker, ticket_id, list(effects), [trace], list(clocks), list(follow_ups),
+                          list(origin_changes), facts, list(parts))
+        return self.complete([done], now)[0]
 
-        Returns how many effects were new (a replayed event's effects are already there).
+    def complete(self, completions: Sequence[Completion], now: datetime) -> list[int]:
+        """Record decisions, each with its clocks, follow-up events, outbox rows, origin changes,
+        the ticket's facts and breaches, audit traces and done, all in ONE transaction: either
+        every item of a batch is done with everything it decided, or none is.
+
+        Returns, per completion, how many of its effects were new (a replayed event's effects
+        are already there). Raises ClockConflict when a clock changed since it was read.
         """
-        new = 0
         with self.engine.begin() as conn:
-            self._claim_parts(conn, item_id, list(parts), now)
-            for row in clocks:
-                if not self._save_clock(conn, row, now):
-                    raise ClockConflict(f"SLA clock {row.clock.policy} of {row.clock.ticket_id} changed meanwhile")
-            self._queue(conn, follow_ups, now)
-            for change in origin_changes:
-                self._origin_change(conn, change)
-            if facts is not None:
-                self._save_facts(conn, facts, now)
-            for effect in effects:
-                result = conn.execute(self._insert(outbox).values(
-                    effect_key=effect.key, inbox_id=item_id, tracker=effect.tracker_kind,
-                    ticket_id=effect.ticket_id, rule=effect.rule, action=effect.action,
-                    params=_dumps(dict(effect.params)), state=PENDING, attempts=0,
-                    available_at=now, created_at=now,
-                ).on_conflict_do_nothing(index_elements=["effect_key"]).returning(outbox.c.id))
-                new += len(result.all())
-            self._audit(conn, now, "decision", tracker, ticket_id, str(trace.get("event", "")), trace)
-            conn.execute(sa.update(inbox).where(inbox.c.id == item_id).values(
-                state=DONE, processed_at=now, lease_until=None, last_error=None))
+            return [self._complete(conn, done, now) for done in completions]
+
+    def _complete(self, conn: Connection, done: Completion, now: datetime) -> int:
+        self._claim_parts(conn, done.item_id, list(done.parts), now)
+        for row in done.clocks:
+            if not self._save_clock(conn, row, now):
+                raise ClockConflict(f"SLA clock {row.clock.policy} of {row.clock.ticket_id} changed meanwhile")
+        self._queue(conn, done.follow_ups, now)
+        for change in done.origin_changes:
+            self._origin_change(conn, change)
+        if done.facts is not None:
+            self._save_facts(conn, done.facts, now)
+        if done.breaches:
+            self._count_breaches(conn, done.tracker, done.ticket_id, done.breaches)
+        new = 0
+        for effect in done.effects:
+            result = conn.execute(self._insert(outbox).values(
+                effect_key=effect.key, inbox_id=done.item_id, tracker=effect.tracker_kind,
+                ticket_id=effect.ticket_id, rule=effect.rule, action=effect.action,
+                params=_dumps(dict(effect.params)), state=PENDING, attempts=0,
+                available_at=now, created_at=now,
+            ).on_conflict_do_nothing(index_elements=["effect_key"]).returning(outbox.c.id))
+            new += len(result.all())
+        for trace in done.traces:
+            self._audit(conn, now, "decision", done.tracker, done.ticket_id, str(trace.get("event", "")), trace)
+        conn.execute(sa.update(inbox).where(inbox.c.id == done.item_id).values(
+            state=DONE, processed_at=now, lease_until=None, last_error=None))
         return new
 
     def retry_inbox(self, item_id: int, error: str, available_at: datetime) -> None:
@@ -675,11 +705,11 @@ class Store:
                         {"clocks": len(clocks)})
         return True
 
-    def count_breach(self, tracker: str, ticket_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(sa.update(ticket_facts).where(
-                ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id == ticket_id,
-            ).values(breaches=ticket_facts.c.breaches + 1))
+    @staticmethod
+    def _count_breaches(conn: Connection, tracker: str, ticket_id: str, count: int) -> None:
+        conn.execute(sa.update(ticket_facts).where(
+            ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id == ticket_id,
+        ).values(breaches=ticket_facts.c.breaches + count))
 
     def facts_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Facts of the tickets created in [start, end)."""

@@ -17,16 +17,17 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from connector.errors import PayloadError, TrackerError
-from rules.engine import SELF, Decision, evaluate, evaluate_scheduled
+from rules.engine import SELF, Decision, evaluate_scheduled
 from rules.measures import measure, ticket_facts, window
 from rules.model import Effect, Event, Person, Ticket
+from rules.pipeline import decide_sla, process
 from rules.rulebook import Rulebook
 from ticketwarden import records, sla
 from ticketwarden.clock import Clock, utcnow
 from ticketwarden.publish import ReportPublisher
 from ticketwarden.records import RecordKeeper
 from ticketwarden.rulefiles import RulebookHolder
-from ticketwarden.store import ClockConflict, ClockRow, FollowUp, InboxItem, OriginChange, OutboxItem, Store
+from ticketwarden.store import ClockConflict, ClockRow, Completion, InboxItem, OriginChange, OutboxItem, Store
 from ticketwarden.surveys import Surveys
 
 log = logging.getLogger(__name__)
@@ -82,84 +83,116 @@ class Worker:
 
     # -- inbox ---------------------------------------------------------------------------------
 
-    def process_inbox(self, limit: int = 50) -> int:
-        """Handle due inbox rows; returns how many were taken."""
+    def process_inbox(self, limit: int = 100) -> int:
+        """Handle due inbox rows as one batch: each item is decided in order (a later event of
+        the same ticket sees the clocks the earlier one moved), then everything the batch
+        decided is recorded in one transaction. Returns how many items were taken."""
         items = self.store.claim_inbox(self.clock(), self.lease, limit)
+        batch = _Batch(self.store)
         for item in items:
-            self._process(item)
+            self._process(item, batch)
+        self._record(batch)
         return len(items)
 
-    def _process(self, item: InboxItem) -> None:
+    def _process(self, item: InboxItem, batch: _Batch) -> None:
         if item.attempts > self.retry.max_attempts:
             self.store.dead_inbox(item.id, f"gave up after {item.attempts - 1} attempts", self.clock())
             return
         try:
-            self._handle(item)
+            decided = self._handle(item, batch)
         except Exception as exc:
             log.exception("inbox %s failed unexpectedly", item.id)
             self._retry_inbox(item, f"{type(exc).__name__}: {exc}")
+            return
+        if decided is not None:
+            batch.add(decided)
 
-    def _handle(self, item: InboxItem) -> None:
+    def _record(self, batch: _Batch) -> None:
+        """Store the batch's decisions at once; when a clock changed meanwhile (another process),
+        item by item, so only the items that conflict are decided again."""
+        if not batch.decided:
+            return
+        try:
+            self._log(batch.decided, self.store.complete([d.completion for d in batch.decided], self.clock()))
+            return
+        except ClockConflict:
+            pass
+        except Exception:
+            log.exception("a batch of %d decisions could not be recorded; recording them one by one",
+                          len(batch.decided))
+        for decided in batch.decided:
+            try:
+                self._log([decided], self.store.complete([decided.completion], self.clock()))
+            except ClockConflict as exc:
+                self._retry_inbox(decided.item, str(exc))
+            except Exception as exc:
+                log.exception("inbox %s: its decision could not be recorded", decided.item.id)
+                self._retry_inbox(decided.item, f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _log(decided: list[_Decided], new: list[int]) -> None:
+        for one, fresh in zip(decided, new, strict=True):
+            for number, decision in enumerate(one.decisions):  # the event's in full, the SLA events' in short
+                log.info("%s", decision.format(verbose=one.verbose and number == 0))
+            planned = len(one.completion.effects)
+            if planned and fresh < planned:
+                log.info("event %s: %d of %d effects were already recorded", one.decisions[0].event_id,
+                         planned - fresh, planned)
+
+    def _handle(self, item: InboxItem, batch: _Batch) -> _Decided | None:
         if item.source == "schedule":
-            self._handle_schedule(item)
-            return
+            return self._handle_schedule(item)
         if item.source in (sla.SOURCE, records.SOURCE):
-            self._handle_derived(item)
-            return
+            return self._handle_derived(item, batch)
         connector = self.connectors.get(item.source)
         if connector is None:
             self._retry_inbox(item, f"no {item.source} tracker is configured")
-            return
+            return None
         rulebook = self.rules.current
         if rulebook is None:
             self._retry_inbox(item, "no valid rulebook is loaded")
-            return
+            return None
         try:
-            event, ticket = connector.normalize(json.loads(item.body), received_at=item.received_at)
-            now = self.clock()
-            event = self._one_comment(item, event, now)
-            event = self._with_its_parts(item, event)
-            event = self._refusal_of_a_close(connector, event)
-            rows: list[ClockRow] = []
-            follow_ups: list[FollowUp] = []
-            states: dict[str, str] = {}
-            info: dict[str, dict[str, Any]] = {}
-            if ticket is not None and event.triggers and rulebook.sla:
-                rows, follow_ups, states, info = sla.advance(self._sla_book(rulebook), self.store, event, ticket, now)
-            if ticket is not None and event.triggers:
-                follow_ups += self.records.on_event(event, ticket)
-            decision = self._decide(connector, event, ticket, states, info)
-            origin_changes = self._origin_changes(connector, rulebook, event, ticket)
-            facts = ticket_facts(rulebook, ticket, rulebook.staff.role_of, now) \
-                if ticket is not None and event.triggers else None
+            return self._decide_delivery(item, connector, rulebook, batch)
         except TrackerError as exc:
             if exc.transient:
                 self._retry_inbox(item, str(exc))
             else:
                 self.store.dead_inbox(item.id, str(exc), self.clock())
-            return
         except (PayloadError, ValueError, KeyError, TypeError) as exc:
             log.exception("inbox %s cannot be normalised", item.id)
             self.store.dead_inbox(item.id, f"{type(exc).__name__}: {exc}", self.clock())
-            return
-        try:
-            new = self.store.complete_inbox(
-                item.id, effects=decision.effects, trace=decision.to_dict(), tracker=event.tracker_kind,
-                ticket_id=event.ticket_id, now=self.clock(), clocks=rows, follow_ups=follow_ups,
-                origin_changes=origin_changes, facts=facts, parts=[part.id for part in event.parts])
-        except ClockConflict as exc:
-            self._retry_inbox(item, str(exc))
-            return
-        log.info("%s", decision.format())
-        if decision.effects and new < len(decision.effects):
-            log.info("event %s: %d of %d effects were already recorded", event.id,
-                     len(decision.effects) - new, len(decision.effects))
+        return None
 
-    def _handle_schedule(self, item: InboxItem) -> None:
+    def _decide_delivery(self, item: InboxItem, connector: Connector, rulebook: Rulebook,
+                         batch: _Batch) -> _Decided:
+        """A tracker's delivery through the pipeline step, with what the store keeps of it."""
+        event, ticket = connector.normalize(json.loads(item.body), received_at=item.received_at)
+        now = self.clock()
+        event = self._one_comment(item, event, now)
+        event = self._with_its_parts(item, event)
+        event = self._refusal_of_a_close(connector, event)
+        stored = batch.clocks_for(event.tracker_kind, event.ticket_id) \
+            if ticket is not None and event.triggers and rulebook.sla else []
+        book = self._sla_book(rulebook)
+        step = process(rulebook, book.calendars, event, ticket, [row.clock for row in stored], now,
+                       ours=self._is_ours(connector, event))
+        versions = {(row.clock.policy, row.clock.cycle): row.version for row in stored}
+        rows = [book.row(clock, now, versions.get((clock.policy, clock.cycle), 0)) for clock in step.moved]
+        follow_ups = self.records.on_event(event, ticket) if ticket is not None and event.triggers else []
+        facts = ticket_facts(rulebook, ticket, rulebook.staff.role_of, now) \
+            if ticket is not None and event.triggers else None
+        done = Completion(item.id, event.tracker_kind, event.ticket_id, step.effects,
+                          [decision.to_dict() for decision in step.decisions], rows, follow_ups,
+                          self._origin_changes(connector, rulebook, event, ticket), facts,
+                          [part.id for part in event.parts], step.breaches)
+        return _Decided(item, done, step.decisions)
+
+    def _handle_schedule(self, item: InboxItem) -> _Decided | None:
         rulebook = self.rules.current
         if rulebook is None:
             self._retry_inbox(item, "no valid rulebook is loaded")
-            return
+            return None
         body = json.loads(item.body)["schedule"]
         fired_at, now = datetime.fromisoformat(body["at"]), self.clock()
         rule = rulebook.rule(body["rule"])
@@ -171,9 +204,8 @@ class Worker:
             decision = evaluate_scheduled(rulebook, body["rule"], fired_at, now, groups, bounds)
         else:
             decision = evaluate_scheduled(rulebook, body["rule"], fired_at, now)
-        self.store.complete_inbox(item.id, effects=decision.effects, trace=decision.to_dict(),
-                                  tracker="schedule", ticket_id="-", now=self.clock())
-        log.info("%s", decision.format())
+        done = Completion(item.id, "schedule", "-", decision.effects, [decision.to_dict()])
+        return _Decided(item, done, [decision])
 
     def _one_comment(self, item: InboxItem, event: Event, now: datetime) -> Event:
         """A change that carries a comment which also has a delivery of its own (Jira sends a
@@ -210,9 +242,9 @@ class Worker:
             self._book = sla.SlaBook(rulebook)
         return self._book
 
-    def _handle_derived(self, item: InboxItem) -> None:
-        """An event ticketwarden itself found (an SLA clock started, met, warned or breached; a
-        development issue changed; a record's reminder came due) goes through the rules like
+    def _handle_derived(self, item: InboxItem, batch: _Batch) -> _Decided | None:
+        """An event ticketwarden itself found later (an SLA warning or breach the sweep found, a
+        development issue changed, a record's reminder came due) goes through the rules like
         any tracker event, on the ticket as the tracker has it now."""
         rulebook = self.rules.current
         body = json.loads(item.body)
@@ -226,7 +258,7 @@ class Worker:
         if rulebook is None or connector is None:
             self._retry_inbox(item, "no valid rulebook is loaded" if rulebook is None
                               else f"no {spec['tracker']} tracker is configured")
-            return
+            return None
         now = self.clock()
         event = Event(item.dedup_key, spec["tracker"], spec["ticket_id"], triggers,
                       datetime.fromisoformat(spec["at"]), SELF, sla_policy=policy, related=related)
@@ -237,20 +269,18 @@ class Worker:
                 self._retry_inbox(item, str(exc))
             else:
                 self.store.dead_inbox(item.id, str(exc), now)
-            return
-        if ticket is None:
-            decision = Decision(event.id, f"{event.tracker_kind}:{event.ticket_id}", sorted(event.triggers),
-                                rulebook.version, ignored="the ticket no longer exists")
-        else:
-            book = self._sla_book(rulebook)
-            states, info = sla.ticket_clocks(book, self.store, ticket.tracker_kind, ticket.id, now) \
-                if rulebook.sla else ({}, {})
-            decision = evaluate(rulebook, event, ticket, now, states, info)
-        self.store.complete_inbox(item.id, effects=decision.effects, trace=decision.to_dict(),
-                                  tracker=event.tracker_kind, ticket_id=event.ticket_id, now=now)
-        if "sla.breached" in triggers:
-            self.store.count_breach(event.tracker_kind, event.ticket_id)
-        log.info("%s", decision.format(verbose=False))
+            return None
+        clocks = [row.clock for row in batch.clocks_for(event.tracker_kind, event.ticket_id)] \
+            if ticket is not None and rulebook.sla else []
+        decision = decide_sla(rulebook, self._sla_book(rulebook).calendars, event, ticket, clocks, now)
+        done = Completion(item.id, event.tracker_kind, event.ticket_id, decision.effects, [decision.to_dict()],
+                          breaches=int("sla.breached" in triggers))
+        return _Decided(item, done, [decision], verbose=False)
+
+    @staticmethod
+    def _is_ours(connector: Connector, event: Event) -> bool:
+        """The event is ticketwarden's own change (the loop guard keeps rules off it)."""
+        return event.actor is not None and event.actor.id == connector.service_user().id
 
     def _origin_changes(self, connector: Connector, rulebook: Rulebook, event: Event,
                         ticket: Ticket | None) -> list[OriginChange]:
@@ -260,23 +290,6 @@ class Worker:
             return []
         change = OriginChange.by_person(ref, event, ticket)
         return [change] if change is not None else []
-
-    def _decide(self, connector: Connector, event: Event, ticket: Ticket | None,
-                states: Mapping[str, str] | None = None, info: Mapping[str, Mapping[str, Any]] | None = None
-                ) -> Decision:
-        decision = Decision(event.id, f"{event.tracker_kind}:{event.ticket_id}", sorted(event.triggers))
-        if not event.triggers:
-            decision.ignored = "no trigger (a no-op update or a deletion)"
-            return decision
-        if ticket is None:
-            decision.ignored = "the ticket no longer exists"
-            return decision
-        if event.actor is not None and event.actor.id == connector.service_user().id:
-            decision.ignored = "change made by ticketwarden itself (loop guard)"
-            return decision
-        rulebook = self.rules.current
-        assert rulebook is not None
-        return evaluate(rulebook, event, ticket, self.clock(), states, info)
 
     def _retry_inbox(self, item: InboxItem, error: str) -> None:
         log.warning("inbox %s: %s; retrying later", item.id, error)
@@ -356,3 +369,39 @@ class Worker:
 def _refused_close(tracker: str, ticket_id: str) -> str:
     """The named value that says our transition sending a close back is on its way."""
     return f"refused-close:{tracker}:{ticket_id}"
+
+
+@dataclass
+class _Decided:
+    """An inbox item decided, waiting for its batch to be recorded."""
+
+    item: InboxItem
+    completion: Completion
+    decisions: list[Decision]
+    verbose: bool = True
+
+
+class _Batch:
+    """The items of one batch decided so far, and the clocks as they will be once recorded:
+    a later event of the same ticket in the batch continues from the earlier one's clocks."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.decided: list[_Decided] = []
+        self._clocks: dict[tuple[str, str], list[ClockRow]] = {}
+
+    def clocks_for(self, tracker: str, ticket_id: str) -> list[ClockRow]:
+        key = (tracker, ticket_id)
+        if key not in self._clocks:
+            self._clocks[key] = self.store.clocks_for(tracker, ticket_id)
+        return self._clocks[key]
+
+    def add(self, decided: _Decided) -> None:
+        self.decided.append(decided)
+        done = decided.completion
+        if not done.clocks:
+            return
+        after = {(row.clock.policy, row.clock.cycle): row for row in self.clocks_for(done.tracker, done.ticket_id)}
+        for row in done.clocks:  # stored with the next version when the batch is recorded
+            after[(row.clock.policy, row.clock.cycle)] = dataclasses.replace(row, version=row.version + 1)
+        self._clocks[(done.tracker, done.ticket_id)] = sorted(after.values(), key=lambda row: row.clock.cycle)

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from connector.redmine_payloads import event_from_body, ticket_from_issue
-from rules.engine import evaluate
 from rules.measures import ticket_facts
+from rules.pipeline import process
 from tests.fakejira import FakeJira
 from tests.fakejira.fixtures import checked_fake_jira
 from tests.integration.jira_service import serve, work
@@ -89,10 +89,11 @@ def redmine_twin(application: Application, issue_id: int) -> None:
     assert rulebook is not None
     event = event_from_body(body, VOCABULARY)
     ticket = ticket_from_issue(body["payload"]["issue"], VOCABULARY, "http://redmine.test")
-    clocks, _, states, info = sla.advance(sla.SlaBook(rulebook), application.store, event, ticket, now)
-    decision = evaluate(rulebook, event, ticket, now, states, info)
-    application.store.complete_inbox(row["id"], effects=decision.effects, trace=decision.to_dict(),
-                                     tracker="redmine", ticket_id=ticket.id, now=now, clocks=clocks,
+    book = sla.SlaBook(rulebook)
+    step = process(rulebook, book.calendars, event, ticket, [], now)
+    application.store.complete_inbox(row["id"], effects=step.effects, trace=step.decisions[0].to_dict(),
+                                     tracker="redmine", ticket_id=ticket.id, now=now,
+                                     clocks=[book.row(clock, now, 0) for clock in step.moved],
                                      facts=ticket_facts(rulebook, ticket, rulebook.staff.role_of, now))
 
 
