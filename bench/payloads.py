@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from bench.common import ROOT
+from bench.standin_redmine import CUSTOM_FIELDS
 
 PAYLOADS = os.path.join(ROOT, "tests", "payloads", "redmine")
 JOURNAL_BASE = 1_000_000  # journal ids far from issue ids, so the two never meet
@@ -23,10 +24,21 @@ def recorded(name: str) -> dict[str, Any]:
     return body
 
 
+def with_every_field(issue: dict[str, Any]) -> None:
+    """Every custom field the stand-in's issues have, as Redmine lists all of an issue's fields
+    in a delivery (the recordings predate the sandbox's Triage field)."""
+    values = issue["custom_field_values"]
+    known = {value["custom_field_name"] for value in values}
+    for number, name in enumerate(CUSTOM_FIELDS, start=1):
+        if name not in known:
+            values.append({"custom_field_id": number, "custom_field_name": name, "value": ""})
+
+
 def opened(issue_id: int, template: dict[str, Any] | None = None) -> dict[str, Any]:
     """"Issue opened" as the plugin posts it, for issue `issue_id`."""
     body = copy.deepcopy(template or recorded("plugin-issue-opened.json"))
     issue = body["payload"]["issue"]
+    with_every_field(issue)
     issue["id"] = issue["root_id"] = issue_id
     issue["subject"] = f"VPN down for customer {issue_id}"
     body["payload"]["url"] = f"http://127.0.0.1/issues/{issue_id}"
@@ -37,6 +49,7 @@ def status_changed(issue_id: int, template: dict[str, Any] | None = None) -> dic
     """"Issue updated" (New -> Feedback, origin classified, a public note) for issue `issue_id`."""
     body = copy.deepcopy(template or recorded("plugin-issue-updated-status-note-field.json"))
     body["payload"]["issue"]["id"] = issue_id
+    with_every_field(body["payload"]["issue"])
     body["payload"]["journal"]["id"] = JOURNAL_BASE + issue_id
     body["payload"]["url"] = f"http://127.0.0.1/issues/{issue_id}"
     return body

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import requests
 from jira import JIRA, JIRAError
 
+from connector.delivery import Delivered
 from connector.errors import Created, Polled, TrackerError
 from connector.jira_payloads import (
     KIND,
@@ -147,13 +148,39 @@ class JiraConnector:
         """The Event of a stored delivery and the ticket as Jira has it now (people with
         their groups, which staff rules may look at). `received_at`: when the delivery came,
         its time if Jira sent none."""
+        delivery = self.read(body, received_at)
+        issue = self.fetch(delivery.event.ticket_id) if delivery.event.triggers else None
+        return self.decided_on(delivery.event, issue, body)
+
+    def read(self, body: dict[str, Any], received_at: datetime | None = None) -> Delivered:
+        """The delivery's event, and its issue when it carries the whole issue: an issue's
+        own events and polls do; a comment's event carries only a few of its fields."""
         event = event_from_body(body, self.field_names(), received_at=received_at)
-        if not event.triggers:
-            return event, None
-        issue = self.fetch_issue(event.ticket_id)
+        issue = body.get("issue") if str(body.get("webhookEvent", "")).startswith("jira:issue_") \
+            else (body.get("poll") or {}).get("issue")
+        fields = issue.get("fields") if isinstance(issue, dict) else None
+        if not event.triggers or not isinstance(fields, dict) or not fields.get("updated") \
+                or "project" not in fields:
+            return Delivered(event)
+        return Delivered(event, issue, parse_time(fields.get("updated")))
+
+    def changed_at(self, issue: dict[str, Any]) -> datetime | None:
+        return parse_time((issue.get("fields") or {}).get("updated"))
+
+    def fetch(self, ticket_id: str, journals: bool = False) -> dict[str, Any] | None:
+        """The issue as Jira has it now (its changelog is never needed to decide)."""
+        return self.fetch_issue(ticket_id)
+
+    def ticket_of(self, issue: dict[str, Any]) -> Ticket:
+        """An issue object (delivered, stored or fetched) as the ticket rules see."""
+        return self._with_people(ticket_from_issue(issue, self.url, self.field_names()))
+
+    def decided_on(self, event: Event, issue: dict[str, Any] | None, body: dict[str, Any]
+                   ) -> tuple[Event, Ticket | None]:
+        """The event and the ticket to decide on, from `issue` (delivered, seen or fetched)."""
         if issue is None:
             return dataclasses.replace(event, actor=self._with_groups(event.actor)), None
-        ticket = self._with_people(ticket_from_issue(issue, self.url, self.field_names()))
+        ticket = self.ticket_of(issue)
         return self._with_change_people(
             dataclasses.replace(event, actor=self._person(event.actor, ticket.project)), ticket), ticket
 

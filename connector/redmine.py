@@ -11,7 +11,8 @@ import io
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -20,11 +21,13 @@ from redminelib import Redmine
 from redminelib import exceptions as rm
 from redminelib.engines.sync import SyncEngine
 
+from connector.delivery import Delivered
 from connector.errors import Created, Polled, TrackerError, UnknownReference
 from connector.redmine_payloads import (
     KIND,
     Vocabulary,
     classify,
+    custom_fields,
     event_from_body,
     history,
     parse_time,
@@ -37,6 +40,7 @@ from rules.model import Effect, Event, Person, Ticket
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MEMBERS_TTL = 300.0  # seconds a project's member list is trusted
+LAYOUT_TTL = 300.0  # seconds an issue's project and custom fields are trusted for a write
 # The rule language's relation names -> Redmine's relation_type values.
 _RELATIONS = {"duplicated_by": "duplicated", "blocked_by": "blocked"}
 # Ends the description of an issue ticketwarden creates; found again by a text filter.
@@ -70,6 +74,15 @@ def _engine_with_timeout(timeout: float) -> type[SyncEngine]:
     return TimeoutEngine
 
 
+def _note_of(effect: Effect) -> str | None:
+    """The note an effect writes (a comment, or a transition's comment), if any."""
+    if effect.action == "comment":
+        return str(effect.params["body"])
+    if effect.action == "transition" and effect.params.get("comment"):
+        return str(effect.params["comment"])
+    return None
+
+
 def wiki_title(title: str) -> str:
     """A title Redmine accepts for a wiki page: spaces become underscores, and the characters
     its titles refuse (, . / ? ; : |) are left out."""
@@ -80,6 +93,25 @@ def wiki_title(title: str) -> str:
 def format_filter_time(moment: datetime) -> str:
     """Redmine's filters accept exactly `YYYY-MM-DDTHH:MM:SSZ` (isoformat() gets a 422)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a write to an issue needs to know of it: its project, and the custom fields its
+    project and tracker give it (name and id -> id). Learnt from every issue read."""
+
+    project_id: str
+    fields: dict[str, int]
+
+    @classmethod
+    def of(cls, issue: dict[str, Any]) -> Layout:
+        _, ids = custom_fields(issue)
+        fields = {name: int(ident) for name, ident in ids.items()} | {ident: int(ident) for ident in ids.values()}
+        return cls(str((issue.get("project") or {}).get("id")), fields)
+
+
+# Effects one PUT /issues/:id.json can carry together (fields, status, assignee and one note).
+MERGEABLE = frozenset({"set", "comment", "transition", "assign"})
 
 
 class RedmineConnector:
@@ -94,6 +126,7 @@ class RedmineConnector:
         self._vocabulary: Vocabulary | None = None
         self._service_user: Person | None = None
         self._member_cache: dict[str, tuple[float, dict[str, Person]]] = {}
+        self._layouts: dict[str, tuple[float, Layout]] = {}
         self._logins: dict[str, str] = {}
 
     # -- reading -----------------------------------------------------------------------------
@@ -125,15 +158,33 @@ class RedmineConnector:
             projects={str(p["id"]): (p["identifier"], p["name"]) for p in projects},
         )
 
-    def fetch_issue(self, issue_id: int | str) -> dict[str, Any] | None:
-        """The issue with its journals, as GET /issues/:id.json returns it; None when gone."""
+    def fetch_issue(self, issue_id: int | str, journals: bool = True) -> dict[str, Any] | None:
+        """The issue as GET /issues/:id.json returns it, with its journals unless told not to
+        (a long history is most of the answer); None when gone."""
+        include = ["journals"] if journals else []
         try:
-            return self._call(lambda: dict(
-                self._redmine.issue.get(int(issue_id), include=["journals"]).raw()))
+            issue = self._call(lambda: dict(self._redmine.issue.get(int(issue_id), include=include).raw()))
         except TrackerError as exc:
             if exc.status == 404:
                 return None
             raise
+        self._learn(issue)
+        return issue
+
+    def _learn(self, issue: dict[str, Any]) -> None:
+        if issue.get("id") is not None and issue.get("project"):
+            self._layouts[str(issue["id"])] = (time.monotonic(), Layout.of(issue))
+
+    def _layout(self, issue_id: str, wanted: Iterable[str] = ()) -> Layout:
+        """The issue's project and custom fields, as last read (a while), or read now: also when
+        the last reading lacks a field that is wanted (it may have been enabled since, and a
+        delivery may list only the fields that had values then)."""
+        cached = self._layouts.get(issue_id)
+        if cached and time.monotonic() - cached[0] < LAYOUT_TTL and all(ref in cached[1].fields for ref in wanted):
+            return cached[1]
+        if self.fetch_issue(issue_id, journals=False) is None:
+            raise TrackerError(f"issue {issue_id} not found", transient=False, status=404)
+        return self._layouts[issue_id][1]
 
     def issues_updated_since(self, since: datetime) -> list[dict[str, Any]]:
         """Issues of every status updated at or after `since`, oldest first."""
@@ -144,18 +195,43 @@ class RedmineConnector:
         ])
 
     def normalize(self, body: dict[str, Any], received_at: datetime | None = None) -> tuple[Event, Ticket | None]:
-        """The Event of a stored delivery and the newest known Ticket (fetched fresh).
+        """The Event of a stored delivery and the ticket as Redmine has it now (fetched)."""
+        delivery = self.read(body, received_at)
+        issue = self.fetch_issue(delivery.event.ticket_id) if delivery.event.triggers else None
+        return self.decided_on(delivery.event, issue, body)
 
-        The payload's snapshot may be stale (deliveries arrive late and out of order), so
-        conditions are evaluated on the ticket as Redmine has it now.
+    def read(self, body: dict[str, Any], received_at: datetime | None = None) -> Delivered:
+        """The delivery's event, and its issue when the delivery alone is enough to decide on.
+
+        A private note's delivery is not: Redmine may have split its save, and the other half
+        (the field changes) is found only among the issue's journals (see split_save_parts).
         """
         event = self._event(body, received_at)
-        issue = self.fetch_issue(event.ticket_id) if event.triggers else None
+        issue, journal = parts(body)
+        if not event.triggers or not isinstance(issue, dict) or "project" not in issue \
+                or (journal or {}).get("private_notes"):
+            return Delivered(event)
+        bare = {key: value for key, value in issue.items() if key != "journals"}
+        return Delivered(event, bare, parse_time(issue.get("updated_on")))
+
+    def changed_at(self, issue: dict[str, Any]) -> datetime | None:
+        return parse_time(issue.get("updated_on"))
+
+    def fetch(self, ticket_id: str, journals: bool = False) -> dict[str, Any] | None:
+        """The issue as Redmine has it now; its journals only when asked (a split save may hide
+        in them), since a long history is most of the answer."""
+        return self.fetch_issue(ticket_id, journals=journals)
+
+    def decided_on(self, event: Event, issue: dict[str, Any] | None, body: dict[str, Any]
+                   ) -> tuple[Event, Ticket | None]:
+        """The event and the ticket to decide on, from `issue` (delivered, seen or fetched):
+        people with their logins and roles, and the split-off half of a save when the issue
+        carries its journals."""
         if issue is None:
             return event, None
         ticket, members = self._ticket_of(issue)
         event = dataclasses.replace(event, actor=self._known(event.actor, members),
-                                    parts=tuple(self._split_save_parts(body, issue)))
+                                    parts=tuple(self._split_save_parts(body, issue)) if "journals" in issue else ())
         return event, ticket
 
     def _event(self, body: dict[str, Any], received_at: datetime | None = None) -> Event:
@@ -177,11 +253,16 @@ class RedmineConnector:
 
     def ticket(self, ticket_id: str) -> Ticket | None:
         """The ticket as Redmine has it now (None when it is gone)."""
-        issue = self.fetch_issue(ticket_id)
+        issue = self.fetch_issue(ticket_id, journals=False)
         return self._ticket_of(issue)[0] if issue is not None else None
+
+    def ticket_of(self, issue: dict[str, Any]) -> Ticket:
+        """A stored issue object (delivered or fetched) as the ticket rules see."""
+        return self._ticket_of(issue)[0]
 
     def _ticket_of(self, issue: dict[str, Any]) -> tuple[Ticket, dict[str, Person]]:
         """The issue as a Ticket whose people carry their logins and project roles, and those members."""
+        self._learn(issue)
         members = self._members_of(issue)
         return self._with_people(self.ticket_from(issue), members), members
 
@@ -318,34 +399,65 @@ class RedmineConnector:
     # -- writing -----------------------------------------------------------------------------
 
     def apply(self, effect: Effect, first_attempt: bool) -> str:
-        """Write one effect; returns what was done. Raises TrackerError.
-
-        A note is the one write that is not naturally idempotent: on a retry (the previous
-        attempt may have reached Redmine before failing) an identical note by our user is
-        looked for first.
-        """
+        """Write one effect; returns what was done. Raises TrackerError."""
+        if effect.action in MERGEABLE:
+            return self.apply_together([effect], first_attempt)[0]
         appliers: dict[str, Callable[[Effect, bool], str]] = {
-            "set": self._apply_set, "comment": self._apply_comment, "transition": self._apply_transition,
-            "assign": self._apply_assign, "add_watcher": self._apply_watcher, "link": self._apply_link}
+            "add_watcher": self._apply_watcher, "link": self._apply_link}
         applier = appliers.get(effect.action)
         if applier is None:
             raise TrackerError(f"action {effect.action!r} is not supported by Redmine", transient=False)
         return applier(effect, first_attempt)
 
-    def _apply_set(self, effect: Effect, first_attempt: bool) -> str:
-        issue = self.fetch_issue(effect.ticket_id)
-        if issue is None:
-            raise TrackerError(f"issue {effect.ticket_id} not found", transient=False, status=404)
+    def mergeable(self, effects: list[Effect]) -> bool:
+        """Whether these effects on one issue can be one PUT: fields, status and assignee, and
+        at most one note (Redmine takes one note per save)."""
+        notes = sum(1 for effect in effects if _note_of(effect) is not None)
+        return all(e.action in MERGEABLE for e in effects) and notes <= 1 and len({e.ticket_id for e in effects}) == 1
+
+    def apply_together(self, effects: list[Effect], first_attempt: bool) -> list[str]:
+        """Write effects on one issue as ONE save (see `mergeable`); one outcome per effect.
+
+        The save is atomic in Redmine, and a note is the one part that is not naturally
+        idempotent: on a retry (the previous attempt may have reached Redmine before failing)
+        an identical note by our user means the whole save is there already.
+        """
+        issue_id = effects[0].ticket_id
+        layout = self._layout(issue_id, [ref for effect in effects for ref in effect.params.get("custom", {})])
         changes: dict[str, Any] = {}
-        for name, value in effect.params.get("standard", {}).items():
-            changes.update(self._standard_change(name, value, str(issue["project"]["id"])))
-        custom = []
-        for ref, value in effect.params.get("custom", {}).items():
-            custom.append({"id": self._custom_field_id(issue, ref), "value": value or ""})
+        custom: dict[int, Any] = {}
+        note: Effect | None = None  # the save's one note
+        outcomes = []
+        for effect in effects:
+            outcomes.append(self._plan_write(effect, layout, changes, custom))
+            note = effect if _note_of(effect) is not None else note
         if custom:
-            changes["custom_fields"] = custom
-        self._call(lambda: self._redmine.issue.update(int(effect.ticket_id), **changes))
-        return f"set {', '.join(sorted(effect.params.get('standard', {})) + sorted(effect.params.get('custom', {})))}"
+            changes["custom_fields"] = [{"id": ident, "value": value} for ident, value in custom.items()]
+        if note is not None:
+            body = str(_note_of(note))
+            if not first_attempt and self._has_own_note(issue_id, body):
+                return ["already written (an earlier attempt reached Redmine)"] * len(effects)
+            changes.update(notes=body, private_notes=bool(note.params.get("private")))
+        self._call(lambda: self._redmine.issue.update(int(issue_id), **changes))
+        return outcomes
+
+    def _plan_write(self, effect: Effect, layout: Layout, changes: dict[str, Any], custom: dict[int, Any]) -> str:
+        """Add one effect's part to a save; returns what it will have done."""
+        if effect.action == "set":
+            for name, value in effect.params.get("standard", {}).items():
+                changes.update(self._standard_change(name, value, layout.project_id))
+            for ref, value in effect.params.get("custom", {}).items():
+                custom[self._custom_field_id(layout, effect.ticket_id, ref)] = value or ""
+            names = sorted(effect.params.get("standard", {})) + sorted(effect.params.get("custom", {}))
+            return f"set {', '.join(names)}"
+        if effect.action == "transition":
+            changes.update(self._standard_change("status", effect.params["status"]))
+            return f"status set to {effect.params['status']}"
+        if effect.action == "assign":
+            change = self._standard_change("assignee", effect.params["to"], layout.project_id)
+            changes.update(change)
+            return "unassigned" if change["assigned_to_id"] == "" else f"assigned to user {change['assigned_to_id']}"
+        return "private note added" if effect.params.get("private") else "public note added"
 
     def _standard_change(self, name: str, value: Any, project_id: str = "") -> dict[str, Any]:
         if name in ("status", "priority"):
@@ -360,28 +472,8 @@ class RedmineConnector:
             return {"assigned_to_id": "" if nobody else self.resolve_user(project_id, str(value))}
         return {name: value or ""}
 
-    def _apply_transition(self, effect: Effect, first_attempt: bool) -> str:
-        changes = self._standard_change("status", effect.params["status"])
-        if effect.params.get("comment"):
-            if not first_attempt and self._has_own_note(effect.ticket_id, str(effect.params["comment"])):
-                return "status and note already written (earlier attempt reached Redmine)"
-            changes.update(notes=effect.params["comment"], private_notes=bool(effect.params.get("private")))
-        self._call(lambda: self._redmine.issue.update(int(effect.ticket_id), **changes))
-        return f"status set to {effect.params['status']}"
-
-    def _project_of(self, issue_id: str) -> str:
-        issue = self.fetch_issue(issue_id)
-        if issue is None:
-            raise TrackerError(f"issue {issue_id} not found", transient=False, status=404)
-        return str(issue["project"]["id"])
-
-    def _apply_assign(self, effect: Effect, first_attempt: bool) -> str:
-        changes = self._standard_change("assignee", effect.params["to"], self._project_of(effect.ticket_id))
-        self._call(lambda: self._redmine.issue.update(int(effect.ticket_id), **changes))
-        return "unassigned" if changes["assigned_to_id"] == "" else f"assigned to user {changes['assigned_to_id']}"
-
     def _apply_watcher(self, effect: Effect, first_attempt: bool) -> str:
-        user_id = self.resolve_user(self._project_of(effect.ticket_id), str(effect.params["user"]))
+        user_id = self.resolve_user(self._layout(effect.ticket_id).project_id, str(effect.params["user"]))
         self._call(lambda: self._redmine.engine.request(
             "post", f"{self.url}/issues/{int(effect.ticket_id)}/watchers.json", data={"user_id": user_id}))
         return f"user {user_id} watches"
@@ -430,11 +522,11 @@ class RedmineConnector:
         """Custom fields of an issue just created. One its project or tracker lacks is left out
         with a warning: the issue exists (and its description holds everything), so refusing
         the whole effect would only lose the link and notes that follow."""
-        issue = self.fetch_issue(ident) or {}
+        layout = self._layout(ident, fields)
         custom = []
         for ref, value in fields.items():
             try:
-                custom.append({"id": self._custom_field_id(issue, ref), "value": value})
+                custom.append({"id": self._custom_field_id(layout, ident, ref), "value": value})
             except TrackerError as exc:
                 log.warning("issue %s created without field %r: %s", ident, ref, exc)
         if custom:
@@ -482,22 +574,12 @@ class RedmineConnector:
         raise TrackerError(f"Redmine has no {table[:-1]} named {name!r}", transient=False)
 
     @staticmethod
-    def _custom_field_id(issue: dict[str, Any], ref: str) -> int:
-        for field in issue.get("custom_fields") or []:
-            if str(field.get("id")) == ref or field.get("name") == ref:
-                return int(field["id"])
+    def _custom_field_id(layout: Layout, issue_id: str, ref: str) -> int:
+        if ref in layout.fields:
+            return layout.fields[ref]
         raise TrackerError(
-            f"issue {issue.get('id')} has no custom field {ref!r} (is it enabled for its "
+            f"issue {issue_id} has no custom field {ref!r} (is it enabled for its "
             f"project and tracker?)", transient=False)
-
-    def _apply_comment(self, effect: Effect, first_attempt: bool) -> str:
-        body = str(effect.params["body"])
-        private = bool(effect.params.get("private"))
-        if not first_attempt and self._has_own_note(effect.ticket_id, body):
-            return "note already present (earlier attempt reached Redmine)"
-        self._call(lambda: self._redmine.issue.update(
-            int(effect.ticket_id), notes=body, private_notes=private))
-        return "private note added" if private else "public note added"
 
     def _has_own_note(self, issue_id: str, body: str) -> bool:
         issue = self.fetch_issue(issue_id)

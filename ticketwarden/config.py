@@ -51,6 +51,7 @@ class Settings:
     poll_overlap: float = 60.0
     poll_lookback: float = 600.0
     worker_interval: float = 1.0
+    apply_concurrency: int = 8  # tickets whose effects are written at once
     outbox_max_attempts: int = 20
     tracker_timeout: float = 15.0
     rules_watch_interval: float = 2.0
@@ -111,6 +112,7 @@ _ENV = {
     "poll_overlap": "TICKETWARDEN_POLL_OVERLAP",
     "poll_lookback": "TICKETWARDEN_POLL_LOOKBACK",
     "worker_interval": "TICKETWARDEN_WORKER_INTERVAL",
+    "apply_concurrency": "TICKETWARDEN_APPLY_CONCURRENCY",
     "outbox_max_attempts": "TICKETWARDEN_OUTBOX_MAX_ATTEMPTS",
     "tracker_timeout": "TICKETWARDEN_TRACKER_TIMEOUT",
 }

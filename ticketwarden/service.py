@@ -115,7 +115,7 @@ class Application:
             busy = 0
             try:
                 busy += self.worker.process_inbox()
-                busy += self.worker.apply_outbox()
+                busy += self.worker.apply_outbox(wait=False)  # written on the pool meanwhile
             except Exception:
                 log.exception("worker pass failed; retrying")
                 self._stop.wait(self.settings.worker_interval * 5)
@@ -193,6 +193,8 @@ class Application:
 
     def stop(self) -> None:
         self._stop.set()
+        if not self.worker.close(timeout=10):
+            log.warning("stopped with effects still being written: their claims lapse and they are retried")
 
 
 def _summary(rulebook: Rulebook) -> dict[str, Any]:
@@ -239,7 +241,8 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
     surveys = Surveys(store, clock, settings.effective_public_url, locale,
                       lambda: rules.current.messages if rules.current else Messages())
     worker = Worker(store, connectors, rules, clock=clock, retry=retry,
-                    notifier=Notifier(channels, timeout=settings.tracker_timeout), surveys=surveys)
+                    notifier=Notifier(channels, timeout=settings.tracker_timeout), surveys=surveys,
+                    concurrency=settings.apply_concurrency)
     pollers = [Poller(store, connector, clock=clock,  # type: ignore[arg-type]
                       overlap=timedelta(seconds=settings.poll_overlap),
                       lookback=timedelta(seconds=settings.poll_lookback))

@@ -211,6 +211,18 @@ surveys = sa.Table(
     sa.Index("ix_surveys_answered_at", "answered_at"),
 )
 
+# The newest state of each ticket the worker has seen (delivered or fetched), so a delivery
+# that is not stale is decided on as it came, without asking the tracker again.
+tickets_seen = sa.Table(
+    "tickets_seen", metadata,
+    sa.Column("tracker", sa.String(16), primary_key=True),
+    sa.Column("ticket_id", sa.String(64), primary_key=True),
+    sa.Column("changed_at", UTCDateTime, nullable=False),  # the tracker's time of the last change
+    sa.Column("issue", sa.Text, nullable=False),  # the tracker's issue object, JSON, without journals
+    sa.Column("stale", sa.Boolean, nullable=False),  # ticketwarden wrote to the ticket since
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+)
+
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
 
 
@@ -243,6 +255,17 @@ class FollowUp:
     body: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Seen:
+    """The newest state of a ticket the worker has seen, and whether we wrote to it since."""
+
+    tracker: str
+    ticket_id: str
+    changed_at: datetime
+    issue: Mapping[str, Any]
+    stale: bool = False
+
+
 @dataclass
 class Completion:
     """Everything one inbox item decided, recorded with its done mark in one transaction."""
@@ -258,6 +281,7 @@ class Completion:
     facts: Mapping[str, Any] | None = None
     parts: list[str] = field(default_factory=list)
     breaches: int = 0  # SLA breaches recorded by this item, added to the ticket's facts
+    seen: Seen | None = None  # the ticket's state this item was decided on, when newer than the stored
 
 
 @dataclass(frozen=True)
@@ -497,6 +521,8 @@ class Store:
             self._save_facts(conn, done.facts, now)
         if done.breaches:
             self._count_breaches(conn, done.tracker, done.ticket_id, done.breaches)
+        if done.seen is not None:
+            self._save_seen(conn, done.seen, now)
         new = 0
         for effect in done.effects:
             result = conn.execute(self._insert(outbox).values(
@@ -511,6 +537,31 @@ class Store:
         conn.execute(sa.update(inbox).where(inbox.c.id == done.item_id).values(
             state=DONE, processed_at=now, lease_until=None, last_error=None))
         return new
+
+    def seen(self, tracker: str, ticket_id: str) -> Seen | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(tickets_seen).where(
+                tickets_seen.c.tracker == tracker, tickets_seen.c.ticket_id == ticket_id)).first()
+        if row is None:
+            return None
+        return Seen(row.tracker, row.ticket_id, row.changed_at, json.loads(row.issue), bool(row.stale))
+
+    def _save_seen(self, conn: Connection, seen: Seen, now: datetime) -> None:
+        """Keep the newer state: another process may have stored a newer one meanwhile."""
+        statement = self._insert(tickets_seen).values(
+            tracker=seen.tracker, ticket_id=seen.ticket_id, changed_at=seen.changed_at,
+            issue=_dumps(dict(seen.issue)), stale=False, seen_at=now)
+        conn.execute(statement.on_conflict_do_update(
+            index_elements=["tracker", "ticket_id"],
+            set_={"changed_at": statement.excluded.changed_at, "issue": statement.excluded.issue,
+                  "stale": False, "seen_at": now},
+            where=sa.or_(tickets_seen.c.stale, tickets_seen.c.changed_at <= statement.excluded.changed_at)))
+
+    @staticmethod
+    def _written_to(conn: Connection, tracker: str, ticket_id: str) -> None:
+        """ticketwarden changed the ticket: the state seen before is no longer the newest."""
+        conn.execute(sa.update(tickets_seen).where(
+            tickets_seen.c.tracker == tracker, tickets_seen.c.ticket_id == ticket_id).values(stale=True))
 
     def retry_inbox(self, item_id: int, error: str, available_at: datetime) -> None:
         with self.engine.begin() as conn:
@@ -531,14 +582,21 @@ class Store:
 
     def effect_applied(self, item: OutboxItem, outcome: str, now: datetime,
                        origin_change: OriginChange | None = None) -> None:
+        self.effects_applied([(item, outcome, origin_change)], now)
+
+    def effects_applied(self, applied: Sequence[tuple[OutboxItem, str, OriginChange | None]], now: datetime) -> None:
+        """Effects written (one save may carry several): each done and audited, in one transaction."""
         with self.engine.begin() as conn:
-            if origin_change is not None:
-                self._origin_change(conn, origin_change)
-            conn.execute(sa.update(outbox).where(outbox.c.id == item.id).values(
-                state=DONE, applied_at=now, outcome=outcome, lease_until=None, last_error=None))
-            self._audit(conn, now, "effect", item.effect.tracker_kind, item.effect.ticket_id,
-                        item.effect.rule, {"action": item.effect.action, "key": item.effect.key,
-                                           "outcome": outcome, "attempt": item.attempts})
+            for item, outcome, origin_change in applied:
+                if origin_change is not None:
+                    self._origin_change(conn, origin_change)
+                conn.execute(sa.update(outbox).where(outbox.c.id == item.id).values(
+                    state=DONE, applied_at=now, outcome=outcome, lease_until=None, last_error=None))
+                self._audit(conn, now, "effect", item.effect.tracker_kind, item.effect.ticket_id,
+                            item.effect.rule, {"action": item.effect.action, "key": item.effect.key,
+                                               "outcome": outcome, "attempt": item.attempts})
+            for tracker, ticket_id in {(item.effect.tracker_kind, item.effect.ticket_id) for item, _, _ in applied}:
+                self._written_to(conn, tracker, ticket_id)
 
     def effect_failed(self, item: OutboxItem, error: str, now: datetime, retry_at: datetime | None) -> None:
         """Schedule a retry, or dead-letter when `retry_at` is None; both are audited."""

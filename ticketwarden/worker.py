@@ -8,14 +8,16 @@ marks its event done, and the connector applies it once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from connector.delivery import Delivered
 from connector.errors import PayloadError, TrackerError
 from rules.engine import SELF, Decision, evaluate_scheduled
 from rules.measures import measure, ticket_facts, window
@@ -27,7 +29,8 @@ from ticketwarden.clock import Clock, utcnow
 from ticketwarden.publish import ReportPublisher
 from ticketwarden.records import RecordKeeper
 from ticketwarden.rulefiles import RulebookHolder
-from ticketwarden.store import ClockConflict, ClockRow, Completion, InboxItem, OriginChange, OutboxItem, Store
+from ticketwarden.serial import SerialPool
+from ticketwarden.store import ClockConflict, ClockRow, Completion, InboxItem, OriginChange, OutboxItem, Seen, Store
 from ticketwarden.surveys import Surveys
 
 log = logging.getLogger(__name__)
@@ -44,12 +47,31 @@ class Applier(Protocol):
 class Connector(records.RecordConnector, Protocol):
     """A tracker: also turns its deliveries into events and knows its own user."""
 
-    def normalize(self, body: dict[str, Any], received_at: datetime | None = None) -> tuple[Event, Ticket | None]:
-        """The delivery's Event and the ticket; `received_at` dates a delivery with no time."""
+    def read(self, body: dict[str, Any], received_at: datetime | None = None) -> Delivered:
+        """The delivery's Event and its issue when it is enough to decide on; `received_at`
+        dates a delivery with no time."""
+
+    def fetch(self, ticket_id: str, journals: bool = False) -> dict[str, Any] | None: ...
+
+    def changed_at(self, issue: dict[str, Any]) -> datetime | None: ...
+
+    def decided_on(self, event: Event, issue: dict[str, Any] | None, body: dict[str, Any]
+                   ) -> tuple[Event, Ticket | None]: ...
+
+    def ticket_of(self, issue: dict[str, Any]) -> Ticket: ...
 
     def ticket(self, ticket_id: str) -> Ticket | None: ...
 
     def service_user(self) -> Person: ...
+
+
+@runtime_checkable
+class WritesTogether(Protocol):
+    """A tracker that can write several effects on one ticket as one save."""
+
+    def mergeable(self, effects: list[Effect]) -> bool: ...
+
+    def apply_together(self, effects: list[Effect], first_attempt: bool) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -68,7 +90,7 @@ class Worker:
     def __init__(self, store: Store, connectors: Mapping[str, Connector], rules: RulebookHolder,
                  *, clock: Clock = utcnow, retry: RetryPolicy = RetryPolicy(),
                  lease: timedelta = timedelta(minutes=5), notifier: Applier | None = None,
-                 surveys: Surveys | None = None):
+                 surveys: Surveys | None = None, concurrency: int = 8):
         self.store = store
         self.connectors = connectors
         self.notifier = notifier
@@ -80,6 +102,7 @@ class Worker:
         self.records = RecordKeeper(store, clock, lease)
         self.surveys = surveys or Surveys(store, clock, "http://127.0.0.1:8080")
         self.publisher = ReportPublisher(store, rules, clock)
+        self.applier = SerialPool(concurrency)
 
     # -- inbox ---------------------------------------------------------------------------------
 
@@ -167,7 +190,10 @@ class Worker:
     def _decide_delivery(self, item: InboxItem, connector: Connector, rulebook: Rulebook,
                          batch: _Batch) -> _Decided:
         """A tracker's delivery through the pipeline step, with what the store keeps of it."""
-        event, ticket = connector.normalize(json.loads(item.body), received_at=item.received_at)
+        body = json.loads(item.body)
+        delivery = connector.read(body, received_at=item.received_at)
+        issue, seen = self._newest_issue(connector, delivery, batch) if delivery.event.triggers else (None, None)
+        event, ticket = connector.decided_on(delivery.event, issue, body)
         now = self.clock()
         event = self._one_comment(item, event, now)
         event = self._with_its_parts(item, event)
@@ -185,8 +211,38 @@ class Worker:
         done = Completion(item.id, event.tracker_kind, event.ticket_id, step.effects,
                           [decision.to_dict() for decision in step.decisions], rows, follow_ups,
                           self._origin_changes(connector, rulebook, event, ticket), facts,
-                          [part.id for part in event.parts], step.breaches)
+                          [part.id for part in event.parts], step.breaches, seen)
+        batch.saw(seen)
         return _Decided(item, done, step.decisions)
+
+    def _newest_issue(self, connector: Connector, delivery: Delivered, batch: _Batch
+                      ) -> tuple[dict[str, Any] | None, Seen | None]:
+        """The newest state known of the delivery's ticket, and what to remember of it.
+
+        The delivery's own issue when nothing as new was seen; the stored state when it is
+        newer and nobody but its tracker changed it since. Otherwise the tracker is asked: we
+        wrote to the ticket since, the delivery cannot be decided on alone, or the two changed
+        in the same second (times are compared at whole seconds, the precision every tracker
+        answer has, so which is newer cannot be told).
+        """
+        event = delivery.event
+        known = batch.seen(event.tracker_kind, event.ticket_id)
+        if delivery.issue is not None and delivery.changed_at is not None:
+            delivered = _second(delivery.changed_at)
+            if known is None or (not known.stale and delivered > _second(known.changed_at)):
+                return delivery.issue, Seen(event.tracker_kind, event.ticket_id, delivery.changed_at, delivery.issue)
+            if not known.stale and delivered < _second(known.changed_at):
+                return dict(known.issue), None
+        return self._fetched(connector, event.tracker_kind, event.ticket_id, journals=delivery.issue is None)
+
+    @staticmethod
+    def _fetched(connector: Connector, tracker: str, ticket_id: str, journals: bool = False
+                 ) -> tuple[dict[str, Any] | None, Seen | None]:
+        issue = connector.fetch(ticket_id, journals=journals)
+        changed = connector.changed_at(issue) if issue is not None else None
+        if issue is None or changed is None:
+            return issue, None
+        return issue, Seen(tracker, ticket_id, changed, {k: v for k, v in issue.items() if k != "journals"})
 
     def _handle_schedule(self, item: InboxItem) -> _Decided | None:
         rulebook = self.rules.current
@@ -263,7 +319,7 @@ class Worker:
         event = Event(item.dedup_key, spec["tracker"], spec["ticket_id"], triggers,
                       datetime.fromisoformat(spec["at"]), SELF, sla_policy=policy, related=related)
         try:
-            ticket = connector.ticket(spec["ticket_id"])
+            ticket, seen = self._current_ticket(connector, event, batch)
         except TrackerError as exc:
             if exc.transient:
                 self._retry_inbox(item, str(exc))
@@ -274,8 +330,17 @@ class Worker:
             if ticket is not None and rulebook.sla else []
         decision = decide_sla(rulebook, self._sla_book(rulebook).calendars, event, ticket, clocks, now)
         done = Completion(item.id, event.tracker_kind, event.ticket_id, decision.effects, [decision.to_dict()],
-                          breaches=int("sla.breached" in triggers))
+                          breaches=int("sla.breached" in triggers), seen=seen)
+        batch.saw(seen)
         return _Decided(item, done, [decision], verbose=False)
+
+    def _current_ticket(self, connector: Connector, event: Event, batch: _Batch) -> tuple[Ticket | None, Seen | None]:
+        """The ticket as stored when nobody but its tracker changed it since; else as fetched."""
+        known = batch.seen(event.tracker_kind, event.ticket_id)
+        if known is not None and not known.stale:
+            return connector.ticket_of(dict(known.issue)), None
+        issue, seen = self._fetched(connector, event.tracker_kind, event.ticket_id)
+        return (connector.ticket_of(issue) if issue is not None else None), seen
 
     @staticmethod
     def _is_ours(connector: Connector, event: Event) -> bool:
@@ -297,12 +362,75 @@ class Worker:
 
     # -- outbox ----------------------------------------------------------------------------------
 
-    def apply_outbox(self, limit: int = 50) -> int:
-        """Apply due effects; returns how many were taken."""
+    def apply_outbox(self, limit: int = 100, wait: bool = True) -> int:
+        """Claim due effects and apply them on the pool: one ticket's in order, different
+        tickets at once. `wait` returns once they are applied (or failed); without it the
+        caller goes on while they are written. Returns how many were taken."""
+        if self.applier.pending >= 2 * self.applier.workers:
+            return 0  # saturated: leave the rest to be claimed when there is room
         items = self.store.claim_outbox(self.clock(), self.lease, limit)
+        groups: dict[tuple[str, str], list[OutboxItem]] = {}
         for item in items:
-            self._apply(item)
+            groups.setdefault((item.effect.tracker_kind, item.effect.ticket_id), []).append(item)
+        for key, group in groups.items():
+            self.applier.submit(key, functools.partial(self._apply_group, group))
+        if wait:
+            self.applier.wait()
         return len(items)
+
+    def _apply_group(self, items: list[OutboxItem]) -> None:
+        """One ticket's effects in order; consecutive ones its tracker can write together
+        (Redmine: fields, status and a note in one save) as one write."""
+        run: list[OutboxItem] = []
+        for item in items:
+            if run and not self._together([*run, item]):
+                self._apply_run(run)
+                run = []
+            run.append(item)
+        if run:
+            self._apply_run(run)
+
+    def _together(self, items: list[OutboxItem]) -> bool:
+        connector = self.connectors.get(items[0].effect.tracker_kind)
+        return isinstance(connector, WritesTogether) and connector.mergeable([item.effect for item in items])
+
+    def _apply_run(self, run: list[OutboxItem]) -> None:
+        if len(run) == 1:
+            self._apply(run[0])
+            return
+        effects = [item.effect for item in run]
+        connector = self.connectors[effects[0].tracker_kind]
+        assert isinstance(connector, WritesTogether)
+        try:
+            for effect in effects:
+                self._before_write(effect)
+            outcomes = connector.apply_together(effects, all(item.attempts <= 1 for item in run))
+        except TrackerError as exc:
+            for item in run:
+                self._effect_failed(item, str(exc), exc.transient)
+            return
+        except Exception as exc:
+            log.exception("effects %s failed unexpectedly", ", ".join(effect.key for effect in effects))
+            for item in run:
+                self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
+            return
+        now = self.clock()
+        self.store.effects_applied([(item, outcome, self._origin_written(item.effect))
+                                    for item, outcome in zip(run, outcomes, strict=True)], now)
+        for effect, outcome in zip(effects, outcomes, strict=True):
+            log.info("applied %s on %s %s (rule %r, one write of %d): %s", effect.action, effect.tracker_kind,
+                     effect.ticket_id, effect.rule, len(effects), outcome)
+
+    def _before_write(self, effect: Effect) -> None:
+        """A transition that sends a close back is marked before it is written: its own
+        delivery then continues the ticket's clocks instead of reopening them."""
+        if effect.params.get("refuses_close"):
+            self.store.set_value(_refused_close(effect.tracker_kind, effect.ticket_id),
+                                 self.clock().isoformat(), self.clock())
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop taking effects; wait up to `timeout` for those being written."""
+        return self.applier.close(timeout)
 
     def _apply(self, item: OutboxItem) -> None:
         effect = item.effect
@@ -323,9 +451,7 @@ class Worker:
             elif effect.action == "publish_report":
                 outcome = self.publisher.apply(effect, connector)
             else:
-                if effect.params.get("refuses_close"):
-                    self.store.set_value(_refused_close(effect.tracker_kind, effect.ticket_id),
-                                         self.clock().isoformat(), self.clock())
+                self._before_write(effect)
                 outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
         except TrackerError as exc:
             self._effect_failed(item, str(exc), exc.transient)
@@ -366,6 +492,10 @@ class Worker:
             self.store.effect_failed(item, error, now, None)
 
 
+def _second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
 def _refused_close(tracker: str, ticket_id: str) -> str:
     """The named value that says our transition sending a close back is on its way."""
     return f"refused-close:{tracker}:{ticket_id}"
@@ -389,6 +519,17 @@ class _Batch:
         self.store = store
         self.decided: list[_Decided] = []
         self._clocks: dict[tuple[str, str], list[ClockRow]] = {}
+        self._seen: dict[tuple[str, str], Seen | None] = {}
+
+    def seen(self, tracker: str, ticket_id: str) -> Seen | None:
+        key = (tracker, ticket_id)
+        if key not in self._seen:
+            self._seen[key] = self.store.seen(tracker, ticket_id)
+        return self._seen[key]
+
+    def saw(self, seen: Seen | None) -> None:
+        if seen is not None:
+            self._seen[(seen.tracker, seen.ticket_id)] = seen
 
     def clocks_for(self, tracker: str, ticket_id: str) -> list[ClockRow]:
         key = (tracker, ticket_id)
