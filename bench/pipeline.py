@@ -135,3 +135,18 @@ def measure(kind: str, server_url: str | None = None) -> tuple[list[Row], Outcom
             "one write per effect would be 1.00×"),
     ]
     return rows, outcome
+
+
+def main() -> None:
+    """One end-to-end run on SQLite, for a profiler: `py-spy record -- python -m bench.pipeline`."""
+    import logging
+    logging.basicConfig(level=logging.ERROR)
+    tickets = scaled(300, 10)
+    outcome = run_worker("sqlite", tickets, None)
+    print(f"{outcome.deliveries / outcome.seconds:.1f} deliveries/s, "
+          f"{sum(outcome.calls.values()) / outcome.deliveries:.2f} calls/delivery")
+    print(", ".join(f"{shape} {count}" for shape, count in outcome.calls.most_common()))
+
+
+if __name__ == "__main__":
+    main()

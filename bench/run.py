@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bench import arithmetic, intake, pipeline
+from bench import arithmetic, intake, pipeline, pipeline_jira, sweep
 from bench.common import Row, machine_facts, table
 from bench.databases import postgres_server_url
 
@@ -46,6 +46,16 @@ def main() -> None:
             calls[kind] = ", ".join(f"{shape} {count}" for shape, count in outcome.calls.most_common())
             return found
         section(f"end to end ({kind})", rows, e2e)
+    for kind in kinds:
+        def e2e_jira(kind: str = kind) -> list[Row]:
+            found, outcome = pipeline_jira.measure(kind, server)
+            calls[f"{kind} jira"] = ", ".join(f"{shape} {count}" for shape, count in outcome.calls.most_common())
+            return found
+        section(f"end to end jira ({kind})", rows, e2e_jira)
+    for kind in kinds:
+        def sla_sweep(kind: str = kind) -> list[Row]:
+            return sweep.measure(kind, server)
+        section(f"SLA sweep ({kind})", rows, sla_sweep)
     section("business time", rows, arithmetic.calendar_rows)
     section("rulebook load", rows, arithmetic.rulebook_rows)
     if not server:
