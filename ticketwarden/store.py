@@ -501,15 +501,34 @@ class Store:
     def complete(self, completions: Sequence[Completion], now: datetime) -> list[int]:
         """Record decisions, each with its clocks, follow-up events, outbox rows, origin changes,
         the ticket's facts and breaches, audit traces and done, all in ONE transaction: either
-        every item of a batch is done with everything it decided, or none is.
+        every item of a batch is done with everything it decided, or none is. Rows of the same
+        kind go in one statement (a batch's effects, its audit records, its done marks).
 
         Returns, per completion, how many of its effects were new (a replayed event's effects
         are already there). Raises ClockConflict when a clock changed since it was read.
         """
+        if not completions:
+            return []
         with self.engine.begin() as conn:
-            return [self._complete(conn, done, now) for done in completions]
+            for done in completions:
+                self._record_state(conn, done, now)
+            self._save_facts(conn, [done.facts for done in completions if done.facts is not None], now)
+            for done in completions:  # after the facts they add to
+                if done.breaches:
+                    self._count_breaches(conn, done.tracker, done.ticket_id, done.breaches)
+            self._save_seen(conn, [done.seen for done in completions if done.seen is not None], now)
+            new = self._insert_effects(conn, completions, now)
+            audits = [{"at": now, "kind": "decision", "tracker": done.tracker, "ticket_id": done.ticket_id,
+                       "subject": str(trace.get("event", ""))[:255], "detail": _dumps(trace)}
+                      for done in completions for trace in done.traces]
+            if audits:
+                conn.execute(sa.insert(audit), audits)
+            conn.execute(sa.update(inbox).where(inbox.c.id.in_([done.item_id for done in completions])).values(
+                state=DONE, processed_at=now, lease_until=None, last_error=None))
+        return [new.get(done.item_id, 0) for done in completions]
 
-    def _complete(self, conn: Connection, done: Completion, now: datetime) -> int:
+    def _record_state(self, conn: Connection, done: Completion, now: datetime) -> None:
+        """What one decision changes besides its effects: clocks, follow-ups, origin, facts, seen."""
         self._claim_parts(conn, done.item_id, list(done.parts), now)
         for row in done.clocks:
             if not self._save_clock(conn, row, now):
@@ -517,26 +536,22 @@ class Store:
         self._queue(conn, done.follow_ups, now)
         for change in done.origin_changes:
             self._origin_change(conn, change)
-        if done.facts is not None:
-            self._save_facts(conn, done.facts, now)
-        if done.breaches:
-            self._count_breaches(conn, done.tracker, done.ticket_id, done.breaches)
-        if done.seen is not None:
-            self._save_seen(conn, done.seen, now)
-        new = 0
-        for effect in done.effects:
-            result = conn.execute(self._insert(outbox).values(
-                effect_key=effect.key, inbox_id=done.item_id, tracker=effect.tracker_kind,
-                ticket_id=effect.ticket_id, rule=effect.rule, action=effect.action,
-                params=_dumps(dict(effect.params)), state=PENDING, attempts=0,
-                available_at=now, created_at=now,
-            ).on_conflict_do_nothing(index_elements=["effect_key"]).returning(outbox.c.id))
-            new += len(result.all())
-        for trace in done.traces:
-            self._audit(conn, now, "decision", done.tracker, done.ticket_id, str(trace.get("event", "")), trace)
-        conn.execute(sa.update(inbox).where(inbox.c.id == done.item_id).values(
-            state=DONE, processed_at=now, lease_until=None, last_error=None))
-        return new
+
+    def _insert_effects(self, conn: Connection, completions: Sequence[Completion], now: datetime) -> dict[int, int]:
+        """The batch's effects in one statement, each key once; how many were new per inbox item."""
+        rows = [{"effect_key": effect.key, "inbox_id": done.item_id, "tracker": effect.tracker_kind,
+                 "ticket_id": effect.ticket_id, "rule": effect.rule, "action": effect.action,
+                 "params": _dumps(dict(effect.params)), "state": PENDING, "attempts": 0,
+                 "available_at": now, "created_at": now}
+                for done in completions for effect in done.effects]
+        if not rows:
+            return {}
+        inserted = conn.execute(self._insert(outbox).on_conflict_do_nothing(index_elements=["effect_key"])
+                                .returning(outbox.c.inbox_id), rows)
+        counts: dict[int, int] = {}
+        for row in inserted:
+            counts[int(row[0])] = counts.get(int(row[0]), 0) + 1
+        return counts
 
     def seen(self, tracker: str, ticket_id: str) -> Seen | None:
         with self.engine.connect() as conn:
@@ -546,16 +561,30 @@ class Store:
             return None
         return Seen(row.tracker, row.ticket_id, row.changed_at, json.loads(row.issue), bool(row.stale))
 
-    def _save_seen(self, conn: Connection, seen: Seen, now: datetime) -> None:
-        """Keep the newer state: another process may have stored a newer one meanwhile."""
-        statement = self._insert(tickets_seen).values(
-            tracker=seen.tracker, ticket_id=seen.ticket_id, changed_at=seen.changed_at,
-            issue=_dumps(dict(seen.issue)), stale=False, seen_at=now)
+    def _save_seen(self, conn: Connection, states: Iterable[Seen], now: datetime) -> None:
+        """Keep the newer state of each ticket (one statement for a batch): another process may
+        have stored a newer one meanwhile."""
+        newest: dict[tuple[str, str], Seen] = {}
+        for seen in states:
+            key = (seen.tracker, seen.ticket_id)
+            if key not in newest or newest[key].changed_at <= seen.changed_at:
+                newest[key] = seen
+        if not newest:
+            return
+        statement = self._insert(tickets_seen)
         conn.execute(statement.on_conflict_do_update(
             index_elements=["tracker", "ticket_id"],
             set_={"changed_at": statement.excluded.changed_at, "issue": statement.excluded.issue,
-                  "stale": False, "seen_at": now},
-            where=sa.or_(tickets_seen.c.stale, tickets_seen.c.changed_at <= statement.excluded.changed_at)))
+                  "stale": False, "seen_at": statement.excluded.seen_at},
+            where=sa.or_(tickets_seen.c.stale, tickets_seen.c.changed_at <= statement.excluded.changed_at)),
+            [{"tracker": seen.tracker, "ticket_id": seen.ticket_id, "changed_at": seen.changed_at,
+              "issue": _dumps(dict(seen.issue)), "stale": False, "seen_at": now} for seen in newest.values()])
+
+    def seen_of(self, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Seen]:
+        """The states seen of these tickets (those never seen are left out)."""
+        return {(row.tracker, row.ticket_id): Seen(row.tracker, row.ticket_id, row.changed_at,
+                                                   json.loads(row.issue), bool(row.stale))
+                for row in self._rows_of_tickets(tickets_seen, refs)}
 
     @staticmethod
     def _written_to(conn: Connection, tracker: str, ticket_id: str) -> None:
@@ -576,7 +605,9 @@ class Store:
     # -- outbox ------------------------------------------------------------------------------
 
     def claim_outbox(self, now: datetime, lease: timedelta, limit: int = 10) -> list[OutboxItem]:
-        rows = self._claim(outbox, now, lease, limit)
+        """Due effects, with every other due effect of the same tickets (a ticket's effects are
+        written together, in order: a claim never splits them)."""
+        rows = self._claim(outbox, now, lease, limit, whole_tickets=True)
         return [OutboxItem(r.id, Effect(r.effect_key, r.action, r.tracker, r.ticket_id, r.rule,
                                         json.loads(r.params)), r.attempts) for r in rows]
 
@@ -733,14 +764,18 @@ class Store:
             return [OriginChange(r.tracker, r.ticket_id, r.at, r.old, r.new, r.by_kind, r.by, r.event)
                     for r in conn.execute(query)]
 
-    def _save_facts(self, conn: Connection, facts: Mapping[str, Any], now: datetime) -> None:
-        """A ticket's facts, new or updated; its breach count is kept (the SLA events count it)."""
-        values = {key: value for key, value in facts.items() if key != "breaches"}
-        keys = {"tracker", "ticket_id"}
-        statement = self._insert(ticket_facts).values(**values, breaches=facts.get("breaches", 0), updated_at=now)
+    def _save_facts(self, conn: Connection, every: Iterable[Mapping[str, Any]], now: datetime) -> None:
+        """Tickets' facts, new or updated (the last of each ticket, one statement); a stored breach
+        count is kept (the SLA events count it)."""
+        last = {(facts["tracker"], facts["ticket_id"]): facts for facts in every}
+        if not last:
+            return
+        rows = [dict(facts) | {"breaches": facts.get("breaches", 0), "updated_at": now} for facts in last.values()]
+        statement = self._insert(ticket_facts)
+        kept = {"tracker", "ticket_id", "breaches"}
         conn.execute(statement.on_conflict_do_update(
             index_elements=["tracker", "ticket_id"],
-            set_={name: value for name, value in values.items() if name not in keys} | {"updated_at": now}))
+            set_={name: statement.excluded[name] for name in rows[0] if name not in kept}), rows)
 
     def backfill_ticket(self, tracker: str, ticket_id: str, clocks: Iterable[ClockRow],
                         origin_changes: Iterable[OriginChange], facts: Mapping[str, Any], now: datetime) -> bool:
@@ -758,7 +793,7 @@ class Store:
                 self._save_clock(conn, row, now)
             for change in origin_changes:
                 self._origin_change(conn, change)
-            self._save_facts(conn, facts, now)
+            self._save_facts(conn, [facts], now)
             self._audit(conn, now, "backfill", tracker, ticket_id, "backfilled from the tracker's history",
                         {"clocks": len(clocks)})
         return True
@@ -1074,28 +1109,39 @@ class Store:
 
         return sqlite_insert(table)
 
-    def _claim(self, table: sa.Table, now: datetime, lease: timedelta, limit: int) -> list[Any]:
-        """Take up to `limit` due rows: pending and available, or processing with a lapsed lease."""
+    def _claim(self, table: sa.Table, now: datetime, lease: timedelta, limit: int,
+               whole_tickets: bool = False) -> list[Any]:
+        """Take up to `limit` due rows: pending and available, or processing with a lapsed lease;
+        `whole_tickets` also takes the other due rows of the tickets those rows are about."""
         due = sa.or_(
             sa.and_(table.c.state == PENDING, table.c.available_at <= now),
             sa.and_(table.c.state == PROCESSING, table.c.lease_until < now),
         )
-        claimed = []
         with self.engine.begin() as conn:
             query = sa.select(table.c.id, table.c.state, table.c.attempts).where(due) \
                 .order_by(table.c.id).limit(limit)
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True)
             due_rows: list[Any] = list(conn.execute(query))
-            for ident, state, attempts in due_rows:
-                taken = conn.execute(sa.update(table).where(
-                    table.c.id == ident, table.c.state == state, table.c.attempts == attempts,
-                ).values(state=PROCESSING, lease_until=now + lease, attempts=attempts + 1))
-                if taken.rowcount == 1:
-                    claimed.append(ident)
+            if whole_tickets and due_rows:
+                due_rows += self._rest_of_tickets(conn, table, due, [row[0] for row in due_rows])
+            # The rows are ours until commit (SQLite: the write lock taken at BEGIN IMMEDIATE;
+            # PostgreSQL: FOR UPDATE SKIP LOCKED), so one UPDATE claims them all.
+            claimed = [row[0] for row in due_rows]
             if not claimed:
                 return []
+            conn.execute(sa.update(table).where(table.c.id.in_(claimed)).values(
+                state=PROCESSING, lease_until=now + lease, attempts=table.c.attempts + 1))
             return list(conn.execute(sa.select(table).where(table.c.id.in_(claimed)).order_by(table.c.id)))
+
+    def _rest_of_tickets(self, conn: Connection, table: sa.Table, due: Any, taken: list[int]) -> list[Any]:
+        tickets = sa.select(table.c.tracker, table.c.ticket_id).where(table.c.id.in_(taken)).distinct()
+        query = sa.select(table.c.id, table.c.state, table.c.attempts).where(
+            due, sa.tuple_(table.c.tracker, table.c.ticket_id).in_(tickets), table.c.id.not_in(taken)
+        ).order_by(table.c.id).limit(len(taken) * 10)
+        if self._skip_locked:
+            query = query.with_for_update(skip_locked=True)
+        return list(conn.execute(query))
 
     @staticmethod
     def _audit(conn: Connection, now: datetime, kind: str, tracker: str, ticket_id: str,

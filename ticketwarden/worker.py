@@ -112,6 +112,7 @@ class Worker:
         decided is recorded in one transaction. Returns how many items were taken."""
         items = self.store.claim_inbox(self.clock(), self.lease, limit)
         batch = _Batch(self.store)
+        self._read_ahead(items, batch)
         for item in items:
             self._process(item, batch)
         self._record(batch)
@@ -129,6 +130,26 @@ class Worker:
             return
         if decided is not None:
             batch.add(decided)
+
+    def _read_ahead(self, items: list[InboxItem], batch: _Batch) -> None:
+        """Read the batch's deliveries first, so the clocks and seen states of all its tickets
+        come from the store in a few queries instead of two per item. A delivery that cannot be
+        read here is read again, and reported, when its turn comes."""
+        refs = set()
+        for item in items:
+            connector = self.connectors.get(item.source)
+            try:
+                body = json.loads(item.body)
+                if connector is not None:
+                    delivery = connector.read(body, received_at=item.received_at)
+                    batch.read[item.id] = (body, delivery)
+                    refs.add((delivery.event.tracker_kind, delivery.event.ticket_id))
+                elif item.source in (sla.SOURCE, records.SOURCE):
+                    spec = body["sla" if item.source == sla.SOURCE else "related"]
+                    refs.add((str(spec["tracker"]), str(spec["ticket_id"])))
+            except Exception:  # noqa: BLE001, S112 - decided (and reported) one by one later
+                continue
+        batch.prefetch(refs)
 
     def _record(self, batch: _Batch) -> None:
         """Store the batch's decisions at once; when a clock changed meanwhile (another process),
@@ -190,8 +211,7 @@ class Worker:
     def _decide_delivery(self, item: InboxItem, connector: Connector, rulebook: Rulebook,
                          batch: _Batch) -> _Decided:
         """A tracker's delivery through the pipeline step, with what the store keeps of it."""
-        body = json.loads(item.body)
-        delivery = connector.read(body, received_at=item.received_at)
+        body, delivery = batch.read.pop(item.id) if item.id in batch.read else self._read(connector, item)
         issue, seen = self._newest_issue(connector, delivery, batch) if delivery.event.triggers else (None, None)
         event, ticket = connector.decided_on(delivery.event, issue, body)
         now = self.clock()
@@ -214,6 +234,11 @@ class Worker:
                           [part.id for part in event.parts], step.breaches, seen)
         batch.saw(seen)
         return _Decided(item, done, step.decisions)
+
+    @staticmethod
+    def _read(connector: Connector, item: InboxItem) -> tuple[dict[str, Any], Delivered]:
+        body = json.loads(item.body)
+        return body, connector.read(body, received_at=item.received_at)
 
     def _newest_issue(self, connector: Connector, delivery: Delivered, batch: _Batch
                       ) -> tuple[dict[str, Any] | None, Seen | None]:
@@ -520,6 +545,20 @@ class _Batch:
         self.decided: list[_Decided] = []
         self._clocks: dict[tuple[str, str], list[ClockRow]] = {}
         self._seen: dict[tuple[str, str], Seen | None] = {}
+        self.read: dict[int, tuple[dict[str, Any], Delivered]] = {}  # inbox item id -> body, delivery
+
+    def prefetch(self, refs: set[tuple[str, str]]) -> None:
+        """The clocks and seen states of these tickets, in a few queries."""
+        if not refs:
+            return
+        clocks: dict[tuple[str, str], list[ClockRow]] = {ref: [] for ref in refs}
+        for row in self.store.clocks_of(refs):
+            clocks[(row.clock.tracker, row.clock.ticket_id)].append(row)
+        for ref, rows in clocks.items():
+            self._clocks.setdefault(ref, sorted(rows, key=lambda row: row.clock.cycle))
+        seen = self.store.seen_of(refs)
+        for ref in refs:
+            self._seen.setdefault(ref, seen.get(ref))
 
     def seen(self, tracker: str, ticket_id: str) -> Seen | None:
         key = (tracker, ticket_id)
