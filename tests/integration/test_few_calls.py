@@ -14,6 +14,7 @@ import pytest
 from connector.redmine import RedmineConnector
 from tests.integration.redmine_service import serve
 from tests.integration.sandbox import SandboxRedmine
+from tests.integration.slow_proxy import slow_proxy
 from ticketwarden.service import Application
 
 TOKEN = "few-calls"
@@ -155,3 +156,35 @@ def test_a_delivery_after_our_own_write_is_read_again(tmp_path, database_url, re
         application.worker.process_inbox()
         # we wrote since the state we had seen: the tracker is asked, without the journals
         assert counting.reads[reads_for_writing:] == [(str(created["id"]), False)]
+
+
+def test_a_slow_ticket_does_not_hold_up_the_others(tmp_path, database_url, redmine_env):
+    """Effects on one ticket wait for a slow tracker answer; the other tickets' are written meanwhile."""
+    redmine = SandboxRedmine(redmine_env)
+    slow_one = redmine.create_incident("Slow ticket (few calls)")
+    others = [redmine.create_incident(f"Other ticket {n} (few calls)") for n in range(3)]
+    slow_path = f"/issues/{slow_one['id']}.json"
+
+    def delay(method: str, path: str) -> float:
+        return 8.0 if method == "PUT" and path.startswith(slow_path) else 0.0
+
+    with slow_proxy(redmine_env["REDMINE_URL"], delay) as proxied:
+        env = dict(redmine_env, REDMINE_URL=proxied)
+        for application, _ in serve(ONE_SAVE, tmp_path, database_url, env, webhook_token=TOKEN):
+            for created in [slow_one, *others]:
+                _deliver(application, redmine.plugin_payload(redmine.issue(created["id"])))
+            assert application.worker.process_inbox() == 4
+            started = time.monotonic()
+            assert application.worker.apply_outbox(wait=False) == 12
+            while time.monotonic() - started < 6 and _written(application) < 9:
+                time.sleep(0.1)
+            assert _written(application) == 9  # the three others, within seconds
+            assert time.monotonic() - started < 6
+            assert {row["ticket_id"] for row in application.store.outbox_rows(state="done")} == \
+                {str(created["id"]) for created in others}
+            assert application.worker.applier.wait(30)
+            assert _written(application) == 12  # and the slow one in the end
+
+
+def _written(application: Application) -> int:
+    return len(application.store.outbox_rows(state="done"))
