@@ -65,31 +65,48 @@ def follow_up(event: SlaEvent, tracker: str, ticket_id: str) -> FollowUp:
         "tracker": tracker, "ticket_id": ticket_id}})
 
 
-def sweep(book: SlaBook, store: Store, clock: WallClock) -> int:
+def sweep(book: SlaBook, store: Store, clock: WallClock, batch: int = 500) -> int:
     """Queue every warning and breach that has come due; returns how many were queued.
 
-    Safe with several processes: a clock's markers and its inbox events are written in one
-    transaction that only succeeds against the version read, and the inbox keys are unique.
+    Due clocks are taken a batch at a time until none is left (a backlog after downtime is
+    announced in one sweep, not one batch per interval), each batch fired in one transaction.
+    Safe with several processes: a clock's markers and its inbox events are written only
+    against the version read, and the inbox keys are unique.
     """
     now = clock()
     queued = 0
-    for row in store.due_clocks(now):
-        policy = book.rulebook.sla.get(row.clock.policy)
-        if policy is None:  # the policy is gone from the rulebook: nothing more to owe
-            store.fire_clock(ClockRow(row.clock, row.state, row.due_at, None, row.version), [], now)
-            continue
-        owed = due_notifications(row.clock, policy, book.calendar_of(row.clock.policy), now,
-                                 book.quiet_of(row.clock.policy))
-        updated = row.clock
-        for marker, _ in owed:
-            updated = updated.with_transition(marker)
-        follow_ups = [follow_up(event, row.clock.tracker, row.clock.ticket_id) for _, event in owed]
-        if store.fire_clock(book.row(updated, now, row.version), follow_ups, now):
-            queued += len(follow_ups)
-            for _, event in owed:
-                log.info("SLA %s: %s on %s %s (cycle %d)", event.policy, event.trigger, row.clock.tracker,
-                         row.clock.ticket_id, event.cycle)
-    return queued
+    handled: set[tuple[str, str, str, int]] = set()
+    while True:
+        rows = [row for row in store.due_clocks(now, limit=batch) if _ident(row) not in handled]
+        if not rows:
+            return queued
+        handled.update(_ident(row) for row in rows)
+        firings = [_firing(book, row, now) for row in rows]
+        for (row, follow_ups, owed), fired in zip(firings, store.fire_clocks(
+                [(row, follow_ups) for row, follow_ups, _ in firings], now), strict=True):
+            if fired:
+                queued += len(follow_ups)
+                for event in owed:
+                    log.info("SLA %s: %s on %s %s (cycle %d)", event.policy, event.trigger, row.clock.tracker,
+                             row.clock.ticket_id, event.cycle)
+
+
+def _ident(row: ClockRow) -> tuple[str, str, str, int]:
+    return row.clock.tracker, row.clock.ticket_id, row.clock.policy, row.clock.cycle
+
+
+def _firing(book: SlaBook, row: ClockRow, now: datetime) -> tuple[ClockRow, list[FollowUp], list[SlaEvent]]:
+    """A due clock with its markers added, the events to queue, and what they announce."""
+    policy = book.rulebook.sla.get(row.clock.policy)
+    if policy is None:  # the policy is gone from the rulebook: nothing more to owe
+        return ClockRow(row.clock, row.state, row.due_at, None, row.version), [], []
+    owed = due_notifications(row.clock, policy, book.calendar_of(row.clock.policy), now,
+                             book.quiet_of(row.clock.policy))
+    updated = row.clock
+    for marker, _ in owed:
+        updated = updated.with_transition(marker)
+    follow_ups = [follow_up(event, row.clock.tracker, row.clock.ticket_id) for _, event in owed]
+    return book.row(updated, now, row.version), follow_ups, [event for _, event in owed]
 
 
 def recalc(book: SlaBook, store: Store, now: datetime, apply: bool) -> list[str]:
