@@ -18,10 +18,12 @@ class TrackerError(Exception):
     that is down); a permanent error (validation, not found) is dead-lettered at once.
     """
 
-    def __init__(self, message: str, *, transient: bool, status: int | None = None):
+    def __init__(self, message: str, *, transient: bool, status: int | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.transient = transient
         self.status = status
+        self.retry_after = retry_after  # seconds the tracker asked to wait (Retry-After), if it said
 
 
 class UnknownReference(LookupError):

@@ -32,6 +32,7 @@ from connector.jira_payloads import (
     ticket_from_issue,
 )
 from connector.jira_payloads import history as issue_history
+from connector.ratelimit import RateLimit
 from rules.model import Effect, Event, Person, Ticket
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class JiraConnector:
     kind = KIND
 
     def __init__(self, url: str, *, user: str = "", api_token: str = "", personal_token: str = "",
-                 timeout: float = 15.0, private_visibility: str = ""):
+                 timeout: float = 15.0, private_visibility: str = "", rate: float = 0.0):
         """`private_visibility`: how private notes are written. Empty: as Jira Service Management
         internal comments (`sd.public.comment`); `role:NAME` or `group:NAME`: restricted."""
         self.url = url.rstrip("/")
@@ -63,13 +64,16 @@ class JiraConnector:
         self._groups: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._roles: dict[str, tuple[float, dict[str, set[str]]]] = {}
         self._people: dict[str, Person] = {}  # people changelogs name by id, as Jira tells who they are
+        self._limit = RateLimit(rate)  # shared by every call to this Jira, so a 429 slows them all
 
     # -- plumbing ----------------------------------------------------------------------------
 
     def _client(self) -> JIRA:
         with self._lock:
             if self._jira is None:
-                self._jira = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=3,
+                # No retries inside the library: they wait out Retry-After in the calling thread,
+                # whatever our timeout says; a refused call is retried by the inbox or outbox.
+                self._jira = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=0,
                                                      **self._auth))
             return self._jira
 
@@ -89,13 +93,17 @@ class JiraConnector:
         return bool(self._client()._is_cloud)
 
     def _call(self, operation: Callable[[], T]) -> T:
+        self._limit.acquire("Jira")
         try:
             return operation()
         except JIRAError as exc:
             status = exc.status_code
             transient = status is None or status == 429 or status >= 500
+            wait = _retry_after(exc)
+            if wait is not None:
+                self._limit.pause(wait)
             raise TrackerError(f"Jira answered {status}: {_jira_message(exc)}", transient=transient,
-                               status=status) from exc
+                               status=status, retry_after=wait) from exc
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise TrackerError(f"Jira unreachable: {type(exc).__name__}", transient=True) from exc
 
@@ -547,6 +555,16 @@ def _field_value(field: dict[str, Any], value: Any) -> Any:
     if kind == "user":
         return {"accountId": value}
     return value
+
+
+def _retry_after(exc: JIRAError) -> float | None:
+    """Seconds from a refusal's Retry-After header (a number of seconds, as Jira sends it)."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _jira_message(exc: JIRAError) -> str:

@@ -23,6 +23,7 @@ from redminelib.engines.sync import SyncEngine
 
 from connector.delivery import Delivered
 from connector.errors import Created, Polled, TrackerError, UnknownReference
+from connector.ratelimit import RateLimit
 from connector.redmine_payloads import (
     KIND,
     Vocabulary,
@@ -117,7 +118,7 @@ MERGEABLE = frozenset({"set", "comment", "transition", "assign"})
 class RedmineConnector:
     kind = KIND
 
-    def __init__(self, url: str, api_key: str, *, timeout: float = 15.0):
+    def __init__(self, url: str, api_key: str, *, timeout: float = 15.0, rate: float = 0.0):
         self.url = url.rstrip("/")
         self._redmine = Redmine(
             self.url, key=api_key, engine=_engine_with_timeout(timeout),
@@ -127,6 +128,7 @@ class RedmineConnector:
         self._service_user: Person | None = None
         self._member_cache: dict[str, tuple[float, dict[str, Person]]] = {}
         self._layouts: dict[str, tuple[float, Layout]] = {}
+        self._limit = RateLimit(rate)
         self._logins: dict[str, str] = {}
 
     # -- reading -----------------------------------------------------------------------------
@@ -593,6 +595,7 @@ class RedmineConnector:
 
     def _call(self, operation: Callable[[], T]) -> T:
         """Run a python-redmine call; translate its failures into TrackerError."""
+        self._limit.acquire("Redmine")
         try:
             return operation()
         except (requests.Timeout, requests.ConnectionError) as exc:

@@ -52,6 +52,8 @@ class Settings:
     poll_lookback: float = 600.0
     worker_interval: float = 1.0
     apply_concurrency: int = 8  # tickets whose effects are written at once
+    redmine_rate: float = 0.0  # calls per second to Redmine; 0: no limit of our own
+    jira_rate: float = 0.0  # calls per second to Jira; 0: no limit of our own (a 429 pauses every call)
     outbox_max_attempts: int = 20
     tracker_timeout: float = 15.0
     rules_watch_interval: float = 2.0
@@ -113,6 +115,8 @@ _ENV = {
     "poll_lookback": "TICKETWARDEN_POLL_LOOKBACK",
     "worker_interval": "TICKETWARDEN_WORKER_INTERVAL",
     "apply_concurrency": "TICKETWARDEN_APPLY_CONCURRENCY",
+    "redmine_rate": "TICKETWARDEN_REDMINE_RATE",
+    "jira_rate": "TICKETWARDEN_JIRA_RATE",
     "outbox_max_attempts": "TICKETWARDEN_OUTBOX_MAX_ATTEMPTS",
     "tracker_timeout": "TICKETWARDEN_TRACKER_TIMEOUT",
 }

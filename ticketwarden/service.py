@@ -212,12 +212,12 @@ def tracker_connectors(settings: Settings) -> dict[str, Connector]:
     connectors: dict[str, Connector] = {}
     if settings.redmine_url:
         connectors["redmine"] = RedmineConnector(settings.redmine_url, settings.redmine_api_key,
-                                                 timeout=settings.tracker_timeout)
+                                                 timeout=settings.tracker_timeout, rate=settings.redmine_rate)
     if settings.jira_url:
         connectors["jira"] = JiraConnector(
             settings.jira_url, user=settings.jira_user, api_token=settings.jira_api_token,
             personal_token=settings.jira_personal_token, timeout=settings.tracker_timeout,
-            private_visibility=settings.jira_private_visibility)
+            private_visibility=settings.jira_private_visibility, rate=settings.jira_rate)
     return connectors
 
 

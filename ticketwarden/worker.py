@@ -200,7 +200,7 @@ class Worker:
             return self._decide_delivery(item, connector, rulebook, batch)
         except TrackerError as exc:
             if exc.transient:
-                self._retry_inbox(item, str(exc))
+                self._retry_inbox(item, str(exc), exc.retry_after)
             else:
                 self.store.dead_inbox(item.id, str(exc), self.clock())
         except (PayloadError, ValueError, KeyError, TypeError) as exc:
@@ -347,7 +347,7 @@ class Worker:
             ticket, seen = self._current_ticket(connector, event, batch)
         except TrackerError as exc:
             if exc.transient:
-                self._retry_inbox(item, str(exc))
+                self._retry_inbox(item, str(exc), exc.retry_after)
             else:
                 self.store.dead_inbox(item.id, str(exc), now)
             return None
@@ -381,9 +381,10 @@ class Worker:
         change = OriginChange.by_person(ref, event, ticket)
         return [change] if change is not None else []
 
-    def _retry_inbox(self, item: InboxItem, error: str) -> None:
+    def _retry_inbox(self, item: InboxItem, error: str, retry_after: float | None = None) -> None:
         log.warning("inbox %s: %s; retrying later", item.id, error)
-        self.store.retry_inbox(item.id, error, self.clock() + self.retry.delay(item.attempts))
+        wait = max(self.retry.delay(item.attempts), timedelta(seconds=retry_after or 0))
+        self.store.retry_inbox(item.id, error, self.clock() + wait)
 
     # -- outbox ----------------------------------------------------------------------------------
 
@@ -432,7 +433,7 @@ class Worker:
             outcomes = connector.apply_together(effects, all(item.attempts <= 1 for item in run))
         except TrackerError as exc:
             for item in run:
-                self._effect_failed(item, str(exc), exc.transient)
+                self._effect_failed(item, str(exc), exc.transient, exc.retry_after)
             return
         except Exception as exc:
             log.exception("effects %s failed unexpectedly", ", ".join(effect.key for effect in effects))
@@ -479,7 +480,7 @@ class Worker:
                 self._before_write(effect)
                 outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
         except TrackerError as exc:
-            self._effect_failed(item, str(exc), exc.transient)
+            self._effect_failed(item, str(exc), exc.transient, exc.retry_after)
             return
         except Exception as exc:
             log.exception("effect %s failed unexpectedly", effect.key)
@@ -504,10 +505,12 @@ class Worker:
         return OriginChange(effect.tracker_kind, effect.ticket_id, self.clock(), old, custom[ref], "rule",
                             effect.rule, effect.key)
 
-    def _effect_failed(self, item: OutboxItem, error: str, transient: bool) -> None:
+    def _effect_failed(self, item: OutboxItem, error: str, transient: bool,
+                       retry_after: float | None = None) -> None:
+        """Retry later (no sooner than the tracker asked), or dead-letter."""
         now = self.clock()
         if transient and item.attempts < self.retry.max_attempts:
-            retry_at = now + self.retry.delay(item.attempts)
+            retry_at = now + max(self.retry.delay(item.attempts), timedelta(seconds=retry_after or 0))
             log.warning("effect %s on %s: %s; retry %d at %s", item.effect.action,
                         item.effect.ticket_id, error, item.attempts, retry_at.isoformat())
             self.store.effect_failed(item, error, now, retry_at)

@@ -130,6 +130,27 @@ def test_jira_errors_are_reported_and_rate_limits_retried(fake: FakeJira, servic
     assert fake.issue_json(issue.key)["fields"]["status"]["name"] == "In Progress"
 
 
+def test_a_429_pauses_every_call_to_jira_for_its_retry_after(fake: FakeJira, service: Application):
+    """Jira says "wait two minutes": the refused effect is retried no sooner, and meanwhile the
+    worker does not knock again (the next effect fails at once without a request)."""
+    first = fake.create_issue("SUP", "Rate limited one", issuetype="Incident", reporter="customer")
+    second = fake.create_issue("SUP", "Rate limited two", issuetype="Incident", reporter="customer")
+    for issue in (first, second):
+        fake.edit(issue.key, author="agent", **{"Failure origin": "internal"})
+    service.worker.process_inbox()
+    fake.fail_next(1, status=429, retry_after=120)
+    before = len(fake.requests)
+    now = service.clock()
+    one_at_a_time = type(service.worker)(service.store, service.connectors, service.rules, clock=service.clock,
+                                         concurrency=1)  # so which request comes first is known
+    assert one_at_a_time.apply_outbox() == 2
+    assert len(fake.requests) == before + 1  # one request refused; none after it
+    rows = service.store.outbox_rows(state="pending")
+    assert rows and all("429" in row["last_error"] or "wait" in row["last_error"] for row in rows)
+    assert all(row["available_at"] >= now + timedelta(seconds=120) for row in rows), \
+        [(row["last_error"], row["available_at"]) for row in rows]
+
+
 @pytest.mark.parametrize("comment_first", [False, True], ids=["transition-first", "comment-first"])
 def test_a_transition_with_a_comment_counts_the_comment_once(fake: FakeJira, service: Application,
                                                              comment_first: bool):

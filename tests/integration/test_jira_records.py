@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from connector.errors import TrackerError
 from connector.jira import JiraConnector, creation_label
@@ -30,6 +31,7 @@ from tests.integration.jira_service import serve, work
 from ticketwarden.records import RecordKeeper, marker
 from ticketwarden.service import Application
 from ticketwarden.store import Store, create_db_engine
+from ticketwarden.store import outbox as outbox_table
 from ticketwarden.worker import Worker
 
 SECRET = "jira-records-secret"
@@ -365,6 +367,11 @@ def test_racing_workers_and_a_dead_one_leave_one_record(fake: FakeJira, service:
         pass
     pending = outbox(service, "nonconformity")
     assert [row["state"] for row in pending] == ["pending", "pending"]
+    # A ticket's effects are claimed together; one cause reached from two tickets is what two
+    # workers can hold at once: the second effect is moved to another ticket of the same cause.
+    with service.store.engine.begin() as conn:
+        conn.execute(sa.update(outbox_table).where(outbox_table.c.id == pending[1]["id"])
+                     .values(ticket_id=f"{incident.id}-twin"))
 
     # Two workers in two "processes" (own store and engine, own Jira client) take one each at once.
     entered: list[str] = []
