@@ -68,13 +68,16 @@ def application(url: str, redmine_url: str) -> Iterator[Application]:
 
 
 def drain(app: Application) -> tuple[int, int]:
-    """Work until both queues are empty; returns (inbox items, effects) handled."""
+    """Work as the service's loop does (effects written on the pool while the next inbox batch
+    is decided) until both queues are empty; returns (inbox items, effects) handled."""
     items = effects = 0
     while True:
-        taken, applied = app.worker.process_inbox(), app.worker.apply_outbox()
+        taken, applied = app.worker.process_inbox(), app.worker.apply_outbox(wait=False)
         items, effects = items + taken, effects + applied
         if not taken and not applied:
-            return items, effects
+            if app.worker.applier.pending == 0:
+                return items, effects
+            app.worker.applier.wait(0.05)
 
 
 def run_worker(kind: str, tickets: int, server_url: str | None) -> Outcome:

@@ -9,6 +9,7 @@ retry can help (429 and 5xx can; Jira's `errorMessages` / `errors` are kept in t
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import threading
@@ -383,22 +384,53 @@ class JiraConnector:
                 self._transition_to(effect.ticket_id, str(value))
             elif name == "assignee":
                 self._assign(effect.ticket_id, value)
-            elif name == "priority":
-                fields["priority"] = {"name": value}
-            elif name == "subject":
-                fields["summary"] = value or ""
-            elif name == "description":
-                fields["description"] = value or ""
-            elif name == "labels":  # the whole set, comma- or space-separated
-                fields["labels"] = [label for label in str(value or "").replace(",", " ").split() if label]
+            else:
+                fields.update(_standard_field(name, value))
             done.append(name)
         for ref, value in effect.params.get("custom", {}).items():
             field = self._field(ref)
             fields[field["id"]] = _field_value(field, value)
             done.append(field.get("name", ref))
         if fields:
-            self._call(lambda: self._client().issue(effect.ticket_id, fields="summary").update(
-                fields=fields, notify=False))
+            self._edit(effect.ticket_id, fields)
+        return f"set {', '.join(done)}"
+
+    def _edit(self, issue_id: str, fields: dict[str, Any]) -> None:
+        """PUT /issue/{id}: one request (the library's Issue.update reads the issue before and after)."""
+        client = self._client()
+        url = client._get_url(f"issue/{issue_id}")
+        body = json.dumps({"fields": fields})
+        self._call(lambda: client._session.put(url, params={"notifyUsers": "false"}, data=body))
+
+    def mergeable(self, effects: list[Effect]) -> bool:
+        """Effects on one issue written as one edit plus one comment: field changes (not status
+        or assignee, which take requests of their own) and at most one comment, which is
+        written after the edit."""
+        comments = sum(1 for effect in effects if effect.action == "comment")
+        fields_only = all(e.action == "set" and not {"status", "assignee"} & set(e.params.get("standard", {}))
+                          for e in effects if e.action != "comment")
+        return fields_only and comments <= 1 and len({effect.ticket_id for effect in effects}) == 1
+
+    def apply_together(self, effects: list[Effect], first_attempt: bool) -> list[str]:
+        """One edit with every field the `set` effects change, then the comment (see `mergeable`)."""
+        fields: dict[str, Any] = {}
+        planned = {effect.key: self._plan_fields(effect, fields) for effect in effects if effect.action == "set"}
+        if fields:
+            self._edit(effects[0].ticket_id, fields)
+        for effect in effects:
+            if effect.action == "comment":
+                planned[effect.key] = self._apply_comment(effect, first_attempt)
+        return [planned[effect.key] for effect in effects]
+
+    def _plan_fields(self, effect: Effect, fields: dict[str, Any]) -> str:
+        done = []
+        for name, value in effect.params.get("standard", {}).items():
+            fields.update(_standard_field(name, value))
+            done.append(name)
+        for ref, value in effect.params.get("custom", {}).items():
+            field = self._field(ref)
+            fields[field["id"]] = _field_value(field, value)
+            done.append(field.get("name", ref))
         return f"set {', '.join(done)}"
 
     def _apply_comment(self, effect: Effect, first_attempt: bool) -> str:
@@ -555,6 +587,19 @@ def _field_value(field: dict[str, Any], value: Any) -> Any:
     if kind == "user":
         return {"accountId": value}
     return value
+
+
+def _standard_field(name: str, value: Any) -> dict[str, Any]:
+    """A standard field's part of an edit (status and assignee are not edits in Jira)."""
+    if name == "priority":
+        return {"priority": {"name": value}}
+    if name == "subject":
+        return {"summary": value or ""}
+    if name == "description":
+        return {"description": value or ""}
+    if name == "labels":  # the whole set, comma- or space-separated
+        return {"labels": [label for label in str(value or "").replace(",", " ").split() if label]}
+    return {}
 
 
 def _retry_after(exc: JIRAError) -> float | None:
