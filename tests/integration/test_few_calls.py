@@ -108,7 +108,7 @@ def test_fresh_deliveries_need_no_read_and_a_late_one_takes_the_newest_state(qui
     [clock] = application.store.clocks_for("redmine", str(created["id"]))
     # Decided on the newest state (In Progress): the late change to Feedback does not pause a
     # clock whose ticket is no longer waiting (a pause begun and ended between two deliveries
-    # that arrive out of order is not counted; see docs/rules.md, SLA clocks).
+    # that arrive out of order is not counted; docs/rules.md, "How SLA clocks work").
     assert [transition.kind for transition in clock.clock.transitions] == ["started"]
     assert clock.state == "running"
 
