@@ -42,6 +42,7 @@ def summarise(lines: list[str], under: str, top: int) -> str:
     total = 0
     inclusive: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
+    charged: Counter[str] = Counter()  # to our innermost frame: our code and the library calls it makes
     for line in lines:
         if not line.strip():
             continue
@@ -54,8 +55,12 @@ def summarise(lines: list[str], under: str, top: int) -> str:
         for name in dict.fromkeys(label(f) for f in below if area(f) in {o.rstrip("/") for o in _OURS}):
             inclusive[name] += count
         leaves[area(below[-1])] += count
+        ours = [label(f) for f in below if area(f) in {o.rstrip("/") for o in _OURS}]
+        charged[ours[-1] if ours else "?"] += count
     out = [f"{total} samples under {under}", "", "inclusive share of our frames:"]
     out += [f"  {count / total:6.1%}  {name}" for name, count in inclusive.most_common(top)]
+    out += ["", "charged to our innermost frame (its own time and the library calls it makes):"]
+    out += [f"  {count / total:6.1%}  {name}" for name, count in charged.most_common(top)]
     out += ["", "where the innermost frame was (self time by package):"]
     out += [f"  {count / total:6.1%}  {name}" for name, count in leaves.most_common(12)]
     return "\n".join(out)

@@ -126,29 +126,36 @@ def run_pure(tickets: int) -> tuple[float, int]:
 def measure(kind: str, server_url: str | None = None) -> tuple[list[Row], Outcome]:
     tickets = scaled(300, 10)
     outcome = run_worker(kind, tickets, server_url)
-    pure_seconds, pure_effects = run_pure(tickets)
+    return end_to_end_rows(f"end to end {kind}", outcome, *run_pure(tickets),
+                           f"{tickets} tickets × (opened + status change)"), outcome
+
+
+def end_to_end_rows(label: str, outcome: Outcome, pure_seconds: float, pure_effects: int, what: str) -> list[Row]:
+    """The two rows of an end-to-end run: deliveries per second, tracker calls per delivery."""
     calls = sum(outcome.calls.values())
-    note = (f"{tickets} tickets × (opened + status change); {outcome.inbox_items} inbox items, "
-            f"{outcome.effects} effects applied")
-    rows = [
-        Row(f"end to end {kind}: processed", "deliveries/s", outcome.deliveries / outcome.seconds,
+    note = f"{what}; {outcome.inbox_items} inbox items, {outcome.effects} effects applied"
+    return [
+        Row(f"{label}: processed", "deliveries/s", outcome.deliveries / outcome.seconds,
             outcome.deliveries / pure_seconds, "parse + engine.evaluate in-process", note),
-        Row(f"end to end {kind}: tracker calls", "calls/delivery", calls / outcome.deliveries,
+        Row(f"{label}: tracker calls", "calls/delivery", calls / outcome.deliveries,
             pure_effects / outcome.deliveries, "effects planned by the pure engine",
             "one write per effect would be 1.00×"),
     ]
-    return rows, outcome
+
+
+def summary(outcome: Outcome) -> str:
+    """One run in two lines, for `python -m bench.pipeline` and the profiler."""
+    return (f"{outcome.deliveries / outcome.seconds:.1f} deliveries/s, "
+            f"{sum(outcome.calls.values()) / outcome.deliveries:.2f} calls/delivery "
+            f"({outcome.inbox_items} inbox items, {outcome.effects} effects applied)\n"
+            + ", ".join(f"{shape} {count}" for shape, count in outcome.calls.most_common()))
 
 
 def main() -> None:
     """One end-to-end run on SQLite, for a profiler: `py-spy record -- python -m bench.pipeline`."""
     import logging
     logging.basicConfig(level=logging.ERROR)
-    tickets = scaled(300, 10)
-    outcome = run_worker("sqlite", tickets, None)
-    print(f"{outcome.deliveries / outcome.seconds:.1f} deliveries/s, "
-          f"{sum(outcome.calls.values()) / outcome.deliveries:.2f} calls/delivery")
-    print(", ".join(f"{shape} {count}" for shape, count in outcome.calls.most_common()))
+    print(summary(run_worker("sqlite", scaled(300, 10), None)))
 
 
 if __name__ == "__main__":

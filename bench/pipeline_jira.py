@@ -20,7 +20,7 @@ import requests
 from bench.common import ROOT, Row, scaled
 from bench.databases import database
 from bench.jira_payloads import SECRET, created, recorded, signed, status_changed
-from bench.pipeline import NOW, Outcome, drain
+from bench.pipeline import NOW, Outcome, drain, end_to_end_rows, summary
 from bench.servers import serving
 from bench.standin_jira import Model, field_list, issue_after_update, standin_jira
 from connector.jira_payloads import event_from_body, ticket_from_issue
@@ -135,32 +135,15 @@ def measure(kind: str, server_url: str | None = None) -> tuple[list[Row], Outcom
     outcome, model = run_worker(kind, tickets, server_url)
     if model.unknown:
         raise RuntimeError(f"the connector asked what the stand-in Jira does not serve: {dict(model.unknown)}")
-    pure_seconds, pure_effects = run_pure(tickets)
-    calls = sum(outcome.calls.values())
-    note = (f"{tickets} issues × (created + status change); {outcome.inbox_items} inbox items, "
-            f"{outcome.effects} effects applied")
-    rows = [
-        Row(f"end to end {kind} jira: processed", "deliveries/s", outcome.deliveries / outcome.seconds,
-            outcome.deliveries / pure_seconds, "parse + engine.evaluate in-process", note),
-        Row(f"end to end {kind} jira: tracker calls", "calls/delivery", calls / outcome.deliveries,
-            pure_effects / outcome.deliveries, "effects planned by the pure engine",
-            "one write per effect would be 1.00×"),
-    ]
-    return rows, outcome
+    return end_to_end_rows(f"end to end {kind} jira", outcome, *run_pure(tickets),
+                           f"{tickets} issues × (created + status change)"), outcome
 
 
 def main() -> None:
     """One end-to-end run on SQLite, for a profiler: `py-spy record -- python -m bench.pipeline_jira`."""
     import logging
     logging.basicConfig(level=logging.ERROR)
-    tickets = scaled(300, 10)
-    outcome, model = run_worker("sqlite", tickets, None)
-    print(f"{outcome.deliveries / outcome.seconds:.1f} deliveries/s, "
-          f"{sum(outcome.calls.values()) / outcome.deliveries:.2f} calls/delivery "
-          f"({outcome.inbox_items} inbox items, {outcome.effects} effects applied)")
-    print(", ".join(f"{shape} {count}" for shape, count in outcome.calls.most_common()))
-    if model.unknown:
-        print("not served by the stand-in (404): " + ", ".join(f"{s} {n}" for s, n in model.unknown.items()))
+    print(summary(run_worker("sqlite", scaled(300, 10), None)[0]))
 
 
 if __name__ == "__main__":

@@ -320,6 +320,9 @@ def _site(model: Model, path: str, query: dict[str, list[str]]) -> tuple[int, An
     return None
 
 
+NO_ISSUE = (404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}})
+
+
 def _issue_get(model: Model, path: str, query: dict[str, list[str]]) -> tuple[int, Any] | None:
     """GETs on one issue: itself, its comments, its transitions."""
     match = re.fullmatch(r"/issue/([^/]+)(/comment|/transitions)?", path)
@@ -328,8 +331,7 @@ def _issue_get(model: Model, path: str, query: dict[str, list[str]]) -> tuple[in
     with model.lock:
         issue = model.issue(match[1])
         if issue is None:
-            return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."],
-                         "errors": {}}
+            return NO_ISSUE
         if match[2] == "/comment":
             return 200, deepcopy(issue["fields"]["comment"])
         if match[2] == "/transitions":
@@ -346,8 +348,7 @@ def _issue_write(model: Model, method: str, path: str, body: dict[str, Any]) -> 
     with model.lock:
         issue = model.issue(match[1])
         if issue is None:
-            return 404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."],
-                         "errors": {}}
+            return NO_ISSUE
         try:
             return WRITES[route](model, issue, body)
         except FieldError as exc:

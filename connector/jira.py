@@ -377,23 +377,16 @@ class JiraConnector:
         return applier(effect, first_attempt)
 
     def _apply_set(self, effect: Effect, first_attempt: bool) -> str:
+        standard = effect.params.get("standard", {})
+        if "status" in standard:
+            self._transition_to(effect.ticket_id, str(standard["status"]))
+        if "assignee" in standard:
+            self._assign(effect.ticket_id, standard["assignee"])
         fields: dict[str, Any] = {}
-        done = []
-        for name, value in effect.params.get("standard", {}).items():
-            if name == "status":
-                self._transition_to(effect.ticket_id, str(value))
-            elif name == "assignee":
-                self._assign(effect.ticket_id, value)
-            else:
-                fields.update(_standard_field(name, value))
-            done.append(name)
-        for ref, value in effect.params.get("custom", {}).items():
-            field = self._field(ref)
-            fields[field["id"]] = _field_value(field, value)
-            done.append(field.get("name", ref))
+        outcome = self._plan_fields(effect, fields)
         if fields:
             self._edit(effect.ticket_id, fields)
-        return f"set {', '.join(done)}"
+        return outcome
 
     def _edit(self, issue_id: str, fields: dict[str, Any]) -> None:
         """PUT /issue/{id}: one request (the library's Issue.update reads the issue before and after)."""
@@ -423,6 +416,7 @@ class JiraConnector:
         return [planned[effect.key] for effect in effects]
 
     def _plan_fields(self, effect: Effect, fields: dict[str, Any]) -> str:
+        """Add a `set`'s field changes to an edit (status and assignee are written apart)."""
         done = []
         for name, value in effect.params.get("standard", {}).items():
             fields.update(_standard_field(name, value))

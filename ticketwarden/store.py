@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -256,6 +258,24 @@ class FollowUp:
 
 
 @dataclass(frozen=True)
+class Applied:
+    """An effect written to its tracker: what was done, and the origin change it made (if any)."""
+
+    item: OutboxItem
+    outcome: str
+    origin_change: OriginChange | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An effect its tracker refused or did not answer: retried at `retry_at`, or dead (None)."""
+
+    item: OutboxItem
+    error: str
+    retry_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Seen:
     """The newest state of a ticket the worker has seen, and whether we wrote to it since."""
 
@@ -394,11 +414,16 @@ def create_db_engine(url: str) -> Engine:
         def _begin_immediate(connection: Connection) -> None:
             # A deferred transaction that reads and then writes cannot wait for a concurrent
             # writer (SQLite answers "database is locked" at once); taking the write lock up
-            # front lets the busy timeout queue writers instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # front lets the busy timeout queue writers instead. Reads (Store._reading) stay
+            # deferred: in WAL mode they neither wait for a writer nor hold one up.
+            reading = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+READ_ONLY = "ticketwarden_read_only"  # execution option of the store's read connections
 
 
 def _dumps(value: Any) -> str:
@@ -411,12 +436,15 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._skip_locked = engine.dialect.name == "postgresql"
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
+        # growing steps (its busy handler); the process's own writers queue on a lock instead.
+        self._write_lock: threading.Lock | None = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     # -- health ------------------------------------------------------------------------------
 
     def ping(self) -> bool:
         try:
-            with self.engine.connect() as conn:
+            with self._reading() as conn:
                 conn.execute(sa.text("SELECT 1"))
             return True
         except DBAPIError:
@@ -430,7 +458,7 @@ class Store:
         """Insert a delivery unless one with the same key is there: (new?, inbox id)."""
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         try:
-            with self.engine.begin() as conn:
+            with self._writing() as conn:
                 existing = conn.execute(sa.select(inbox.c.id).where(
                     inbox.c.source == source, inbox.c.dedup_key == dedup_key)).scalar()
                 if existing is not None:
@@ -456,7 +484,7 @@ class Store:
         For a happening delivered twice in different shapes (Jira's transition with a comment,
         and the comment's own comment_created): whichever is handled first claims it.
         """
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             return self._claim_in(conn, source, dedup_key, "(claimed)", now)
 
     def _claim_in(self, conn: Connection, source: str, dedup_key: str, path: str, now: datetime) -> bool:
@@ -480,7 +508,7 @@ class Store:
         keys = list(keys)
         if not keys:
             return set()
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(sa.select(inbox.c.dedup_key).where(
                 inbox.c.source == source, inbox.c.dedup_key.in_(keys)))
             return {row[0] for row in rows}
@@ -509,7 +537,7 @@ class Store:
         """
         if not completions:
             return []
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             for done in completions:
                 self._record_state(conn, done, now)
             self._save_facts(conn, [done.facts for done in completions if done.facts is not None], now)
@@ -554,7 +582,7 @@ class Store:
         return counts
 
     def seen(self, tracker: str, ticket_id: str) -> Seen | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(sa.select(tickets_seen).where(
                 tickets_seen.c.tracker == tracker, tickets_seen.c.ticket_id == ticket_id)).first()
         if row is None:
@@ -593,12 +621,12 @@ class Store:
             tickets_seen.c.tracker == tracker, tickets_seen.c.ticket_id == ticket_id).values(stale=True))
 
     def retry_inbox(self, item_id: int, error: str, available_at: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(sa.update(inbox).where(inbox.c.id == item_id).values(
                 state=PENDING, available_at=available_at, lease_until=None, last_error=error))
 
     def dead_inbox(self, item_id: int, error: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(sa.update(inbox).where(inbox.c.id == item_id).values(
                 state=DEAD, processed_at=now, lease_until=None, last_error=error))
 
@@ -613,37 +641,45 @@ class Store:
 
     def effect_applied(self, item: OutboxItem, outcome: str, now: datetime,
                        origin_change: OriginChange | None = None) -> None:
-        self.effects_applied([(item, outcome, origin_change)], now)
-
-    def effects_applied(self, applied: Sequence[tuple[OutboxItem, str, OriginChange | None]], now: datetime) -> None:
-        """Effects written (one save may carry several): each done and audited, in one transaction."""
-        with self.engine.begin() as conn:
-            for item, outcome, origin_change in applied:
-                if origin_change is not None:
-                    self._origin_change(conn, origin_change)
-                conn.execute(sa.update(outbox).where(outbox.c.id == item.id).values(
-                    state=DONE, applied_at=now, outcome=outcome, lease_until=None, last_error=None))
-                self._audit(conn, now, "effect", item.effect.tracker_kind, item.effect.ticket_id,
-                            item.effect.rule, {"action": item.effect.action, "key": item.effect.key,
-                                               "outcome": outcome, "attempt": item.attempts})
-            for tracker, ticket_id in {(item.effect.tracker_kind, item.effect.ticket_id) for item, _, _ in applied}:
-                self._written_to(conn, tracker, ticket_id)
+        self.record_outcomes([Applied(item, outcome, origin_change)], [], now)
 
     def effect_failed(self, item: OutboxItem, error: str, now: datetime, retry_at: datetime | None) -> None:
         """Schedule a retry, or dead-letter when `retry_at` is None; both are audited."""
-        with self.engine.begin() as conn:
-            conn.execute(sa.update(outbox).where(outbox.c.id == item.id).values(
-                state=PENDING if retry_at else DEAD, available_at=retry_at or now,
-                lease_until=None, last_error=error))
-            self._audit(conn, now, "effect-retry" if retry_at else "effect-dead",
-                        item.effect.tracker_kind, item.effect.ticket_id, item.effect.rule,
-                        {"action": item.effect.action, "key": item.effect.key, "error": error,
-                         "attempt": item.attempts, "retry_at": retry_at})
+        self.record_outcomes([], [Failed(item, error, retry_at)], now)
+
+    def record_outcomes(self, applied: Sequence[Applied], failed: Sequence[Failed], now: datetime) -> None:
+        """What writing effects came to, in one transaction: each written effect done (one save
+        may have carried several), each failed one scheduled again or dead-lettered; all audited."""
+        if not applied and not failed:
+            return
+        with self._writing() as conn:
+            for done in applied:
+                if done.origin_change is not None:
+                    self._origin_change(conn, done.origin_change)
+                conn.execute(sa.update(outbox).where(outbox.c.id == done.item.id).values(
+                    state=DONE, applied_at=now, outcome=done.outcome, lease_until=None, last_error=None))
+            for lost in failed:
+                conn.execute(sa.update(outbox).where(outbox.c.id == lost.item.id).values(
+                    state=PENDING if lost.retry_at else DEAD, available_at=lost.retry_at or now,
+                    lease_until=None, last_error=lost.error))
+            audits = [self._audit_row(now, "effect", done.item, {"outcome": done.outcome}) for done in applied] + [
+                self._audit_row(now, "effect-retry" if lost.retry_at else "effect-dead", lost.item,
+                                {"error": lost.error, "retry_at": lost.retry_at}) for lost in failed]
+            conn.execute(sa.insert(audit), audits)
+            for tracker, ticket_id in {(done.item.effect.tracker_kind, done.item.effect.ticket_id) for done in applied}:
+                self._written_to(conn, tracker, ticket_id)
+
+    @staticmethod
+    def _audit_row(now: datetime, kind: str, item: OutboxItem, detail: Mapping[str, Any]) -> dict[str, Any]:
+        effect = item.effect
+        return {"at": now, "kind": kind, "tracker": effect.tracker_kind, "ticket_id": effect.ticket_id,
+                "subject": effect.rule[:255], "detail": _dumps(
+                    {"action": effect.action, "key": effect.key, "attempt": item.attempts, **detail})}
 
     def close_refused_with(self, item: OutboxItem) -> bool:
         """Whether the decision that planned this effect also sends the ticket's close back (a
         transition planned for the closing event): then the close does not stand."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             decision = sa.select(outbox.c.inbox_id).where(outbox.c.id == item.id).scalar_subquery()
             rows = conn.execute(sa.select(outbox.c.params).where(
                 outbox.c.inbox_id == decision, outbox.c.action == "transition",
@@ -662,7 +698,7 @@ class Store:
         query = sa.select(table).order_by(table.c.id)
         for name, value in filters.items():
             query = query.where(table.c[name] == value)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def audit_rows(self, ticket_id: str | None = None, tracker: str | None = None) -> list[dict[str, Any]]:
@@ -673,13 +709,13 @@ class Store:
             query = query.where(audit.c.ticket_id == ticket_id)
         if tracker is not None:
             query = query.where(audit.c.tracker == tracker)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [dict(row._mapping) | {"detail": json.loads(row.detail)} for row in conn.execute(query)]
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Rows per state in inbox and outbox (for /readyz and the operator)."""
         result: dict[str, dict[str, int]] = {}
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for table in (inbox, outbox):
                 rows: list[Any] = list(conn.execute(
                     sa.select(table.c.state, sa.func.count()).group_by(table.c.state)))
@@ -689,7 +725,7 @@ class Store:
     # -- SLA clocks ------------------------------------------------------------------------------
 
     def clocks_for(self, tracker: str, ticket_id: str) -> list[ClockRow]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(sa.select(sla_clocks).where(
                 sla_clocks.c.tracker == tracker, sla_clocks.c.ticket_id == ticket_id).order_by(sla_clocks.c.cycle))
             return [self._clock_row(row) for row in rows]
@@ -698,12 +734,12 @@ class Store:
         query = sa.select(sla_clocks).order_by(sla_clocks.c.id)
         if open_only:
             query = query.where(sla_clocks.c.state.in_(("running", "paused", "breached")))
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [self._clock_row(row) for row in conn.execute(query)]
 
     def due_clocks(self, now: datetime, limit: int = 200) -> list[ClockRow]:
         """Clocks whose next warning or breach moment has come."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(sa.select(sla_clocks).where(sla_clocks.c.next_check <= now)
                                 .order_by(sla_clocks.c.next_check).limit(limit))
             return [self._clock_row(row) for row in rows]
@@ -711,7 +747,7 @@ class Store:
     def fire_clock(self, row: ClockRow, follow_ups: Iterable[FollowUp], now: datetime) -> bool:
         """Store a clock's new markers and queue its notifications, once: the update succeeds
         only if nobody changed the clock since it was read (another process, another sweep)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             if not self._save_clock(conn, row, now):
                 return False
             self._queue(conn, follow_ups, now)
@@ -721,7 +757,7 @@ class Store:
         """`fire_clock` for many clocks in one transaction; a clock changed meanwhile is left
         out (False), the others are fired."""
         fired = []
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             for row, follow_ups in firings:
                 saved = self._save_clock(conn, row, now)
                 if saved:
@@ -772,7 +808,7 @@ class Store:
             .order_by(origin_history.c.at, origin_history.c.id)
         if tracker is not None:
             query = query.where(origin_history.c.tracker == tracker)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [OriginChange(r.tracker, r.ticket_id, r.at, r.old, r.new, r.by_kind, r.by, r.event)
                     for r in conn.execute(query)]
 
@@ -794,7 +830,7 @@ class Store:
         """Store a past ticket's rebuilt clocks, origin history and facts, in one transaction;
         False (and nothing stored) when the ticket is already followed."""
         clocks = list(clocks)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             followed = conn.execute(sa.select(ticket_facts.c.ticket_id).where(
                 ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id == ticket_id)).first() or \
                 conn.execute(sa.select(sla_clocks.c.id).where(
@@ -818,7 +854,7 @@ class Store:
 
     def facts_between(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Facts of the tickets created in [start, end)."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(sa.select(ticket_facts).where(
                 ticket_facts.c.created_at >= start, ticket_facts.c.created_at < end,
             ).order_by(ticket_facts.c.created_at))
@@ -838,7 +874,7 @@ class Store:
         for tracker, ticket_id in refs:
             wanted.setdefault(tracker, set()).add(ticket_id)
         rows: list[Any] = []
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for tracker, ids in wanted.items():
                 ordered = sorted(ids)
                 for start in range(0, len(ordered), 500):
@@ -852,7 +888,7 @@ class Store:
         """The trackers with anything stored about a ticket of this id: Redmine #12 and the Jira
         issue whose id is 12 are different tickets, and a bare 12 may mean either."""
         found: set[str] = set()
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for table in (audit, ticket_facts, sla_clocks, origin_history, outbox):
                 found.update(conn.execute(sa.select(table.c.tracker).distinct().where(
                     table.c.ticket_id == ticket_id)).scalars())
@@ -864,7 +900,7 @@ class Store:
         """Ids of the tickets stored under a key (a Jira key names an issue; ids are what the
         store keeps): from their facts, surveys and records, else the decisions' traces, else the
         deliveries themselves."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             ids: set[str] = set()
             for column, key_column, tracker_column in (
                     (ticket_facts.c.ticket_id, ticket_facts.c.key, ticket_facts.c.tracker),
@@ -902,7 +938,7 @@ class Store:
 
     def key_of(self, tracker: str, ticket_id: str) -> str | None:
         """The key a ticket was last stored with (its facts, else its latest decision's trace)."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             key = conn.execute(sa.select(ticket_facts.c.key).where(
                 ticket_facts.c.tracker == tracker, ticket_facts.c.ticket_id == ticket_id)).scalar()
             if key:
@@ -928,7 +964,7 @@ class Store:
         retrying gets its own claim back: the tracker-side marker then finds an issue created
         before the failure, so the issue is created once whatever happens.
         """
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             inserted = conn.execute(self._insert(records).values(
                 tracker=tracker, kind=kind, cause=cause[:255], state="creating", created_by=effect_key,
                 lease_until=now + lease, sources=_dumps(list(sources)), detail=_dumps(dict(detail)),
@@ -953,7 +989,7 @@ class Store:
 
     def record_created(self, record_id: int, *, target_id: str, target_key: str, target_url: str,
                        next_check: datetime | None, now: datetime) -> RecordRow:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(sa.update(records).where(records.c.id == record_id).values(
                 state="open", lease_until=None, target_id=target_id, target_key=target_key,
                 target_url=target_url, next_check=next_check, updated_at=now))
@@ -963,7 +999,7 @@ class Store:
 
     def add_record_source(self, record_id: int, ticket_id: str, now: datetime) -> bool:
         """Add a source ticket to a record; False when it was one already."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             query = sa.select(records.c.sources).where(records.c.id == record_id)
             if self._skip_locked:
                 query = query.with_for_update()
@@ -975,13 +1011,13 @@ class Store:
             return True
 
     def record(self, tracker: str, kind: str, cause: str) -> RecordRow | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return self._record_where(conn, records.c.tracker == tracker, records.c.kind == kind,
                                       records.c.cause == cause[:255])
 
     def records_targeting(self, tracker: str, target_id: str) -> list[RecordRow]:
         """Records whose issue is this ticket (a development issue, a nonconformity...)."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(sa.select(records).where(
                 records.c.tracker == tracker, records.c.target_id == target_id).order_by(records.c.id))
             return [self._record_row(row) for row in rows]
@@ -990,11 +1026,11 @@ class Store:
         query = sa.select(records).order_by(records.c.id)
         if kind is not None:
             query = query.where(records.c.kind == kind)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [self._record_row(row) for row in conn.execute(query)]
 
     def due_records(self, now: datetime, limit: int = 200) -> list[RecordRow]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(sa.select(records).where(records.c.next_check <= now)
                                 .order_by(records.c.next_check).limit(limit))
             return [self._record_row(row) for row in rows]
@@ -1003,7 +1039,7 @@ class Store:
                     follow_ups: Iterable[FollowUp], now: datetime) -> bool:
         """Mark a record's reminders as fired and queue their events, once: only against the
         markers read (another process firing the same reminder loses)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             result = conn.execute(sa.update(records).where(
                 records.c.id == row.id, records.c.fired == _dumps(list(row.fired)),
             ).values(fired=_dumps(list(fired)), next_check=next_check, updated_at=now))
@@ -1015,13 +1051,13 @@ class Store:
     def record_due(self, record: RecordRow, action_due: datetime | None, fired: Iterable[str],
                    next_check: datetime | None, now: datetime) -> None:
         """The corrective action's due date moved (people changed it in the tracker)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(sa.update(records).where(records.c.id == record.id).values(
                 action_due=action_due, fired=_dumps(list(fired)), next_check=next_check, updated_at=now))
 
     def record_state(self, record_id: int, state: str, next_check: datetime | None, now: datetime) -> None:
         """A record's issue was closed (or reopened): stop (or resume) watching its dates."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(sa.update(records).where(records.c.id == record_id).values(
                 state=state, next_check=next_check, updated_at=now, closed_at=now if state == "closed" else None))
 
@@ -1042,7 +1078,7 @@ class Store:
         """A random secret of this installation, made on first use and the same for every process."""
         import secrets
 
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(self._insert(named_values).values(
                 name=name, value=secrets.token_hex(32), updated_at=now).on_conflict_do_nothing(index_elements=["name"]))
             return str(conn.execute(sa.select(named_values.c.value).where(named_values.c.name == name)).scalar_one())
@@ -1052,7 +1088,7 @@ class Store:
                       expires_at: datetime) -> None:
         """Record a survey once per effect (a retry finds it there). A ticket has one open survey
         at most: a new one withdraws (expires) the ticket's unanswered ones."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(sa.update(surveys).where(
                 surveys.c.tracker == tracker, surveys.c.ticket_id == ticket_id, surveys.c.effect_key != effect_key,
                 surveys.c.answered_at.is_(None), surveys.c.expires_at > now).values(expires_at=now))
@@ -1063,7 +1099,7 @@ class Store:
             ).on_conflict_do_nothing(index_elements=["effect_key"]))
 
     def survey(self, token_hash: str) -> SurveyRow | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(sa.select(surveys).where(surveys.c.token_hash == token_hash)).first()
         if row is None:
             return None
@@ -1074,7 +1110,7 @@ class Store:
                       effects: Iterable[Effect], follow_ups: Iterable[FollowUp]) -> bool:
         """Store the answer, its write-back effects and its event, once: False when the survey was
         answered meanwhile (or has expired)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             taken = conn.execute(sa.update(surveys).where(
                 surveys.c.id == survey.id, surveys.c.answered_at.is_(None), surveys.c.expires_at > now,
             ).values(answered_at=now, score=score, comment=comment))
@@ -1092,7 +1128,7 @@ class Store:
         return True
 
     def survey_answers(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(sa.select(surveys.c.tracker, surveys.c.ticket_id, surveys.c.score,
                                           surveys.c.answered_at).where(
                 surveys.c.answered_at >= start, surveys.c.answered_at < end).order_by(surveys.c.answered_at))
@@ -1101,16 +1137,30 @@ class Store:
     # -- named values (watermarks) -------------------------------------------------------------
 
     def get_value(self, name: str) -> str | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return conn.execute(sa.select(named_values.c.value).where(named_values.c.name == name)).scalar()
 
     def set_value(self, name: str, value: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             statement = self._insert(named_values).values(name=name, value=value, updated_at=now)
             conn.execute(statement.on_conflict_do_update(
                 index_elements=["name"], set_={"value": value, "updated_at": now}))
 
     # -- internals -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction that writes (committed at the end, rolled back on an exception)."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    def _reading(self) -> Connection:
+        """A connection that only reads (see create_db_engine: no write lock on SQLite)."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
 
     def _insert(self, table: sa.Table) -> Any:
         if self.engine.dialect.name == "postgresql":
@@ -1129,7 +1179,7 @@ class Store:
             sa.and_(table.c.state == PENDING, table.c.available_at <= now),
             sa.and_(table.c.state == PROCESSING, table.c.lease_until < now),
         )
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             query = sa.select(table.c.id, table.c.state, table.c.attempts).where(due) \
                 .order_by(table.c.id).limit(limit)
             if self._skip_locked:

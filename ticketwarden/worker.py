@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import logging
+import queue
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +31,18 @@ from ticketwarden.publish import ReportPublisher
 from ticketwarden.records import RecordKeeper
 from ticketwarden.rulefiles import RulebookHolder
 from ticketwarden.serial import SerialPool
-from ticketwarden.store import ClockConflict, ClockRow, Completion, InboxItem, OriginChange, OutboxItem, Seen, Store
+from ticketwarden.store import (
+    Applied,
+    ClockConflict,
+    ClockRow,
+    Completion,
+    Failed,
+    InboxItem,
+    OriginChange,
+    OutboxItem,
+    Seen,
+    Store,
+)
 from ticketwarden.surveys import Surveys
 
 log = logging.getLogger(__name__)
@@ -103,6 +115,7 @@ class Worker:
         self.surveys = surveys or Surveys(store, clock, "http://127.0.0.1:8080")
         self.publisher = ReportPublisher(store, rules, clock)
         self.applier = SerialPool(concurrency)
+        self._outcomes: queue.SimpleQueue[Applied | Failed] = queue.SimpleQueue()  # from the pool, to record
 
     # -- inbox ---------------------------------------------------------------------------------
 
@@ -392,6 +405,7 @@ class Worker:
         """Claim due effects and apply them on the pool: one ticket's in order, different
         tickets at once. `wait` returns once they are applied (or failed); without it the
         caller goes on while they are written. Returns how many were taken."""
+        self.record_outcomes()
         if self.applier.pending >= 2 * self.applier.workers:
             return 0  # saturated: leave the rest to be claimed when there is room
         items = self.store.claim_outbox(self.clock(), self.lease, limit)
@@ -401,8 +415,32 @@ class Worker:
         for key, group in groups.items():
             self.applier.submit(key, functools.partial(self._apply_group, group))
         if wait:
-            self.applier.wait()
+            self.wait_applied()
         return len(items)
+
+    def wait_applied(self, timeout: float | None = None) -> bool:
+        """Wait for the effects being written, and record what they came to."""
+        finished = self.applier.wait(timeout)
+        self.record_outcomes()
+        return finished
+
+    def record_outcomes(self) -> None:
+        """Store what the pool's writes came to, all in one transaction: the pool's threads
+        only talk to trackers, so they never queue for the store's write lock. (A crash before
+        this leaves the effects claimed: they are retried when the claim lapses, and a retry
+        finds a note already written instead of writing it twice.)"""
+        applied: list[Applied] = []
+        failed: list[Failed] = []
+        while True:
+            try:
+                outcome = self._outcomes.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(outcome, Applied):
+                applied.append(outcome)
+            else:
+                failed.append(outcome)
+        self.store.record_outcomes(applied, failed, self.clock())
 
     def _apply_group(self, items: list[OutboxItem]) -> None:
         """One ticket's effects in order; consecutive ones its tracker can write together
@@ -440,9 +478,8 @@ class Worker:
             for item in run:
                 self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
             return
-        now = self.clock()
-        self.store.effects_applied([(item, outcome, self._origin_written(item.effect))
-                                    for item, outcome in zip(run, outcomes, strict=True)], now)
+        for item, outcome in zip(run, outcomes, strict=True):
+            self._outcomes.put(Applied(item, outcome, self._origin_written(item.effect)))
         for effect, outcome in zip(effects, outcomes, strict=True):
             log.info("applied %s on %s %s (rule %r, one write of %d): %s", effect.action, effect.tracker_kind,
                      effect.ticket_id, effect.rule, len(effects), outcome)
@@ -455,8 +492,10 @@ class Worker:
                                  self.clock().isoformat(), self.clock())
 
     def close(self, timeout: float | None = None) -> bool:
-        """Stop taking effects; wait up to `timeout` for those being written."""
-        return self.applier.close(timeout)
+        """Stop taking effects; wait up to `timeout` for those being written, and record them."""
+        finished = self.applier.close(timeout)
+        self.record_outcomes()
+        return finished
 
     def _apply(self, item: OutboxItem) -> None:
         effect = item.effect
@@ -486,7 +525,7 @@ class Worker:
             log.exception("effect %s failed unexpectedly", effect.key)
             self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
             return
-        self.store.effect_applied(item, outcome, self.clock(), self._origin_written(effect))
+        self._outcomes.put(Applied(item, outcome, self._origin_written(effect)))
         log.info("applied %s on %s %s (rule %r): %s", effect.action, effect.tracker_kind,
                  effect.ticket_id, effect.rule, outcome)
 
@@ -513,11 +552,11 @@ class Worker:
             retry_at = now + max(self.retry.delay(item.attempts), timedelta(seconds=retry_after or 0))
             log.warning("effect %s on %s: %s; retry %d at %s", item.effect.action,
                         item.effect.ticket_id, error, item.attempts, retry_at.isoformat())
-            self.store.effect_failed(item, error, now, retry_at)
+            self._outcomes.put(Failed(item, error, retry_at))
         else:
             log.error("effect %s on %s dead-lettered after %d attempts: %s", item.effect.action,
                       item.effect.ticket_id, item.attempts, error)
-            self.store.effect_failed(item, error, now, None)
+            self._outcomes.put(Failed(item, error, None))
 
 
 def _second(moment: datetime) -> datetime:
