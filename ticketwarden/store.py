@@ -614,12 +614,6 @@ class Store:
                                                    json.loads(row.issue), bool(row.stale))
                 for row in self._rows_of_tickets(tickets_seen, refs)}
 
-    @staticmethod
-    def _written_to(conn: Connection, tracker: str, ticket_id: str) -> None:
-        """ticketwarden changed the ticket: the state seen before is no longer the newest."""
-        conn.execute(sa.update(tickets_seen).where(
-            tickets_seen.c.tracker == tracker, tickets_seen.c.ticket_id == ticket_id).values(stale=True))
-
     def retry_inbox(self, item_id: int, error: str, available_at: datetime) -> None:
         with self._writing() as conn:
             conn.execute(sa.update(inbox).where(inbox.c.id == item_id).values(
@@ -652,22 +646,31 @@ class Store:
         may have carried several), each failed one scheduled again or dead-lettered; all audited."""
         if not applied and not failed:
             return
+        rows: list[dict[str, Any]] = [
+            {"row_id": done.item.id, "row_state": DONE, "row_outcome": done.outcome, "row_error": None,
+             "row_available": None} for done in applied]
+        rows += [{"row_id": lost.item.id, "row_state": PENDING if lost.retry_at else DEAD, "row_outcome": None,
+                  "row_error": lost.error, "row_available": lost.retry_at or now} for lost in failed]
+        written = {(done.item.effect.tracker_kind, done.item.effect.ticket_id) for done in applied}
         with self._writing() as conn:
             for done in applied:
                 if done.origin_change is not None:
                     self._origin_change(conn, done.origin_change)
-                conn.execute(sa.update(outbox).where(outbox.c.id == done.item.id).values(
-                    state=DONE, applied_at=now, outcome=done.outcome, lease_until=None, last_error=None))
-            for lost in failed:
-                conn.execute(sa.update(outbox).where(outbox.c.id == lost.item.id).values(
-                    state=PENDING if lost.retry_at else DEAD, available_at=lost.retry_at or now,
-                    lease_until=None, last_error=lost.error))
+            conn.execute(sa.update(outbox).where(outbox.c.id == sa.bindparam("row_id")).values(
+                state=sa.bindparam("row_state"), outcome=sa.bindparam("row_outcome"),
+                last_error=sa.bindparam("row_error"), lease_until=None,
+                applied_at=sa.case((sa.bindparam("row_state") == DONE, now), else_=outbox.c.applied_at),
+                available_at=sa.func.coalesce(sa.bindparam("row_available", type_=UTCDateTime),
+                                              outbox.c.available_at)), rows)
             audits = [self._audit_row(now, "effect", done.item, {"outcome": done.outcome}) for done in applied] + [
                 self._audit_row(now, "effect-retry" if lost.retry_at else "effect-dead", lost.item,
                                 {"error": lost.error, "retry_at": lost.retry_at}) for lost in failed]
             conn.execute(sa.insert(audit), audits)
-            for tracker, ticket_id in {(done.item.effect.tracker_kind, done.item.effect.ticket_id) for done in applied}:
-                self._written_to(conn, tracker, ticket_id)
+            if written:
+                conn.execute(sa.update(tickets_seen).where(
+                    tickets_seen.c.tracker == sa.bindparam("seen_tracker"),
+                    tickets_seen.c.ticket_id == sa.bindparam("seen_ticket")).values(stale=True),
+                    [{"seen_tracker": tracker, "seen_ticket": ticket} for tracker, ticket in written])
 
     @staticmethod
     def _audit_row(now: datetime, kind: str, item: OutboxItem, detail: Mapping[str, Any]) -> dict[str, Any]:
