@@ -392,31 +392,34 @@ def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] 
         return _as_values(facts.sla_states.get(name[4:]))
     if name.startswith(jsm.PREFIX):
         return _as_values(_jsm_value(name, ticket))
-    getters: dict[str, Callable[[], Any]] = {
-        "project": lambda: [ticket.project, ticket.project_name],
-        "tracker": lambda: ticket.tracker,
-        "type": lambda: ticket.tracker,
-        "status": lambda: ticket.status,
-        "priority": lambda: ticket.priority,
-        "subject": lambda: ticket.subject,
-        "description": lambda: ticket.description,
-        "labels": lambda: list(ticket.labels),
-        "category": lambda: list(ticket.categories),
-        "fix_versions": lambda: list(ticket.fix_versions),
-        "created": lambda: ticket.created,
-        "updated": lambda: ticket.updated,
-        "age": lambda: ticket.created,
-        "assignee": lambda: _person(ticket.assignee),
-        "author": lambda: _person(ticket.author),
-        "actor": lambda: _person(event.actor),
-        "actor_role": lambda: facts.role_of(event.actor, ticket),
-        "author_role": lambda: facts.role_of(ticket.author, ticket),
-        "comment": lambda: event.comment.text if event.comment else None,
-        "comment_visibility": lambda: (("private" if event.comment.private else "public")
-                                       if event.comment else None),
-        "sla.policy": lambda: event.sla_policy,
-    }
-    return _as_values(getters[name]())
+    return _as_values(_GETTERS[name](ticket, event, facts))
+
+
+# How each built-in field is read: built once (this runs for every condition of every rule).
+_GETTERS: dict[str, Callable[[Ticket, Event, Facts], Any]] = {
+    "project": lambda ticket, event, facts: [ticket.project, ticket.project_name],
+    "tracker": lambda ticket, event, facts: ticket.tracker,
+    "type": lambda ticket, event, facts: ticket.tracker,
+    "status": lambda ticket, event, facts: ticket.status,
+    "priority": lambda ticket, event, facts: ticket.priority,
+    "subject": lambda ticket, event, facts: ticket.subject,
+    "description": lambda ticket, event, facts: ticket.description,
+    "labels": lambda ticket, event, facts: list(ticket.labels),
+    "category": lambda ticket, event, facts: list(ticket.categories),
+    "fix_versions": lambda ticket, event, facts: list(ticket.fix_versions),
+    "created": lambda ticket, event, facts: ticket.created,
+    "updated": lambda ticket, event, facts: ticket.updated,
+    "age": lambda ticket, event, facts: ticket.created,
+    "assignee": lambda ticket, event, facts: _person(ticket.assignee),
+    "author": lambda ticket, event, facts: _person(ticket.author),
+    "actor": lambda ticket, event, facts: _person(event.actor),
+    "actor_role": lambda ticket, event, facts: facts.role_of(event.actor, ticket),
+    "author_role": lambda ticket, event, facts: facts.role_of(ticket.author, ticket),
+    "comment": lambda ticket, event, facts: event.comment.text if event.comment else None,
+    "comment_visibility": lambda ticket, event, facts: (("private" if event.comment.private else "public")
+                                                        if event.comment else None),
+    "sla.policy": lambda ticket, event, facts: event.sla_policy,
+}
 
 
 def _person(person: Person | None) -> list[str] | None:
