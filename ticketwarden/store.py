@@ -427,7 +427,7 @@ READ_ONLY = "ticketwarden_read_only"  # execution option of the store's read con
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    return json.dumps(value, default=str)
 
 
 class Store:
