@@ -26,7 +26,7 @@ from rules.rulebook import load_rulebook
 from ticketwarden import migrate
 from ticketwarden.config import Settings
 from ticketwarden.service import Application, build
-from ticketwarden.store import create_db_engine
+from ticketwarden.store import DEAD, PENDING, PROCESSING, create_db_engine
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # a fixed clock: the same SLA arithmetic every run
 FIRST_ID = 500_000
@@ -43,16 +43,17 @@ class Outcome:
     calls: Counter[str]
 
 
-def bodies(tickets: int) -> list[dict[str, Any]]:
+def bodies(tickets: int, first: int = FIRST_ID) -> list[dict[str, Any]]:
     """Per ticket: "opened", then the customer's update (all openings first, as they would queue)."""
     opened_template = recorded("plugin-issue-opened.json")
     changed_template = recorded("plugin-issue-updated-status-note-field.json")
-    ids = range(FIRST_ID, FIRST_ID + tickets)
+    ids = range(first, first + tickets)
     return [opened(i, opened_template) for i in ids] + [status_changed(i, changed_template) for i in ids]
 
 
-def model_for(tickets: int) -> Model:
-    return Model({i: issue_after_update(i, JOURNAL_BASE + i) for i in range(FIRST_ID, FIRST_ID + tickets)})
+def model_for(tickets: int, first: int = FIRST_ID, journals: int = 1) -> Model:
+    """The stand-in's issues `first`.. as they are after the customer's update, with `journals` journals each."""
+    return Model({i: issue_after_update(i, JOURNAL_BASE + i, journals) for i in range(first, first + tickets)})
 
 
 @contextmanager
@@ -76,8 +77,31 @@ def drain(app: Application) -> tuple[int, int]:
         items, effects = items + taken, effects + applied
         if not taken and not applied:
             if app.worker.applier.pending == 0:
+                app.worker.record_outcomes()  # the last writes finished after the last record: count them in
                 return items, effects
             app.worker.applier.wait(0.05)
+
+
+def take_in(app: Application, posted: list[bytes], threads: int = 2) -> None:
+    """POST the deliveries to the app's webhook over HTTP, as Redmine would; all must be accepted
+    (one thread keeps their order in the inbox)."""
+    with serving(app.app) as base:
+        answers = post_all(base + "/webhooks/redmine", posted, HEADERS, threads=threads, deadline=600)
+    if answers.statuses.get(202) != len(posted):
+        raise RuntimeError(f"intake refused deliveries: {answers.statuses}")
+
+
+def timed_drain(app: Application, model: Model, deliveries: int) -> Outcome:
+    """Time the worker draining what was taken in; every inbox item must end done."""
+    model.reset_calls()
+    start = time.perf_counter()
+    items, effects = drain(app)
+    seconds = time.perf_counter() - start
+    for name, rows in (("inbox items", app.store.inbox_rows), ("effects", app.store.outbox_rows)):
+        failed = [row for state in (PENDING, PROCESSING, DEAD) for row in rows(state=state)]
+        if failed:
+            raise RuntimeError(f"{len(failed)} {name} not done, e.g. {failed[0].get('last_error')}")
+    return Outcome(deliveries, items, effects, seconds, Counter(model.calls))
 
 
 def run_worker(kind: str, tickets: int, server_url: str | None) -> Outcome:
@@ -86,18 +110,8 @@ def run_worker(kind: str, tickets: int, server_url: str | None) -> Outcome:
     posted = [json.dumps(body).encode() for body in bodies(tickets)]
     with standin_redmine(model) as redmine_url, database(kind, "e2e", server_url) as url, \
             application(url, redmine_url) as app:
-        with serving(app.app) as base:
-            answers = post_all(base + "/webhooks/redmine", posted, HEADERS, threads=2, deadline=600)
-        if answers.statuses.get(202) != len(posted):
-            raise RuntimeError(f"intake refused deliveries: {answers.statuses}")
-        model.reset_calls()
-        start = time.perf_counter()
-        items, effects = drain(app)
-        seconds = time.perf_counter() - start
-        failed = [row for row in app.store.inbox_rows() if row["state"] != "done"]
-        if failed:
-            raise RuntimeError(f"{len(failed)} inbox items not done, e.g. {failed[0].get('last_error')}")
-        return Outcome(len(posted), items, effects, seconds, Counter(model.calls))
+        take_in(app, posted)
+        return timed_drain(app, model, len(posted))
 
 
 def vocabulary() -> Vocabulary:

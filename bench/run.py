@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bench import arithmetic, intake, pipeline, pipeline_jira, sweep
+from bench import arithmetic, intake, pipeline, pipeline_jira, scaling, sweep
 from bench.common import Row, machine_facts, table
 from bench.databases import postgres_server_url
 
@@ -52,6 +52,8 @@ def main() -> None:
             calls[f"{kind} jira"] = ", ".join(f"{shape} {count}" for shape, count in outcome.calls.most_common())
             return found
         section(f"end to end jira ({kind})", rows, e2e_jira)
+    for kind in kinds:
+        section(f"scaling ({kind})", rows, lambda kind=kind: scaling.measure(kind, server))
     for kind in kinds:
         def sla_sweep(kind: str = kind) -> list[Row]:
             return sweep.measure(kind, server)

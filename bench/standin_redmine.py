@@ -14,9 +14,10 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from copy import deepcopy
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 SERVICE_USER = {"id": 99, "login": "ticketwarden", "firstname": "ticketwarden", "lastname": "service"}
 USERS = {
@@ -45,12 +46,18 @@ def _user_ref(ident: int) -> dict[str, Any]:
     return _named(ident, f"{user['firstname']} {user['lastname']}")
 
 
-def issue_after_update(issue_id: int, journal_id: int) -> dict[str, Any]:
+def issue_after_update(issue_id: int, journal_id: int, journals: int = 1) -> dict[str, Any]:
     """An Incident as GET /issues/:id.json?include=journals shows it once the customer's update
-    (New -> Feedback, origin infrastructure, a public note) is saved."""
+    (New -> Feedback, origin infrastructure, a public note) is saved: that update is its last
+    journal, after `journals - 1` older ones (a longer history, for the scaling rows)."""
     values = {"SLA status": "paused", "SLA due": "2030-01-02", "SLA due at": "2030-01-02T12:00:00Z",
               "Failure origin": "infrastructure", "Team": "support", "External reference": f"EXT-{issue_id}",
               "Triage": ""}
+    update = {"id": journal_id, "user": _user_ref(1), "notes": "Please send the VPN client logs.",
+              "created_on": "2026-11-22T01:44:59Z", "private_notes": False, "details": [
+                  {"property": "attr", "name": "status_id", "old_value": "1", "new_value": "4"},
+                  {"property": "cf", "name": "1", "old_value": "on_track", "new_value": "paused"},
+                  {"property": "cf", "name": "4", "old_value": "unknown", "new_value": "infrastructure"}]}
     return {
         "id": issue_id, "project": _named(1, "Support"), "tracker": _named(4, "Incident"),
         "status": {"id": 4, "name": "Feedback", "is_closed": False}, "priority": _named(2, "Normal"),
@@ -58,12 +65,37 @@ def issue_after_update(issue_id: int, journal_id: int) -> dict[str, Any]:
         "description": "Customer reports VPN outage since 08:00.", "done_ratio": 0, "is_private": False,
         "created_on": "2026-11-22T01:44:59Z", "updated_on": "2026-11-22T01:44:59Z", "closed_on": None,
         "custom_fields": [{"id": n + 1, "name": name, "value": values[name]} for n, name in enumerate(CUSTOM_FIELDS)],
-        "journals": [{"id": journal_id, "user": _user_ref(1), "notes": "Please send the VPN client logs.",
-                      "created_on": "2026-11-22T01:44:59Z", "private_notes": False, "details": [
-                          {"property": "attr", "name": "status_id", "old_value": "1", "new_value": "4"},
-                          {"property": "cf", "name": "1", "old_value": "on_track", "new_value": "paused"},
-                          {"property": "cf", "name": "4", "old_value": "unknown", "new_value": "infrastructure"}]}],
+        "journals": [*older_journals(journal_id, journals - 1), update],
     }
+
+
+# (author, notes, private, details) of the journals of a long history, in turn
+_HISTORY: list[tuple[int, str, bool, list[dict[str, str]]]] = [
+    (1, "The VPN drops again every few minutes.", False,
+     [{"property": "attr", "name": "status_id", "old_value": "4", "new_value": "2"}]),
+    (6, "Looking into it; can you send the client version?", False,
+     [{"property": "attr", "name": "status_id", "old_value": "2", "new_value": "4"},
+      {"property": "cf", "name": "1", "old_value": "on_track", "new_value": "paused"}]),
+    (99, "ticketwarden: waiting for the customer since the last update.", True, []),
+    (1, "Version 5.2.1, logs attached.", False,
+     [{"property": "attr", "name": "status_id", "old_value": "4", "new_value": "2"},
+      {"property": "cf", "name": "1", "old_value": "paused", "new_value": "on_track"}]),
+    (6, "", False, [{"property": "attr", "name": "assigned_to_id", "old_value": "6", "new_value": "7"}]),
+]
+
+
+def older_journals(journal_id: int, count: int) -> list[dict[str, Any]]:
+    """`count` journals saved before `journal_id`, oldest first, a minute apart: the back and
+    forth of a long ticket (notes of the customer and the agent, status and field changes, our
+    private notes). Their ids run up to `journal_id`: only their order within the issue matters."""
+    start = datetime(2026, 11, 22, 1, 44, tzinfo=UTC) - timedelta(minutes=count)
+    journals = []
+    for n in range(count):
+        author, notes, private, details = _HISTORY[n % len(_HISTORY)]
+        journals.append({"id": journal_id - count + n, "user": _user_ref(author), "notes": notes,
+                         "created_on": (start + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "private_notes": private, "details": [dict(detail) for detail in details]})
+    return journals
 
 
 class Model:
@@ -73,14 +105,16 @@ class Model:
         self.issues = issues
         self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
+        self.journal_reads = 0  # GET /issues/:id.json that asked for the journals
         self._journal_ids = 10_000_000
 
     def reset_calls(self) -> None:
         with self.lock:
             self.calls.clear()
+            self.journal_reads = 0
 
-    def get(self, path: str) -> tuple[int, Any]:
-        """Status and JSON answer of a GET."""
+    def get(self, path: str, query: str = "") -> tuple[int, Any]:
+        """Status and JSON answer of a GET (`query`: the URL's query string)."""
         static = {
             "/users/current.json": {"user": SERVICE_USER},
             "/issue_statuses.json": {"issue_statuses": [
@@ -101,10 +135,21 @@ class Model:
                        for n, (u, role) in enumerate(MEMBERSHIPS, 1)]
             return 200, {"memberships": members, "total_count": len(members), "offset": 0, "limit": 100}
         if match := re.fullmatch(r"/issues/(\d+)\.json", path):
-            with self.lock:
-                issue = self.issues.get(int(match[1]))
-                return (200, {"issue": deepcopy(issue)}) if issue else (404, {})
+            return self._issue(int(match[1]), "journals" in _included(query))
         return 404, {}
+
+    def _issue(self, issue_id: int, journals: bool) -> tuple[int, Any]:
+        """One issue; its journals only when asked for, as Redmine answers. Journals are never
+        changed once added, so the answer copies the list, not each journal."""
+        with self.lock:
+            issue = self.issues.get(issue_id)
+            if issue is None:
+                return 404, {}
+            answer = deepcopy({key: value for key, value in issue.items() if key != "journals"})
+            if journals:
+                self.journal_reads += 1
+                answer["journals"] = list(issue["journals"])
+            return 200, {"issue": answer}
 
     def put_issue(self, issue_id: int, changes: dict[str, Any]) -> int:
         """Apply a PUT /issues/:id.json: custom fields, status, a note (as a journal of ours)."""
@@ -127,6 +172,12 @@ class Model:
             return 204
 
 
+def _included(query: str) -> set[str]:
+    """The associations an `include=a,b` query parameter asks for."""
+    values = parse_qs(query, keep_blank_values=True).get("include", [])
+    return {name.strip() for value in values for name in value.split(",") if name.strip()}
+
+
 def handler_for(model: Model) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Redmine behind a real server would
@@ -147,7 +198,7 @@ def handler_for(model: Model) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def do_GET(self) -> None:
-            self._answer(*model.get(self._count()))
+            self._answer(*model.get(self._count(), urlsplit(self.path).query))
 
         def do_PUT(self) -> None:
             path = self._count()
