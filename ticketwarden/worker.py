@@ -115,6 +115,7 @@ class Worker:
         self.surveys = surveys or Surveys(store, clock, "http://127.0.0.1:8080")
         self.publisher = ReportPublisher(store, rules, clock)
         self.applier = SerialPool(concurrency)
+        self._closing = False  # set by close(): no more effects are claimed
         self._outcomes: queue.SimpleQueue[Applied | Failed] = queue.SimpleQueue()  # from the pool, to record
 
     # -- inbox ---------------------------------------------------------------------------------
@@ -406,8 +407,8 @@ class Worker:
         tickets at once. `wait` returns once they are applied (or failed); without it the
         caller goes on while they are written. Returns how many were taken."""
         self.record_outcomes()
-        if self.applier.pending >= 2 * self.applier.workers:
-            return 0  # saturated: leave the rest to be claimed when there is room
+        if self._closing or self.applier.pending >= 2 * self.applier.workers:
+            return 0  # stopping, or saturated: leave the rest to be claimed when there is room
         items = self.store.claim_outbox(self.clock(), self.lease, limit)
         groups: dict[tuple[str, str], list[OutboxItem]] = {}
         for item in items:
@@ -493,6 +494,7 @@ class Worker:
 
     def close(self, timeout: float | None = None) -> bool:
         """Stop taking effects; wait up to `timeout` for those being written, and record them."""
+        self._closing = True
         finished = self.applier.close(timeout)
         self.record_outcomes()
         return finished
