@@ -459,10 +459,6 @@ class Store:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         try:
             with self._writing() as conn:
-                existing = conn.execute(sa.select(inbox.c.id).where(
-                    inbox.c.source == source, inbox.c.dedup_key == dedup_key)).scalar()
-                if existing is not None:
-                    return False, int(existing)
                 statement = self._insert(inbox).values(
                     source=source, shape=shape, dedup_key=dedup_key, path=path,
                     headers=_dumps(dict(headers)), body=text, received_at=now, state=PENDING,
@@ -471,10 +467,10 @@ class Store:
                 inserted = conn.execute(statement).scalar()
                 if inserted is not None:
                     return True, int(inserted)
-                # A concurrent delivery of the same event won the race.
-                raced: int = conn.execute(sa.select(inbox.c.id).where(
+                # Delivered before (a retry, the poller, a concurrent delivery of the same event).
+                known: int = conn.execute(sa.select(inbox.c.id).where(
                     inbox.c.source == source, inbox.c.dedup_key == dedup_key)).scalar_one()
-                return False, int(raced)
+                return False, int(known)
         except OperationalError as exc:
             raise StoreUnavailable(str(exc.orig)) from exc
 
