@@ -226,6 +226,9 @@ tickets_seen = sa.Table(
 )
 
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
+# What a ClockRow is made of (the sweep's claim reads no more than that).
+CLOCK_COLUMNS = tuple(sla_clocks.c[name] for name in (
+    "tracker", "ticket_id", "policy", "cycle", "history", "state", "due_at", "next_check", "version"))
 
 
 class ClockConflict(RuntimeError):
@@ -739,7 +742,7 @@ class Store:
     def due_clocks(self, now: datetime, limit: int = 200) -> list[ClockRow]:
         """Clocks whose next warning or breach moment has come."""
         with self._reading() as conn:
-            rows = conn.execute(sa.select(sla_clocks).where(sla_clocks.c.next_check <= now)
+            rows = conn.execute(sa.select(*CLOCK_COLUMNS).where(sla_clocks.c.next_check <= now)
                                 .order_by(sla_clocks.c.next_check).limit(limit))
             return [self._clock_row(row) for row in rows]
 
@@ -1191,9 +1194,9 @@ class Store:
             claimed = [row[0] for row in due_rows]
             if not claimed:
                 return []
-            conn.execute(sa.update(table).where(table.c.id.in_(claimed)).values(
-                state=PROCESSING, lease_until=now + lease, attempts=table.c.attempts + 1))
-            return list(conn.execute(sa.select(table).where(table.c.id.in_(claimed)).order_by(table.c.id)))
+            taken = conn.execute(sa.update(table).where(table.c.id.in_(claimed)).values(
+                state=PROCESSING, lease_until=now + lease, attempts=table.c.attempts + 1).returning(*table.c))
+            return sorted(taken, key=lambda row: row.id)
 
     def _rest_of_tickets(self, conn: Connection, table: sa.Table, due: Any, taken: list[int]) -> list[Any]:
         tickets = sa.select(table.c.tracker, table.c.ticket_id).where(table.c.id.in_(taken)).distinct()
