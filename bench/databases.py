@@ -3,15 +3,17 @@ database created on the test server (var/test-postgres.env) and dropped afterwar
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from bench.common import ROOT
+from bench.common import ROOT, Row, machine_facts, table
 
 POSTGRES_ENV = os.path.join(ROOT, "var", "test-postgres.env")
 
@@ -68,3 +70,21 @@ def database(kind: str, name: str, server_url: str | None = None) -> Iterator[st
         assert server_url is not None
         with postgres_database(server_url) as url:
             yield url
+
+
+def run_alone(title: str, measure: Callable[[str, str | None], list[Row]]) -> None:
+    """One benchmark's rows on SQLite and, when reachable, PostgreSQL, as `python -m bench.NAME`
+    prints them (a profiler can run this too)."""
+    logging.basicConfig(level=logging.ERROR)
+    for name in ("ticketwarden", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger("waitress").setLevel(logging.CRITICAL)
+    print(machine_facts(), flush=True)
+    server = postgres_server_url()
+    rows: list[Row] = []
+    for kind in ["sqlite"] + (["postgresql"] if server else []):
+        start = time.perf_counter()
+        rows.extend(measure(kind, server))
+        print(f"  {title} ({kind}): {time.perf_counter() - start:.1f}s", flush=True)
+    print()
+    print(table(rows))

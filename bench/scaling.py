@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -29,8 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
-from bench.common import Row, machine_facts, scaled, table
-from bench.databases import database, postgres_server_url
+from bench.common import Row, scaled
+from bench.databases import database, run_alone
 from bench.payloads import JOURNAL_BASE
 from bench.pipeline import Outcome, application, bodies, model_for, take_in, timed_drain
 from bench.standin_redmine import issue_after_update, standin_redmine
@@ -271,20 +270,7 @@ def measure(kind: str, server_url: str | None = None) -> list[Row]:
 
 
 def main() -> None:
-    """Only these rows, on SQLite and (when reachable) PostgreSQL; a profiler can run this too."""
-    logging.basicConfig(level=logging.ERROR)
-    for name in ("ticketwarden", "alembic"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger("waitress").setLevel(logging.CRITICAL)
-    print(machine_facts(), flush=True)
-    server = postgres_server_url()
-    rows: list[Row] = []
-    for kind in ["sqlite"] + (["postgresql"] if server else []):
-        start = time.perf_counter()
-        rows.extend(measure(kind, server))
-        print(f"  scaling ({kind}): {time.perf_counter() - start:.1f}s", flush=True)
-    print()
-    print(table(rows))
+    run_alone("scaling", measure)
 
 
 if __name__ == "__main__":

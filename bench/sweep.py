@@ -12,7 +12,6 @@ before, because the sweep must not load the table to find the few clocks that ar
 from __future__ import annotations
 
 import itertools
-import logging
 import resource
 import time
 from collections.abc import Iterator, Sequence
@@ -23,8 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bench.common import EXAMPLE_RULEBOOK, Row, best_of, machine_facts, scaled, table
-from bench.databases import database, postgres_server_url
+from bench.common import EXAMPLE_RULEBOOK, Row, best_of, scaled
+from bench.databases import database, run_alone
 from rules.rulebook import load_rulebook
 from rules.sla import STARTED, STOPPED, Clock, Transition, due_notifications
 from ticketwarden import migrate
@@ -297,18 +296,7 @@ def sweep_rows(kind: str, engine: Engine, book: SlaBook, size: Sizes) -> list[Ro
 
 
 def main() -> None:
-    """Only these rows, on SQLite and (when reachable) PostgreSQL."""
-    logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("ticketwarden").setLevel(logging.ERROR)
-    print(machine_facts(), flush=True)
-    server = postgres_server_url()
-    rows: list[Row] = []
-    for kind in ["sqlite"] + (["postgresql"] if server else []):
-        start = time.perf_counter()
-        rows.extend(measure(kind, server))
-        print(f"  sweep ({kind}): {time.perf_counter() - start:.1f}s", flush=True)
-    print()
-    print(table(rows))
+    run_alone("sweep", measure)
 
 
 if __name__ == "__main__":
