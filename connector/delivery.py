@@ -23,3 +23,8 @@ class Delivered:
     event: Event
     issue: dict[str, Any] | None = None
     changed_at: datetime | None = None
+
+
+def without_history(issue: dict[str, Any]) -> dict[str, Any]:
+    """The issue without its history (Redmine's journals): the state to decide on and keep."""
+    return {key: value for key, value in issue.items() if key != "journals"}

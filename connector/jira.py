@@ -153,14 +153,6 @@ class JiraConnector:
         return dataclasses.replace(ticket, author=self._with_groups(ticket.author),
                                    assignee=self._with_groups(ticket.assignee))
 
-    def normalize(self, body: dict[str, Any], received_at: datetime | None = None) -> tuple[Event, Ticket | None]:
-        """The Event of a stored delivery and the ticket as Jira has it now (people with
-        their groups, which staff rules may look at). `received_at`: when the delivery came,
-        its time if Jira sent none."""
-        delivery = self.read(body, received_at)
-        issue = self.fetch(delivery.event.ticket_id) if delivery.event.triggers else None
-        return self.decided_on(delivery.event, issue, body)
-
     def read(self, body: dict[str, Any], received_at: datetime | None = None) -> Delivered:
         """The delivery's event, and its issue when it carries the whole issue: an issue's
         own events and polls do; a comment's event carries only a few of its fields."""

@@ -21,7 +21,7 @@ from redminelib import Redmine
 from redminelib import exceptions as rm
 from redminelib.engines.sync import SyncEngine
 
-from connector.delivery import Delivered
+from connector.delivery import Delivered, without_history
 from connector.errors import Created, Polled, TrackerError, UnknownReference
 from connector.ratelimit import RateLimit
 from connector.redmine_payloads import (
@@ -196,12 +196,6 @@ class RedmineConnector:
                 updated_on=flt, status_id="*", sort="updated_on").values()
         ])
 
-    def normalize(self, body: dict[str, Any], received_at: datetime | None = None) -> tuple[Event, Ticket | None]:
-        """The Event of a stored delivery and the ticket as Redmine has it now (fetched)."""
-        delivery = self.read(body, received_at)
-        issue = self.fetch_issue(delivery.event.ticket_id) if delivery.event.triggers else None
-        return self.decided_on(delivery.event, issue, body)
-
     def read(self, body: dict[str, Any], received_at: datetime | None = None) -> Delivered:
         """The delivery's event, and its issue when the delivery alone is enough to decide on.
 
@@ -213,8 +207,7 @@ class RedmineConnector:
         if not event.triggers or not isinstance(issue, dict) or "project" not in issue \
                 or (journal or {}).get("private_notes"):
             return Delivered(event)
-        bare = {key: value for key, value in issue.items() if key != "journals"}
-        return Delivered(event, bare, parse_time(issue.get("updated_on")))
+        return Delivered(event, without_history(issue), parse_time(issue.get("updated_on")))
 
     def changed_at(self, issue: dict[str, Any]) -> datetime | None:
         return parse_time(issue.get("updated_on"))
@@ -249,14 +242,14 @@ class RedmineConnector:
         _, journal = parts(body)
         if not journal or not isinstance(journal.get("id"), int):
             return []
-        bare = {key: value for key, value in issue.items() if key != "journals"}
+        bare = without_history(issue)
         return [self._event({"poll": {"action": "updated", "issue": bare, "journal": dict(part)}})
                 for part in split_save_parts(journal["id"], issue.get("journals") or [])]
 
     def ticket(self, ticket_id: str) -> Ticket | None:
         """The ticket as Redmine has it now (None when it is gone)."""
         issue = self.fetch_issue(ticket_id, journals=False)
-        return self._ticket_of(issue)[0] if issue is not None else None
+        return self.ticket_of(issue) if issue is not None else None
 
     def ticket_of(self, issue: dict[str, Any]) -> Ticket:
         """A stored issue object (delivered or fetched) as the ticket rules see."""

@@ -581,12 +581,7 @@ class Store:
         return counts
 
     def seen(self, tracker: str, ticket_id: str) -> Seen | None:
-        with self._reading() as conn:
-            row = conn.execute(sa.select(tickets_seen).where(
-                tickets_seen.c.tracker == tracker, tickets_seen.c.ticket_id == ticket_id)).first()
-        if row is None:
-            return None
-        return Seen(row.tracker, row.ticket_id, row.changed_at, json.loads(row.issue), bool(row.stale))
+        return self.seen_of([(tracker, ticket_id)]).get((tracker, ticket_id))
 
     def _save_seen(self, conn: Connection, states: Iterable[Seen], now: datetime) -> None:
         """Keep the newer state of each ticket (one statement for a batch): another process may
@@ -631,10 +626,6 @@ class Store:
         rows = self._claim(outbox, now, lease, limit, whole_tickets=True)
         return [OutboxItem(r.id, Effect(r.effect_key, r.action, r.tracker, r.ticket_id, r.rule,
                                         json.loads(r.params)), r.attempts) for r in rows]
-
-    def effect_applied(self, item: OutboxItem, outcome: str, now: datetime,
-                       origin_change: OriginChange | None = None) -> None:
-        self.record_outcomes([Applied(item, outcome, origin_change)], [], now)
 
     def effect_failed(self, item: OutboxItem, error: str, now: datetime, retry_at: datetime | None) -> None:
         """Schedule a retry, or dead-letter when `retry_at` is None; both are audited."""
@@ -749,11 +740,7 @@ class Store:
     def fire_clock(self, row: ClockRow, follow_ups: Iterable[FollowUp], now: datetime) -> bool:
         """Store a clock's new markers and queue its notifications, once: the update succeeds
         only if nobody changed the clock since it was read (another process, another sweep)."""
-        with self._writing() as conn:
-            if not self._save_clock(conn, row, now):
-                return False
-            self._queue(conn, follow_ups, now)
-        return True
+        return self.fire_clocks([(row, follow_ups)], now)[0]
 
     def fire_clocks(self, firings: Sequence[tuple[ClockRow, Iterable[FollowUp]]], now: datetime) -> list[bool]:
         """`fire_clock` for many clocks in one transaction; a clock changed meanwhile is left

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from connector.delivery import Delivered
+from connector.delivery import Delivered, without_history
 from connector.errors import PayloadError, TrackerError
 from rules.engine import SELF, Decision, evaluate_scheduled
 from rules.measures import measure, ticket_facts, window
@@ -159,7 +159,7 @@ class Worker:
                     batch.read[item.id] = (body, delivery)
                     refs.add((delivery.event.tracker_kind, delivery.event.ticket_id))
                 elif item.source in (sla.SOURCE, records.SOURCE):
-                    spec = body["sla" if item.source == sla.SOURCE else "related"]
+                    spec = _derived_spec(item.source, body)
                     refs.add((str(spec["tracker"]), str(spec["ticket_id"])))
             except Exception:  # noqa: BLE001, S112 - decided (and reported) one by one later
                 continue
@@ -213,10 +213,7 @@ class Worker:
         try:
             return self._decide_delivery(item, connector, rulebook, batch)
         except TrackerError as exc:
-            if exc.transient:
-                self._retry_inbox(item, str(exc), exc.retry_after)
-            else:
-                self.store.dead_inbox(item.id, str(exc), self.clock())
+            self._tracker_failed(item, exc)
         except (PayloadError, ValueError, KeyError, TypeError) as exc:
             log.exception("inbox %s cannot be normalised", item.id)
             self.store.dead_inbox(item.id, f"{type(exc).__name__}: {exc}", self.clock())
@@ -281,7 +278,7 @@ class Worker:
         changed = connector.changed_at(issue) if issue is not None else None
         if issue is None or changed is None:
             return issue, None
-        return issue, Seen(tracker, ticket_id, changed, {k: v for k, v in issue.items() if k != "journals"})
+        return issue, Seen(tracker, ticket_id, changed, without_history(issue))
 
     def _handle_schedule(self, item: InboxItem) -> _Decided | None:
         rulebook = self.rules.current
@@ -323,8 +320,7 @@ class Worker:
     def _refusal_of_a_close(self, connector: Connector, event: Event) -> Event:
         """Our own reopen that sends a close back (a rule refused the close) continues the
         ticket's clocks: a refused close is not a reopen. Marked when the transition is written."""
-        if "ticket.reopened" not in event.triggers or event.actor is None \
-                or event.actor.id != connector.service_user().id:
+        if "ticket.reopened" not in event.triggers or not self._is_ours(connector, event):
             return event
         marker = _refused_close(event.tracker_kind, event.ticket_id)
         if not self.store.get_value(marker):
@@ -342,12 +338,10 @@ class Worker:
         development issue changed, a record's reminder came due) goes through the rules like
         any tracker event, on the ticket as the tracker has it now."""
         rulebook = self.rules.current
-        body = json.loads(item.body)
+        spec = _derived_spec(item.source, json.loads(item.body))
         if item.source == sla.SOURCE:
-            spec = body["sla"]
             triggers, policy, related = frozenset({spec["trigger"]}), spec["policy"], {}
         else:
-            spec = body["related"]
             triggers, policy, related = frozenset(spec["triggers"]), None, spec.get("facts", {})
         connector = self.connectors.get(spec["tracker"])
         if rulebook is None or connector is None:
@@ -360,10 +354,7 @@ class Worker:
         try:
             ticket, seen = self._current_ticket(connector, event, batch)
         except TrackerError as exc:
-            if exc.transient:
-                self._retry_inbox(item, str(exc), exc.retry_after)
-            else:
-                self.store.dead_inbox(item.id, str(exc), now)
+            self._tracker_failed(item, exc)
             return None
         clocks = [row.clock for row in batch.clocks_for(event.tracker_kind, event.ticket_id)] \
             if ticket is not None and rulebook.sla else []
@@ -390,10 +381,17 @@ class Worker:
                         ticket: Ticket | None) -> list[OriginChange]:
         """A person's change of the failure origin (ours are recorded when written, with the rule)."""
         ref = rulebook.origin_ref(event.tracker_kind)
-        if ref is None or ticket is None or event.actor is None or event.actor.id == connector.service_user().id:
+        if ref is None or ticket is None or event.actor is None or self._is_ours(connector, event):
             return []
         change = OriginChange.by_person(ref, event, ticket)
         return [change] if change is not None else []
+
+    def _tracker_failed(self, item: InboxItem, exc: TrackerError) -> None:
+        """Try again later when the tracker may answer then; set aside when it refused."""
+        if exc.transient:
+            self._retry_inbox(item, str(exc), exc.retry_after)
+        else:
+            self.store.dead_inbox(item.id, str(exc), self.clock())
 
     def _retry_inbox(self, item: InboxItem, error: str, retry_after: float | None = None) -> None:
         log.warning("inbox %s: %s; retrying later", item.id, error)
@@ -460,30 +458,36 @@ class Worker:
         return isinstance(connector, WritesTogether) and connector.mergeable([item.effect for item in items])
 
     def _apply_run(self, run: list[OutboxItem]) -> None:
-        if len(run) == 1:
-            self._apply(run[0])
-            return
-        effects = [item.effect for item in run]
-        connector = self.connectors[effects[0].tracker_kind]
-        assert isinstance(connector, WritesTogether)
+        """Write a run of one ticket's effects (one write when there are several), and queue
+        what it came to for `record_outcomes`."""
         try:
-            for effect in effects:
-                self._before_write(effect)
-            outcomes = connector.apply_together(effects, all(item.attempts <= 1 for item in run))
+            outcomes = self._write(run)
         except TrackerError as exc:
             for item in run:
                 self._effect_failed(item, str(exc), exc.transient, exc.retry_after)
             return
         except Exception as exc:
-            log.exception("effects %s failed unexpectedly", ", ".join(effect.key for effect in effects))
+            log.exception("effects %s failed unexpectedly", ", ".join(item.effect.key for item in run))
             for item in run:
                 self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
             return
+        together = f", one write of {len(run)}" if len(run) > 1 else ""
         for item, outcome in zip(run, outcomes, strict=True):
-            self._outcomes.put(Applied(item, outcome, self._origin_written(item.effect)))
-        for effect, outcome in zip(effects, outcomes, strict=True):
-            log.info("applied %s on %s %s (rule %r, one write of %d): %s", effect.action, effect.tracker_kind,
-                     effect.ticket_id, effect.rule, len(effects), outcome)
+            effect = item.effect
+            self._outcomes.put(Applied(item, outcome, self._origin_written(effect)))
+            log.info("applied %s on %s %s (rule %r%s): %s", effect.action, effect.tracker_kind,
+                     effect.ticket_id, effect.rule, together, outcome)
+
+    def _write(self, run: list[OutboxItem]) -> list[str]:
+        """One outcome per effect; raises TrackerError."""
+        if len(run) == 1:
+            return [self._write_one(run[0])]
+        effects = [item.effect for item in run]
+        connector = self.connectors[effects[0].tracker_kind]
+        assert isinstance(connector, WritesTogether)
+        for effect in effects:
+            self._before_write(effect)
+        return connector.apply_together(effects, all(item.attempts <= 1 for item in run))
 
     def _before_write(self, effect: Effect) -> None:
         """A transition that sends a close back is marked before it is written: its own
@@ -499,37 +503,25 @@ class Worker:
         self.record_outcomes()
         return finished
 
-    def _apply(self, item: OutboxItem) -> None:
+    def _write_one(self, item: OutboxItem) -> str:
         effect = item.effect
         # notify goes to the outgoing webhooks, whatever tracker (if any) the ticket is on
         connector: Applier | None = self.notifier if effect.action == "notify" else \
             self.connectors.get(str(effect.params.get("tracker")) if effect.action == "publish_report"
                                 else effect.tracker_kind)
-        try:
-            if connector is None:
-                raise TrackerError(f"no {effect.tracker_kind} tracker is configured", transient=True)
-            if effect.action in ("escalate", "nonconformity"):
-                assert connector is not self.notifier
-                outcome = self.records.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1)
-            elif effect.action == "survey":
-                assert connector is not self.notifier
-                outcome = self.surveys.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1,
-                                             close_refused=self.store.close_refused_with(item))
-            elif effect.action == "publish_report":
-                outcome = self.publisher.apply(effect, connector)
-            else:
-                self._before_write(effect)
-                outcome = connector.apply(effect, first_attempt=item.attempts <= 1)
-        except TrackerError as exc:
-            self._effect_failed(item, str(exc), exc.transient, exc.retry_after)
-            return
-        except Exception as exc:
-            log.exception("effect %s failed unexpectedly", effect.key)
-            self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
-            return
-        self._outcomes.put(Applied(item, outcome, self._origin_written(effect)))
-        log.info("applied %s on %s %s (rule %r): %s", effect.action, effect.tracker_kind,
-                 effect.ticket_id, effect.rule, outcome)
+        if connector is None:
+            raise TrackerError(f"no {effect.tracker_kind} tracker is configured", transient=True)
+        if effect.action in ("escalate", "nonconformity"):
+            assert connector is not self.notifier
+            return self.records.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1)
+        if effect.action == "survey":
+            assert connector is not self.notifier
+            return self.surveys.apply(effect, self.connectors[effect.tracker_kind], item.attempts <= 1,
+                                      close_refused=self.store.close_refused_with(item))
+        if effect.action == "publish_report":
+            return self.publisher.apply(effect, connector)
+        self._before_write(effect)
+        return connector.apply(effect, first_attempt=item.attempts <= 1)
 
     def _origin_written(self, effect: Effect) -> OriginChange | None:
         """The origin change a `set` effect wrote, with the rule that decided it."""
@@ -559,6 +551,12 @@ class Worker:
             log.error("effect %s on %s dead-lettered after %d attempts: %s", item.effect.action,
                       item.effect.ticket_id, item.attempts, error)
             self._outcomes.put(Failed(item, error, None))
+
+
+def _derived_spec(source: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What an event ticketwarden raised is about: an SLA event's clock, a record's ticket."""
+    spec: Mapping[str, Any] = body["sla" if source == sla.SOURCE else "related"]
+    return spec
 
 
 def _second(moment: datetime) -> datetime:

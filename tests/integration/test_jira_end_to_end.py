@@ -447,9 +447,9 @@ def test_a_delivery_without_timestamp_is_dated_when_it_was_received(fake: FakeJi
                                         comment.created, comment=comment))
     del body["timestamp"]
     received = datetime(2026, 3, 2, 9, 0, 7, tzinfo=UTC)
-    event, _ = connector.normalize(body, received_at=received)
+    event = connector.read(body, received_at=received).event
     assert event.occurred_at == received
-    event, _ = connector.normalize(body)  # the time of receipt unknown: the comment's own
+    event = connector.read(body).event  # the time of receipt unknown: the comment's own
     assert event.occurred_at == parse_time(body["comment"]["created"])
 
 
