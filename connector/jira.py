@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import requests
 from jira import JIRA, JIRAError
 
+from connector import notes
 from connector.delivery import Delivered
 from connector.errors import Created, Polled, TrackerError
 from connector.jira_payloads import (
@@ -368,6 +369,9 @@ class JiraConnector:
             raise TrackerError(f"action {effect.action!r} is not supported by Jira", transient=False)
         return applier(effect, first_attempt)
 
+    def _apply_comment(self, effect: Effect, first_attempt: bool) -> str:
+        return self.apply_together([effect], first_attempt)[0]
+
     def _apply_set(self, effect: Effect, first_attempt: bool) -> str:
         standard = effect.params.get("standard", {})
         if "status" in standard:
@@ -389,22 +393,32 @@ class JiraConnector:
 
     def mergeable(self, effects: list[Effect]) -> bool:
         """Effects on one issue written as one edit plus one comment: field changes (not status
-        or assignee, which take requests of their own) and at most one comment, which is
-        written after the edit."""
-        comments = sum(1 for effect in effects if effect.action == "comment")
+        or assignee, which take requests of their own) and comments of one visibility, which
+        become one comment (see connector.notes) written after the edit."""
+        privacy = {bool(effect.params.get("private")) for effect in effects if effect.action == "comment"}
         fields_only = all(e.action == "set" and not {"status", "assignee"} & set(e.params.get("standard", {}))
                           for e in effects if e.action != "comment")
-        return fields_only and comments <= 1 and len({effect.ticket_id for effect in effects}) == 1
+        return fields_only and len(privacy) <= 1 and len({effect.ticket_id for effect in effects}) == 1
 
     def apply_together(self, effects: list[Effect], first_attempt: bool) -> list[str]:
-        """One edit with every field the `set` effects change, then the comment (see `mergeable`)."""
+        """One edit with every field the `set` effects change, then the comments as one (see
+        `mergeable`); on a retry, comments an earlier attempt wrote are left out."""
         fields: dict[str, Any] = {}
         planned = {effect.key: self._plan_fields(effect, fields) for effect in effects if effect.action == "set"}
         if fields:
             self._edit(effects[0].ticket_id, fields)
-        for effect in effects:
-            if effect.action == "comment":
-                planned[effect.key] = self._apply_comment(effect, first_attempt)
+        commenting = [effect for effect in effects if effect.action == "comment"]
+        if commenting:
+            private = bool(commenting[0].params.get("private"))
+            bodies = [str(effect.params["body"]) for effect in commenting]
+            missing = notes.unwritten(bodies, self._own_comments(effects[0].ticket_id)) if not first_attempt \
+                else [True] * len(bodies)
+            if any(missing):
+                unsent = [body for body, wanted in zip(bodies, missing, strict=True) if wanted]
+                self._comment(effects[0].ticket_id, notes.joined(unsent), private)
+            for effect, written in zip(commenting, missing, strict=True):
+                planned[effect.key] = ("comment already present (earlier attempt reached Jira)" if not written
+                                       else "internal comment added" if private else "public comment added")
         return [planned[effect.key] for effect in effects]
 
     def _plan_fields(self, effect: Effect, fields: dict[str, Any]) -> str:
@@ -419,14 +433,6 @@ class JiraConnector:
             done.append(field.get("name", ref))
         return f"set {', '.join(done)}"
 
-    def _apply_comment(self, effect: Effect, first_attempt: bool) -> str:
-        body = str(effect.params["body"])
-        private = bool(effect.params.get("private"))
-        if not first_attempt and self._has_own_comment(effect.ticket_id, body):
-            return "comment already present (earlier attempt reached Jira)"
-        self._comment(effect.ticket_id, body, private)
-        return "internal comment added" if private else "public comment added"
-
     def _comment(self, issue_id: str, body: str, private: bool) -> None:
         if private and self._visibility:
             kind, _, value = self._visibility.partition(":")
@@ -434,18 +440,19 @@ class JiraConnector:
         else:
             self._call(lambda: self._client().add_comment(issue_id, body, is_internal=private))
 
-    def _has_own_comment(self, issue_id: str, body: str) -> bool:
+    def _own_comments(self, issue_id: str) -> list[str]:
+        """The comments ticketwarden's own user wrote on an issue."""
         me = self.service_user().id
         comments = self._call(lambda: self._client().comments(issue_id))
-        return any(text_of(getattr(c, "body", "")).strip() == body and
-                   (person(c.raw.get("author")) or Person("")).id == me for c in comments)
+        return [text_of(getattr(c, "body", "")).strip() for c in comments
+                if (person(c.raw.get("author")) or Person("")).id == me]
 
     def _apply_transition(self, effect: Effect, first_attempt: bool) -> str:
         name = str(effect.params["status"])
         self._transition_to(effect.ticket_id, name)
         if effect.params.get("comment"):
             comment = str(effect.params["comment"])
-            if first_attempt or not self._has_own_comment(effect.ticket_id, comment):
+            if first_attempt or notes.unwritten([comment], self._own_comments(effect.ticket_id))[0]:
                 self._comment(effect.ticket_id, comment, bool(effect.params.get("private")))
         return f"moved to {name}"
 

@@ -21,6 +21,7 @@ from redminelib import Redmine
 from redminelib import exceptions as rm
 from redminelib.engines.sync import SyncEngine
 
+from connector import notes
 from connector.delivery import Delivered, without_history
 from connector.errors import Created, Polled, TrackerError, UnknownReference
 from connector.ratelimit import RateLimit
@@ -406,34 +407,40 @@ class RedmineConnector:
 
     def mergeable(self, effects: list[Effect]) -> bool:
         """Whether these effects on one issue can be one PUT: fields, status and assignee, and
-        at most one note (Redmine takes one note per save)."""
-        notes = sum(1 for effect in effects if _note_of(effect) is not None)
-        return all(e.action in MERGEABLE for e in effects) and notes <= 1 and len({e.ticket_id for e in effects}) == 1
+        notes of one visibility (Redmine takes one note per save: they become one note, see
+        connector.notes)."""
+        privacy = {bool(effect.params.get("private")) for effect in effects if _note_of(effect) is not None}
+        return all(e.action in MERGEABLE for e in effects) and len(privacy) <= 1 \
+            and len({e.ticket_id for e in effects}) == 1
 
     def apply_together(self, effects: list[Effect], first_attempt: bool) -> list[str]:
         """Write effects on one issue as ONE save (see `mergeable`); one outcome per effect.
 
         The save is atomic in Redmine, and a note is the one part that is not naturally
         idempotent: on a retry (the previous attempt may have reached Redmine before failing)
-        an identical note by our user means the whole save is there already.
+        a note that one of our own notes already holds is left out, and the rest is saved again.
         """
         issue_id = effects[0].ticket_id
         layout = self._layout(issue_id, [ref for effect in effects for ref in effect.params.get("custom", {})])
         changes: dict[str, Any] = {}
         custom: dict[int, Any] = {}
-        note: Effect | None = None  # the save's one note
-        outcomes = []
-        for effect in effects:
-            outcomes.append(self._plan_write(effect, layout, changes, custom))
-            note = effect if _note_of(effect) is not None else note
+        outcomes = [self._plan_write(effect, layout, changes, custom) for effect in effects]
         if custom:
             changes["custom_fields"] = [{"id": ident, "value": value} for ident, value in custom.items()]
-        if note is not None:
-            body = str(_note_of(note))
-            if not first_attempt and self._has_own_note(issue_id, body):
-                return ["already written (an earlier attempt reached Redmine)"] * len(effects)
-            changes.update(notes=body, private_notes=bool(note.params.get("private")))
-        self._call(lambda: self._redmine.issue.update(int(issue_id), **changes))
+        noting = [n for n, effect in enumerate(effects) if _note_of(effect) is not None]
+        if noting and not first_attempt:
+            own = self._own_notes(issue_id)
+            for n, missing in zip(list(noting), notes.unwritten([str(_note_of(effects[n])) for n in noting], own),
+                                  strict=True):
+                if not missing:
+                    noting.remove(n)
+                    if effects[n].action == "comment":
+                        outcomes[n] = "note already written (an earlier attempt reached Redmine)"
+        if noting:
+            changes.update(notes=notes.joined([str(_note_of(effects[n])) for n in noting]),
+                           private_notes=bool(effects[noting[0]].params.get("private")))
+        if changes:
+            self._call(lambda: self._redmine.issue.update(int(issue_id), **changes))
         return outcomes
 
     def _plan_write(self, effect: Effect, layout: Layout, changes: dict[str, Any], custom: dict[int, Any]) -> str:
@@ -576,13 +583,12 @@ class RedmineConnector:
             f"issue {issue_id} has no custom field {ref!r} (is it enabled for its "
             f"project and tracker?)", transient=False)
 
-    def _has_own_note(self, issue_id: str, body: str) -> bool:
+    def _own_notes(self, issue_id: str) -> list[str]:
+        """The notes ticketwarden's own user wrote on an issue."""
         issue = self.fetch_issue(issue_id)
-        if issue is None:
-            return False
         me = self.service_user().id
-        return any(str((j.get("user") or {}).get("id")) == me and (j.get("notes") or "").strip() == body
-                   for j in issue.get("journals") or [])
+        return [str(j.get("notes") or "") for j in (issue or {}).get("journals") or []
+                if str((j.get("user") or {}).get("id")) == me and j.get("notes")]
 
     # -- errors ------------------------------------------------------------------------------
 

@@ -240,15 +240,53 @@ class PartConflict(ClockConflict):
     decide again, without it."""
 
 
-@dataclass(frozen=True)
 class ClockRow:
-    """A clock as stored: its history, and what was derived from it for the sweep."""
+    """A clock as stored: its history, and what was derived from it for the sweep.
 
-    clock: Clock
-    state: str
-    due_at: datetime | None
-    next_check: datetime | None
-    version: int = 0  # 0: not stored yet
+    A row read from the store keeps its history as the stored JSON until `clock` is first
+    asked for: the sweep's claim and the prefetch of a batch's clocks read many rows, and
+    parsing every history there was most of their cost (see BENCHMARKS.md)."""
+
+    __slots__ = ("_clock", "_stored", "due_at", "next_check", "state", "version")
+
+    def __init__(self, clock: Clock | None, state: str, due_at: datetime | None, next_check: datetime | None,
+                 version: int = 0, stored: tuple[str, str, str, int, str] | None = None) -> None:
+        if clock is None and stored is None:
+            raise ValueError("a clock row needs its clock or its stored history")
+        self._clock, self._stored = clock, stored
+        self.state, self.due_at, self.next_check = state, due_at, next_check
+        self.version = version  # 0: not stored yet
+
+    @classmethod
+    def stored(cls, row: Sequence[Any]) -> ClockRow:
+        """A row of `CLOCK_COLUMNS`, in their order, its history parsed on first use."""
+        tracker, ticket_id, policy, cycle, history, state, due_at, next_check, version = row
+        return cls(None, state, due_at, next_check, version, (tracker, ticket_id, policy, cycle, history))
+
+    @property
+    def clock(self) -> Clock:
+        if self._clock is None:
+            assert self._stored is not None
+            tracker, ticket_id, policy, cycle, history = self._stored
+            transitions = tuple(Transition.from_dict(item) for item in json.loads(history))
+            self._clock = Clock(tracker, ticket_id, policy, cycle, transitions)
+        return self._clock
+
+    def with_version(self, version: int) -> ClockRow:
+        return ClockRow(self._clock, self.state, self.due_at, self.next_check, version, self._stored)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.clock, self.state, self.due_at, self.next_check, self.version)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClockRow) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"ClockRow(clock={self.clock!r}, state={self.state!r}, due_at={self.due_at!r}, "
+                f"next_check={self.next_check!r}, version={self.version!r})")
 
 
 @dataclass(frozen=True)
@@ -719,23 +757,23 @@ class Store:
 
     def clocks_for(self, tracker: str, ticket_id: str) -> list[ClockRow]:
         with self._reading() as conn:
-            rows = conn.execute(sa.select(sla_clocks).where(
+            rows = conn.execute(sa.select(*CLOCK_COLUMNS).where(
                 sla_clocks.c.tracker == tracker, sla_clocks.c.ticket_id == ticket_id).order_by(sla_clocks.c.cycle))
-            return [self._clock_row(row) for row in rows]
+            return [ClockRow.stored(row) for row in rows]
 
     def all_clocks(self, open_only: bool = True) -> list[ClockRow]:
-        query = sa.select(sla_clocks).order_by(sla_clocks.c.id)
+        query = sa.select(*CLOCK_COLUMNS).order_by(sla_clocks.c.id)
         if open_only:
             query = query.where(sla_clocks.c.state.in_(("running", "paused", "breached")))
         with self._reading() as conn:
-            return [self._clock_row(row) for row in conn.execute(query)]
+            return [ClockRow.stored(row) for row in conn.execute(query)]
 
     def due_clocks(self, now: datetime, limit: int = 200) -> list[ClockRow]:
         """Clocks whose next warning or breach moment has come."""
         with self._reading() as conn:
             rows = conn.execute(sa.select(*CLOCK_COLUMNS).where(sla_clocks.c.next_check <= now)
-                                .order_by(sla_clocks.c.next_check).limit(limit))
-            return [self._clock_row(row) for row in rows]
+                                .order_by(sla_clocks.c.next_check).limit(limit)).all()
+            return [ClockRow.stored(row) for row in rows]
 
     def fire_clock(self, row: ClockRow, follow_ups: Iterable[FollowUp], now: datetime) -> bool:
         """Store a clock's new markers and queue its notifications, once: the update succeeds
@@ -777,12 +815,6 @@ class Store:
                 source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
                 headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
                 available_at=now).on_conflict_do_nothing(index_elements=["source", "dedup_key"]))
-
-    @staticmethod
-    def _clock_row(row: Any) -> ClockRow:
-        transitions = tuple(Transition.from_dict(item) for item in json.loads(row.history))
-        return ClockRow(Clock(row.tracker, row.ticket_id, row.policy, row.cycle, transitions), row.state,
-                        row.due_at, row.next_check, row.version)
 
     # -- failure origin and ticket facts ---------------------------------------------------------
 
@@ -855,10 +887,12 @@ class Store:
 
     def clocks_of(self, refs: Iterable[tuple[str, str]]) -> list[ClockRow]:
         """Every clock cycle of the given (tracker, ticket id) pairs."""
-        return [self._clock_row(row) for row in self._rows_of_tickets(sla_clocks, refs)]
+        return [ClockRow.stored(row) for row in self._rows_of_tickets(sla_clocks, refs, CLOCK_COLUMNS)]
 
-    def _rows_of_tickets(self, table: sa.Table, refs: Iterable[tuple[str, str]]) -> list[Any]:
-        """The rows of a table keyed by (tracker, ticket_id) for these tickets, a few hundred per query."""
+    def _rows_of_tickets(self, table: sa.Table, refs: Iterable[tuple[str, str]],
+                         columns: Sequence[sa.ColumnElement[Any]] = ()) -> list[Any]:
+        """The rows of a table keyed by (tracker, ticket_id) for these tickets, a few hundred per
+        query: the given columns, or all of them."""
         wanted: dict[str, set[str]] = {}
         for tracker, ticket_id in refs:
             wanted.setdefault(tracker, set()).add(ticket_id)
@@ -867,7 +901,7 @@ class Store:
             for tracker, ids in wanted.items():
                 ordered = sorted(ids)
                 for start in range(0, len(ordered), 500):
-                    rows += conn.execute(sa.select(table).where(
+                    rows += conn.execute(sa.select(*columns or (table,)).where(
                         table.c.tracker == tracker, table.c.ticket_id.in_(ordered[start:start + 500]))).all()
         return rows
 

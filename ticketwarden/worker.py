@@ -625,5 +625,5 @@ class _Batch:
             return
         after = {(row.clock.policy, row.clock.cycle): row for row in self.clocks_for(done.tracker, done.ticket_id)}
         for row in done.clocks:  # stored with the next version when the batch is recorded
-            after[(row.clock.policy, row.clock.cycle)] = dataclasses.replace(row, version=row.version + 1)
+            after[(row.clock.policy, row.clock.cycle)] = row.with_version(row.version + 1)
         self._clocks[(done.tracker, done.ticket_id)] = sorted(after.values(), key=lambda row: row.clock.cycle)

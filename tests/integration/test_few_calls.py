@@ -1,7 +1,8 @@
 """Few tracker calls, against the sandbox Redmine: a delivery that is the newest state known is
 decided on as it came; the tracker is read only when the delivery may be stale (we wrote to
 the ticket since, it changed in the same second, a private note may hide the other half of its
-save); effects one event planned on one issue go out as one save."""
+save); effects one event planned on one issue go out as one save, notes of one visibility as
+one note."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from connector.redmine import RedmineConnector
+from rules.model import Effect
 from tests.integration.redmine_service import serve
 from tests.integration.sandbox import SandboxRedmine
 from tests.integration.slow_proxy import slow_proxy
@@ -49,6 +51,20 @@ rules:
       - set: {origin: unknown, triage: pending}
       - transition: {status: In Progress}
       - comment: {body: "Received: we are on it."}
+"""
+
+NOTES = """
+version: 1
+rules:
+  - name: first private note
+    on: [ticket.created]
+    then: [{comment: {private: true, body: "Checked the logs: nothing unusual."}}]
+  - name: second private note
+    on: [ticket.created]
+    then: [{comment: {private: true, body: "Customer is on the premium plan."}}]
+  - name: public note
+    on: [ticket.created]
+    then: [{comment: {body: "Received: we are on it."}}]
 """
 
 
@@ -189,3 +205,44 @@ def test_a_slow_ticket_does_not_hold_up_the_others(tmp_path, database_url, redmi
 def _written(application: Application) -> int:
     application.worker.record_outcomes()  # as the service's loop does on each pass
     return len(application.store.outbox_rows(state="done"))
+
+
+def _our_journals(redmine: SandboxRedmine, issue_id: int) -> list[dict[str, Any]]:
+    me = redmine.service_user()["id"]
+    return [j for j in redmine.issue(issue_id)["journals"] if j["user"]["id"] == me and j.get("notes")]
+
+
+def test_notes_of_one_visibility_are_one_note_and_a_retry_writes_only_the_missing(tmp_path, database_url,
+                                                                                   redmine_env):
+    for application, counting in _serving(NOTES, tmp_path, database_url, redmine_env):
+        redmine = SandboxRedmine(redmine_env)
+        created = redmine.create_incident("Notes together (few calls)")
+        _deliver(application, redmine.plugin_payload(redmine.issue(created["id"])))
+        assert application.worker.process_inbox() == 1
+        assert application.worker.apply_outbox() == 3
+        ours = _our_journals(redmine, created["id"])
+        # The two private notes, in rule order, are one journal; the public one is a save of its
+        # own (a save carries one visibility).
+        assert [(j["notes"], j["private_notes"]) for j in ours] == [
+            ("Checked the logs: nothing unusual.\n\nCustomer is on the premium plan.", True),
+            ("Received: we are on it.", False)]
+        assert sorted(row["outcome"] for row in application.store.outbox_rows()) == \
+            ["private note added", "private note added", "public note added"]
+
+        # A retry (the first attempt may have reached
+        # Redmine) leaves out the note an earlier save holds and writes the rest.
+        def note(body: str) -> Effect:
+            return Effect(f"retry:{body}", "comment", "redmine", str(created["id"]), "r",
+                          {"body": body, "private": True})
+
+        first, second, third = note("Step one done."), note("Step two done."), note("Step three done.")
+        assert counting.apply_together([first, second], True) == ["private note added"] * 2
+        assert _our_journals(redmine, created["id"])[-1]["notes"] == "Step one done.\n\nStep two done."
+        assert counting.apply_together([first, second, third], False) == [
+            "note already written (an earlier attempt reached Redmine)",
+            "note already written (an earlier attempt reached Redmine)", "private note added"]
+        ours = _our_journals(redmine, created["id"])
+        assert [j["notes"] for j in ours[-2:]] == ["Step one done.\n\nStep two done.", "Step three done."]
+        assert counting.apply_together([second, third], False) == [
+            "note already written (an earlier attempt reached Redmine)"] * 2
+        assert len(_our_journals(redmine, created["id"])) == len(ours)  # nothing written twice

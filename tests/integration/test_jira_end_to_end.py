@@ -315,6 +315,12 @@ def _our_notes(fake: FakeJira, key: str) -> list[str]:
     return [c.text for c in fake.issue(key).comments if c.author is me]
 
 
+def _rules_notes(fake: FakeJira, key: str) -> list[str]:
+    """Each rule's note: the paragraphs of our comments (notes of one visibility written at
+    one time are one comment, connector.notes)."""
+    return [part for text in _our_notes(fake, key) for part in text.split("\n\n")]
+
+
 @pytest.fixture
 def example(fake: FakeJira, tmp_path, database_url) -> Iterator[Application]:
     """The shipped Jira example rulebook, served."""
@@ -373,14 +379,14 @@ def test_labels_components_and_people_change_as_jira_reports_them(fake: FakeJira
         fake.edit(issue.key, author="agent", update={"labels": [{"add": "vip"}],
                                                      "components": [{"add": {"name": "API"}}]})
         work(application)
-        assert sorted(_our_notes(fake, issue.key)) == ["API joined Web", "vip came"]
+        assert _our_notes(fake, issue.key) == ["vip came\n\nAPI joined Web"]  # one comment, in rule order
         fake.edit(issue.key, author="agent", update={"components": [{"remove": {"name": "Web"}}]})
         work(application)
-        assert _our_notes(fake, issue.key)[2:] == ["Web went"]
+        assert _rules_notes(fake, issue.key)[2:] == ["Web went"]
         fake.edit(issue.key, author="agent", assignee="agent")
         work(application)
         by = ["by account", "by name"] if fake.cloud else ["by key", "by login", "by name"]
-        assert sorted(_our_notes(fake, issue.key)[3:]) == by
+        assert sorted(_rules_notes(fake, issue.key)[3:]) == by
         items = [item for delivery in fake.deliveries if "changelog" in delivery.payload
                  for item in delivery.payload["changelog"]["items"]]
         assert {item["field"] for item in items} >= {"labels", "components" if fake.cloud else "Component"}

@@ -240,7 +240,8 @@ def test_the_served_process_writes_back_within_a_minute(redmine, redmine_env, tm
         while time.monotonic() - started < 60 and len(notes) < 2:
             time.sleep(1)
             issue = redmine.issue(created["id"])
-            notes = [n["notes"] for n in redmine.notes_by(issue, SERVICE_NAME)]
+            # each rule's note: notes written at one time are paragraphs of one journal
+            notes = [part for n in redmine.notes_by(issue, SERVICE_NAME) for part in n["notes"].split("\n\n")]
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
