@@ -480,6 +480,10 @@ class Store:
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
         # growing steps (its busy handler); the process's own writers queue on a lock instead.
         self._write_lock: threading.Lock | None = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # Intake's one statement, built once: the values come as parameters, so a delivery's
+        # time under the write lock is the INSERT and the commit, not building the statement.
+        self._store_delivery = self._insert(inbox).on_conflict_do_nothing(
+            index_elements=["source", "dedup_key"]).returning(inbox.c.id)
 
     # -- health ------------------------------------------------------------------------------
 
@@ -498,14 +502,11 @@ class Store:
                        now: datetime) -> tuple[bool, int]:
         """Insert a delivery unless one with the same key is there: (new?, inbox id)."""
         text = body.decode("utf-8") if isinstance(body, bytes) else body
+        values = dict(source=source, shape=shape, dedup_key=dedup_key, path=path, headers=_dumps(dict(headers)),
+                      body=text, received_at=now, state=PENDING, attempts=0, available_at=now)
         try:
             with self._writing() as conn:
-                statement = self._insert(inbox).values(
-                    source=source, shape=shape, dedup_key=dedup_key, path=path,
-                    headers=_dumps(dict(headers)), body=text, received_at=now, state=PENDING,
-                    attempts=0, available_at=now,
-                ).on_conflict_do_nothing(index_elements=["source", "dedup_key"]).returning(inbox.c.id)
-                inserted = conn.execute(statement).scalar()
+                inserted = conn.execute(self._store_delivery, values).scalar()
                 if inserted is not None:
                     return True, int(inserted)
                 # Delivered before (a retry, the poller, a concurrent delivery of the same event).
