@@ -227,6 +227,8 @@ tickets_seen = sa.Table(
 
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
 # What a ClockRow is made of (the sweep's claim reads no more than that).
+CLOCK_KEY = ("tracker", "ticket_id", "policy", "cycle")
+CLOCK_STATE = ("history", "state", "due_at", "next_check", "updated_at")
 CLOCK_COLUMNS = tuple(sla_clocks.c[name] for name in (
     "tracker", "ticket_id", "policy", "cycle", "history", "state", "due_at", "next_check", "version"))
 
@@ -484,6 +486,17 @@ class Store:
         # time under the write lock is the INSERT and the commit, not building the statement.
         self._store_delivery = self._insert(inbox).on_conflict_do_nothing(
             index_elements=["source", "dedup_key"]).returning(inbox.c.id)
+        # The statements a batch's record runs per clock, follow-up and origin change, likewise
+        # built once (building them was most of a batch's time in the store: BENCHMARKS.md).
+        self._clock_insert = self._insert(sla_clocks).on_conflict_do_nothing(
+            index_elements=["tracker", "ticket_id", "policy", "cycle"]).returning(sla_clocks.c.id)
+        self._clock_update = sa.update(sla_clocks).where(
+            *(sla_clocks.c[name] == sa.bindparam(f"key_{name}") for name in CLOCK_KEY),
+            sla_clocks.c.version == sa.bindparam("key_version"),
+        ).values({name: sa.bindparam(f"new_{name}") for name in (*CLOCK_STATE, "version")})
+        self._follow_up_insert = self._insert(inbox).on_conflict_do_nothing(index_elements=["source", "dedup_key"])
+        self._origin_insert = self._insert(origin_history).on_conflict_do_nothing(
+            index_elements=["tracker", "ticket_id", "event"])
 
     # -- health ------------------------------------------------------------------------------
 
@@ -795,35 +808,33 @@ class Store:
 
     def _save_clock(self, conn: Connection, row: ClockRow, now: datetime) -> bool:
         clock = row.clock
-        values = dict(history=_dumps([t.to_dict() for t in clock.transitions]), state=row.state,
-                      due_at=row.due_at, next_check=row.next_check, updated_at=now)
+        state = dict(history=_dumps([t.to_dict() for t in clock.transitions]), state=row.state,
+                     due_at=row.due_at, next_check=row.next_check, updated_at=now)
         if row.version == 0:
-            result = conn.execute(self._insert(sla_clocks).values(
+            result = conn.execute(self._clock_insert, dict(
                 tracker=clock.tracker, ticket_id=clock.ticket_id, policy=clock.policy, cycle=clock.cycle,
-                version=1, **values).on_conflict_do_nothing(
-                    index_elements=["tracker", "ticket_id", "policy", "cycle"]).returning(sla_clocks.c.id))
+                version=1, **state))
             return bool(result.all())
-        result = conn.execute(sa.update(sla_clocks).where(
-            sla_clocks.c.tracker == clock.tracker, sla_clocks.c.ticket_id == clock.ticket_id,
-            sla_clocks.c.policy == clock.policy, sla_clocks.c.cycle == clock.cycle,
-            sla_clocks.c.version == row.version).values(version=row.version + 1, **values))
+        result = conn.execute(self._clock_update, {
+            "key_tracker": clock.tracker, "key_ticket_id": clock.ticket_id, "key_policy": clock.policy,
+            "key_cycle": clock.cycle, "key_version": row.version, "new_version": row.version + 1,
+            **{f"new_{name}": value for name, value in state.items()}})
         return result.rowcount == 1
 
     def _queue(self, conn: Connection, follow_ups: Iterable[FollowUp], now: datetime) -> None:
         """Put events caused by a decision or a sweep into the inbox, each key once."""
-        for follow_up in follow_ups:
-            conn.execute(self._insert(inbox).values(
-                source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
-                headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
-                available_at=now).on_conflict_do_nothing(index_elements=["source", "dedup_key"]))
+        rows = [dict(source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
+                     headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
+                     available_at=now) for follow_up in follow_ups]
+        if rows:
+            conn.execute(self._follow_up_insert, rows)
 
     # -- failure origin and ticket facts ---------------------------------------------------------
 
     def _origin_change(self, conn: Connection, change: OriginChange) -> None:
-        conn.execute(self._insert(origin_history).values(
+        conn.execute(self._origin_insert, dict(
             tracker=change.tracker, ticket_id=change.ticket_id, at=change.at, old=change.old, new=change.new,
-            by_kind=change.by_kind, by=change.by[:255], event=change.event[:255],
-        ).on_conflict_do_nothing(index_elements=["tracker", "ticket_id", "event"]))
+            by_kind=change.by_kind, by=change.by[:255], event=change.event[:255]))
 
     def origin_history(self, tracker: str | None, ticket_id: str) -> list[OriginChange]:
         query = sa.select(origin_history).where(origin_history.c.ticket_id == ticket_id) \
