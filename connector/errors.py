@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class PayloadError(ValueError):
     """A delivery is not a shape this connector knows (the sender gets a 400 with the reason)."""
+
+
+# What reading a JSON document of an unexpected shape raises: null or a list where an object
+# belongs, a string where a number does, a key or an element missing.
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError)
+
+
+def reads_deliveries(function: Callable[P, R]) -> Callable[P, R]:
+    """Mark a function that reads a delivery (or a tracker's issue): a value of the wrong type
+    anywhere in it is a PayloadError naming what was wrong, so the intake answers 400 and the
+    worker sets the delivery aside once, instead of taking it for a passing failure."""
+
+    @functools.wraps(function)
+    def reading(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except PayloadError:
+            raise
+        except SHAPE_ERRORS as exc:
+            raise PayloadError(f"malformed delivery ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+    return reading
 
 
 class TrackerError(Exception):

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from connector.errors import PayloadError
+from connector.errors import PayloadError, reads_deliveries
 from rules.changes import fold, split_values
 from rules.model import Change, Comment, Event, Person, SlaCycle, Ticket, TrackerSla
 
@@ -52,6 +52,19 @@ class Delivery:
     dedup_key: str
 
 
+@reads_deliveries
+def accepted(body: Any, identifier: str | None = None) -> Delivery:
+    """What the intake takes: a known shape (`classify`) whose event and issue can be read
+    (field names aside, which need the tracker): what is stored can be processed."""
+    delivery = classify(body, identifier)
+    event_from_body(body, identifier=identifier)
+    issue = body.get("issue") or (body.get("poll") or {}).get("issue")
+    if isinstance(issue, dict) and isinstance(issue.get("fields"), dict):
+        ticket_from_issue(issue, "")
+    return delivery
+
+
+@reads_deliveries
 def classify(body: Any, identifier: str | None = None) -> Delivery:
     """Recognise a delivery; raise PayloadError with a reason a sender can act on."""
     if not isinstance(body, dict):
@@ -92,6 +105,7 @@ def _issue_id(issue: Any, where: str) -> str:
     return str(issue["id"])
 
 
+@reads_deliveries
 def comment_issue_id(body: Mapping[str, Any]) -> str:
     """The issue of a comment event: `issue.id`, or (Data Center) from `comment.self`."""
     if isinstance(body.get("issue"), dict) and str(body["issue"].get("id", "")).isdigit():
@@ -213,6 +227,7 @@ def field_value(value: Any) -> Any:
     return value
 
 
+@reads_deliveries
 def ticket_from_issue(issue: Mapping[str, Any], base_url: str, field_names: Mapping[str, str] | None = None,
                       ) -> Ticket:
     """A Ticket from an issue as GET /issue (or a webhook) shows it.
@@ -412,6 +427,7 @@ def _envelope(body: Mapping[str, Any]) -> tuple[Any, Any, Person | None, Mapping
     return changelog, comment, person(body.get("user") or (comment or {}).get("author")), fields
 
 
+@reads_deliveries
 def event_from_body(body: Mapping[str, Any], field_names: Mapping[str, str] | None = None,
                     identifier: str | None = None, received_at: datetime | None = None) -> Event:
     """The Event of a stored delivery (webhook or poll). `received_at`, when ticketwarden
@@ -453,6 +469,7 @@ def _internal(comment: Mapping[str, Any]) -> bool:
     return comment.get("jsdPublic") is False
 
 
+@reads_deliveries
 def history(issue: Mapping[str, Any], categories: Mapping[str, str], field_names: Mapping[str, str]
             ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """An issue's life as poll-shaped deliveries (its creation, each changelog entry, each

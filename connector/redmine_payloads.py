@@ -11,12 +11,12 @@ Three shapes arrive, all stored raw in the inbox and normalised here:
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.errors import PayloadError, UnknownReference
+from connector.errors import PayloadError, UnknownReference, reads_deliveries
 from rules.changes import of_details
 from rules.model import Change, Comment, Event, Person, Ticket
 
@@ -63,6 +63,43 @@ class Vocabulary:
         return name in self.closed_statuses
 
 
+class _Echo(Mapping[str, Any]):
+    """Names every id by itself (a project by itself twice: identifier and name)."""
+
+    def __init__(self, pairs: bool = False):
+        self._pairs = pairs
+
+    def __getitem__(self, key: str) -> Any:
+        return (key, key) if self._pairs else key
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+def _any_names() -> Vocabulary:
+    """A vocabulary for reading a delivery for its shape alone, without the tracker's names."""
+    return Vocabulary(statuses=_Echo(), trackers=_Echo(), priorities=_Echo(), projects=_Echo(pairs=True))
+
+
+@reads_deliveries
+def accepted(body: Any) -> Delivery:
+    """What the intake takes: a known shape (`classify`) whose event and issue can be read
+    (names aside, which need the tracker): what is stored can be processed."""
+    delivery = classify(body)
+    names = _any_names()
+    event_from_body(body, names)
+    issue, _ = parts(body)
+    if isinstance(issue, dict):
+        ticket_from_issue(issue, names, "")
+    return delivery
+
+
 def dedup_key(issue_id: int, action: str, journal_id: int | None, extra: str = "") -> str:
     """The key that makes webhook, poll and replay deliveries of one happening the same event."""
     if journal_id is not None:
@@ -72,6 +109,7 @@ def dedup_key(issue_id: int, action: str, journal_id: int | None, extra: str = "
     return f"redmine:issue:{issue_id}:{action}"
 
 
+@reads_deliveries
 def classify(body: Any) -> Delivery:
     """Recognise a delivery's shape; raise PayloadError with a reason a sender can act on."""
     if not isinstance(body, dict):
@@ -175,6 +213,7 @@ def person(raw: Any, vocabulary: Vocabulary | None = None) -> Person | None:
     return Person(ident, login, name)
 
 
+@reads_deliveries
 def custom_fields(issue: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Custom field values by name, and names -> ids, from either shape."""
     values: dict[str, Any] = {}
@@ -190,6 +229,7 @@ def custom_fields(issue: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
     return values, ids
 
 
+@reads_deliveries
 def ticket_from_issue(issue: Mapping[str, Any], vocabulary: Vocabulary, base_url: str) -> Ticket:
     """A Ticket from an issue object of any shape."""
     project = issue.get("project") or {}
@@ -219,6 +259,7 @@ def ticket_from_issue(issue: Mapping[str, Any], vocabulary: Vocabulary, base_url
     )
 
 
+@reads_deliveries
 def event_from_body(body: dict[str, Any], vocabulary: Vocabulary, received_at: datetime | None = None) -> Event:
     """The Event of a stored delivery. Ids in journal details become names via the vocabulary.
     `received_at` (when the delivery came) dates a delivery that carries no time of its own."""
@@ -264,6 +305,7 @@ def event_from_body(body: dict[str, Any], vocabulary: Vocabulary, received_at: d
                  parse_time(journal.get("created_on")) or undated, actor, changes, comment)
 
 
+@reads_deliveries
 def split_save_parts(journal_id: int, journals: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The journals that one save split off before this one, oldest first.
 
@@ -335,6 +377,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+@reads_deliveries
 def history(issue: Mapping[str, Any], vocabulary: Vocabulary) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """An issue's life as poll-shaped deliveries, each with the issue as it was just after it.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
@@ -360,9 +361,6 @@ def serve(bind: str | None, database_url: str | None, rules: tuple[str, ...],
         raise click.ClickException(str(exc)) from exc
 
 
-if __name__ == "__main__":
-    main()
-
 
 @main.command()
 @click.option("--from", "since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
@@ -441,3 +439,52 @@ def backfill(since: Any, tracker: str, rules: tuple[str, ...], database_url: str
         raise click.ClickException(f"cannot read from {tracker}: {exc}") from exc
     click.echo(f"backfilled {summary.tickets} ticket(s) ({summary.events} events, {summary.clocks} SLA clock(s), "
                f"{summary.origin_changes} origin change(s)); {summary.skipped} already followed, left as they are")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="The same, as one JSON document.")
+@click.option("--dead", "dead_limit", type=int, default=20, show_default=True,
+              help="How many of the newest dead letters to list.")
+@_DB_OPTION
+def status(as_json: bool, dead_limit: int, database_url: str | None) -> None:
+    """Queues (pending, processing, dead, done; the oldest waiting; retries), dead letters with
+    their reasons, each tracker's last poll, the rulebook each process has in force, and the
+    SLA clocks with those due within the hour: for every process sharing the database."""
+    from ticketwarden.clock import utcnow
+    from ticketwarden.status import gather, lines
+
+    found = gather(_store(database_url), utcnow(), dead_limit)
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), indent=2))
+        return
+    for line in lines(found):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--inbox", "inbox_ids", type=int, multiple=True, help="A dead inbox item to take again (repeatable).")
+@click.option("--outbox", "outbox_ids", type=int, multiple=True, help="A dead effect to write again (repeatable).")
+@click.option("--all", "everything", is_flag=True, help="Every dead inbox item and effect.")
+@_DB_OPTION
+def retry(inbox_ids: tuple[int, ...], outbox_ids: tuple[int, ...], everything: bool, database_url: str | None) -> None:
+    """Bring dead letters back (see `ticketwarden status`): they are taken again at once with a
+    fresh budget of attempts. An effect that was tried before is checked against its tracker
+    first, so what an earlier attempt wrote is not written twice."""
+    from ticketwarden.clock import utcnow
+
+    if not (inbox_ids or outbox_ids or everything):
+        raise click.UsageError("name what to retry: --inbox ID, --outbox ID (repeatable) or --all")
+    store = _store(database_url)
+    now = utcnow()
+    taken = {queue: store.requeue(queue, None if everything else list(ids), now)
+             for queue, ids in (("inbox", inbox_ids), ("outbox", outbox_ids)) if everything or ids}
+    for queue, count in taken.items():
+        click.echo(f"{queue}: {count} re-queued")
+    asked = len(inbox_ids) + len(outbox_ids)
+    if not everything and sum(taken.values()) < asked:
+        click.echo(f"{asked - sum(taken.values())} of the ids given were not dead letters (left as they are)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ printed: `Settings.describe()` masks them.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -58,6 +59,11 @@ class Settings:
     tracker_timeout: float = 15.0
     rules_watch_interval: float = 2.0
     sla_sweep_interval: float = 30.0
+    instance: str = ""  # this process's name among those sharing the database; default: the host name
+
+    @property
+    def instance_name(self) -> str:
+        return self.instance or socket.gethostname()
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -119,6 +125,7 @@ _ENV = {
     "jira_rate": "TICKETWARDEN_JIRA_RATE",
     "outbox_max_attempts": "TICKETWARDEN_OUTBOX_MAX_ATTEMPTS",
     "tracker_timeout": "TICKETWARDEN_TRACKER_TIMEOUT",
+    "instance": "TICKETWARDEN_INSTANCE",
 }
 ENVIRONMENT_VARIABLES = dict(_ENV)
 

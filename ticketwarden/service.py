@@ -36,6 +36,7 @@ from webhooks.app import AdminHooks, SurveyHooks, WebhookSettings, create_app
 
 log = logging.getLogger(__name__)
 SCHEDULE_JOB_PREFIX = "rule:"
+RULEBOOK_VALUE = "rulebook:"  # + instance name: the rulebook a process has in force (ticketwarden status)
 
 
 class StoreIntake:
@@ -170,6 +171,14 @@ class Application:
                                   args=[rule.name], id=f"{SCHEDULE_JOB_PREFIX}{rule.name}:{index}",
                                   max_instances=1, coalesce=True, misfire_grace_time=3600)
 
+    def note_rulebook(self, rulebook: Rulebook) -> None:
+        """Tell `ticketwarden status` (another process) which rulebook this one has in force."""
+        try:
+            self.store.set_value(f"{RULEBOOK_VALUE}{self.settings.instance_name}", json.dumps(_summary(rulebook)),
+                                 self.clock())
+        except Exception:  # what status shows is no reason to stop the service
+            log.warning("could not note the rulebook in force for `ticketwarden status`", exc_info=True)
+
     def start_background(self) -> BackgroundScheduler:
         """Start the worker thread and the scheduler (poller, rule-file watch, scheduled rules)."""
         threading.Thread(target=self.work_loop, name="ticketwarden-worker", daemon=True).start()
@@ -185,9 +194,10 @@ class Application:
         if self.settings.rules_watch_interval > 0:
             scheduler.add_job(self.rules.reload_if_changed, "interval", seconds=self.settings.rules_watch_interval,
                               id="rules-watch", max_instances=1, coalesce=True)
-        self.rules.listeners.append(self.sync_schedules)
+        self.rules.listeners.extend([self.sync_schedules, self.note_rulebook])
         if self.rules.current is not None:
             self.sync_schedules(self.rules.current)
+            self.note_rulebook(self.rules.current)
         scheduler.start()
         return scheduler
 

@@ -50,6 +50,15 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    """An aggregate's datetime (min, max) comes back without the column's type: as stored."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 metadata = sa.MetaData()
 
@@ -766,6 +775,72 @@ class Store:
                     sa.select(table.c.state, sa.func.count()).group_by(table.c.state)))
                 result[table.name] = {state: count for state, count in rows}
         return result
+
+    # -- what an operator asks (ticketwarden status / retry) ---------------------------------------
+
+    def queue_summary(self) -> dict[str, dict[str, Any]]:
+        """Per queue (inbox, outbox): rows per state, the oldest pending one's time, and how many
+        pending rows are waiting for a retry (attempted before) with the next retry's time."""
+        summary: dict[str, dict[str, Any]] = {}
+        with self._reading() as conn:
+            for table, since in ((inbox, inbox.c.received_at), (outbox, outbox.c.created_at)):
+                states = self._per_state(conn, table)
+                waiting = table.c.state.in_((PENDING, PROCESSING))
+                oldest = conn.execute(sa.select(sa.func.min(since)).where(waiting)).scalar()
+                retrying = conn.execute(sa.select(sa.func.count(), sa.func.min(table.c.available_at))
+                                        .where(table.c.state == PENDING, table.c.attempts > 0)).one()
+                summary[table.name] = {"states": states, "oldest_waiting": _aware(oldest),
+                                       "retrying": int(retrying[0]), "next_retry": _aware(retrying[1])}
+        return summary
+
+    @staticmethod
+    def _per_state(conn: Connection, table: sa.Table) -> dict[str, int]:
+        rows: list[Any] = list(conn.execute(sa.select(table.c.state, sa.func.count()).group_by(table.c.state)))
+        return {str(state): int(count) for state, count in rows}
+
+    def dead_letters(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest dead-lettered inbox items and effects: what, when, why."""
+        with self._reading() as conn:
+            items = conn.execute(sa.select(inbox.c.id, inbox.c.source, inbox.c.dedup_key, inbox.c.attempts,
+                                           inbox.c.processed_at, inbox.c.last_error)
+                                 .where(inbox.c.state == DEAD).order_by(inbox.c.id.desc()).limit(limit)).all()
+            effects = conn.execute(sa.select(outbox.c.id, outbox.c.tracker, outbox.c.ticket_id, outbox.c.action,
+                                             outbox.c.rule, outbox.c.attempts, outbox.c.available_at,
+                                             outbox.c.last_error)
+                                   .where(outbox.c.state == DEAD).order_by(outbox.c.id.desc()).limit(limit)).all()
+        found = [{"queue": "inbox", "id": row.id, "what": f"{row.source} {row.dedup_key}", "attempts": row.attempts,
+                  "at": _aware(row.processed_at), "error": row.last_error or ""} for row in items]
+        found += [{"queue": "outbox", "id": row.id, "what": f"{row.action} on {row.tracker} {row.ticket_id} "
+                   f"(rule {row.rule!r})", "attempts": row.attempts, "at": _aware(row.available_at),
+                   "error": row.last_error or ""} for row in effects]
+        return sorted(found, key=lambda row: row["at"] or datetime.min.replace(tzinfo=UTC), reverse=True)[:limit]
+
+    def requeue(self, queue: str, ids: Sequence[int] | None, now: datetime) -> int:
+        """Bring dead-lettered rows back (these ids, or all): taken again at once, with a fresh
+        budget of attempts. An effect keeps counting as tried, so its tracker is checked for
+        an earlier write before it is written (never twice)."""
+        table = {"inbox": inbox, "outbox": outbox}[queue]
+        attempts = sa.case((table.c.attempts > 0, 1), else_=0) if table is outbox else 0
+        statement = sa.update(table).where(table.c.state == DEAD).values(
+            state=PENDING, available_at=now, lease_until=None, attempts=attempts,
+            last_error=sa.func.coalesce("re-queued after: " + table.c.last_error, "re-queued"))
+        if ids is not None:
+            statement = statement.where(table.c.id.in_(list(ids)))
+        with self._writing() as conn:
+            return int(conn.execute(statement).rowcount)
+
+    def values_named(self, prefix: str) -> dict[str, tuple[str, datetime]]:
+        """Named values whose name starts with `prefix`: value and when it was last set."""
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(named_values).where(named_values.c.name.startswith(prefix)))
+            return {row.name: (row.value, row.updated_at) for row in rows}
+
+    def clock_summary(self, now: datetime, within: timedelta) -> tuple[dict[str, int], int]:
+        """Clocks per state, and how many have a warning or breach due before now + within."""
+        with self._reading() as conn:
+            states = self._per_state(conn, sla_clocks)
+            soon = conn.execute(sa.select(sa.func.count()).where(sla_clocks.c.next_check <= now + within)).scalar()
+        return states, int(soon or 0)
 
     # -- SLA clocks ------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from connector.delivery import Delivered, without_history
-from connector.errors import PayloadError, TrackerError
+from connector.errors import SHAPE_ERRORS, PayloadError, TrackerError, UnknownReference
 from rules.engine import SELF, Decision, evaluate_scheduled
 from rules.measures import measure, ticket_facts, window
 from rules.model import Effect, Event, Person, Ticket
@@ -214,9 +214,12 @@ class Worker:
             return self._decide_delivery(item, connector, rulebook, batch)
         except TrackerError as exc:
             self._tracker_failed(item, exc)
-        except (PayloadError, ValueError, KeyError, TypeError) as exc:
-            log.exception("inbox %s cannot be normalised", item.id)
-            self.store.dead_inbox(item.id, f"{type(exc).__name__}: {exc}", self.clock())
+        except (PayloadError, UnknownReference, *SHAPE_ERRORS) as exc:
+            # Reading it again will not change it: set aside once, with the reason, for
+            # `ticketwarden status` to show and `ticketwarden retry` to bring back.
+            reason = str(exc) if isinstance(exc, PayloadError) else f"malformed delivery ({type(exc).__name__}: {exc})"
+            log.warning("inbox %s set aside: %s", item.id, reason, exc_info=not isinstance(exc, PayloadError))
+            self.store.dead_inbox(item.id, reason, self.clock())
         return None
 
     def _decide_delivery(self, item: InboxItem, connector: Connector, rulebook: Rulebook,

@@ -16,8 +16,8 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.errors import PayloadError
-from connector.jira_payloads import classify as classify_jira
-from connector.redmine_payloads import classify as classify_redmine
+from connector.jira_payloads import accepted as classify_jira
+from connector.redmine_payloads import accepted as classify_redmine
 from webhooks import DEFAULT_MAX_BODY
 from webhooks.signatures import SignatureError, token_matches, verify_signature
 
@@ -116,6 +116,8 @@ def create_app(intake: Intake, settings: WebhookSettings,
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return error(400, f"body is not JSON: {exc}")
+        except RecursionError:
+            return error(400, "body is not JSON this server reads: nested too deeply")
         try:
             delivery = classify(document)
         except PayloadError as exc:

@@ -1,5 +1,6 @@
-"""A proxy in front of a real tracker that holds back the requests a test chooses: a slow
-ticket, a slow tracker. Everything else passes through untouched (127.0.0.1 only)."""
+"""A proxy in front of a real tracker that holds back the requests a test chooses (a slow
+ticket, a slow tracker) or answers them itself as a tracker that is down would (a 503).
+Everything else passes through untouched (127.0.0.1 only)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 
 
 @contextmanager
-def slow_proxy(upstream: str, delay: Callable[[str, str], float]) -> Iterator[str]:
-    """Serve a proxy to `upstream`; `delay(method, path)` is how long to hold each request."""
+def slow_proxy(upstream: str, delay: Callable[[str, str], float],
+               down: Callable[[str, str], bool] = lambda method, path: False) -> Iterator[str]:
+    """Serve a proxy to `upstream`; `delay(method, path)` is how long to hold each request, and
+    a request for which `down(method, path)` holds is answered 503 without reaching it."""
     session = requests.Session()
 
     class Handler(BaseHTTPRequestHandler):
@@ -27,6 +30,13 @@ def slow_proxy(upstream: str, delay: Callable[[str, str], float]) -> Iterator[st
                 threading.Event().wait(wait)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
+            if down(self.command, self.path):
+                refusal = b"Service Unavailable"
+                self.send_response(503)
+                self.send_header("Content-Length", str(len(refusal)))
+                self.end_headers()
+                self.wfile.write(refusal)
+                return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | {"host"}}
             answer = session.request(self.command, upstream + self.path, data=body, headers=headers, timeout=60)
             self.send_response(answer.status_code)
