@@ -17,8 +17,8 @@ class PayloadError(ValueError):
 
 
 # What reading a JSON document of an unexpected shape raises: null or a list where an object
-# belongs, a string where a number does, a key or an element missing.
-SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError)
+# belongs, a string where a number does, a key or an element missing, a number out of range.
+SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError, ArithmeticError, RecursionError)
 
 
 def reads_deliveries(function: Callable[P, R]) -> Callable[P, R]:

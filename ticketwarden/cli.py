@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -340,24 +341,49 @@ def migrate(database_url: str | None) -> None:
               help="Redmine base URL [env REDMINE_URL]; the API key comes from REDMINE_API_KEY")
 @click.option("--poll-interval", type=float, default=None,
               help="Seconds between reconciliation polls [env TICKETWARDEN_POLL_INTERVAL; default 60]")
+@click.option("--http-only", is_flag=True,
+              help="Only take deliveries in (and serve surveys, reports, admin): `ticketwarden worker` "
+                   "processes run the rest.")
 def serve(bind: str | None, database_url: str | None, rules: tuple[str, ...],
-          redmine_url: str | None, poll_interval: float | None) -> None:
-    """Run the webhook intake, the worker and the scheduler in one process.
+          redmine_url: str | None, poll_interval: float | None, http_only: bool) -> None:
+    """Run the webhook intake, the worker and the scheduler in one process (or the intake
+    alone, with --http-only).
 
     Secrets come from the environment only: REDMINE_API_KEY, TICKETWARDEN_WEBHOOK_TOKEN,
     TICKETWARDEN_REDMINE_WEBHOOK_SECRET.
     """
-    from ticketwarden.service import NotMigrated
     from ticketwarden.service import serve as run
 
     settings = _settings(bind=bind, database_url=database_url, rules=rules, redmine_url=redmine_url,
                          poll_interval=poll_interval)
+    _run(settings, lambda: run(settings, work=not http_only), check_bind=True)
+
+
+@main.command()
+@click.option("--database-url", envvar="TICKETWARDEN_DATABASE_URL", default=None,
+              help="SQLAlchemy URL [env TICKETWARDEN_DATABASE_URL; default SQLite under ./var/]")
+@click.option("--rules", "rules", multiple=True, type=click.Path(exists=True),
+              help="Rule file or directory, repeatable [env TICKETWARDEN_RULES, ':'-separated]")
+def worker(database_url: str | None, rules: tuple[str, ...]) -> None:
+    """Process deliveries, write effects, sweep SLA clocks, poll the trackers and fire scheduled
+    rules, with no HTTP server: run any number of these beside `serve --http-only`, on one or
+    many machines sharing one PostgreSQL, each with its own TICKETWARDEN_INSTANCE."""
+    from ticketwarden.service import run_worker
+
+    settings = _settings(database_url=database_url, rules=rules)
+    _run(settings, lambda: run_worker(settings))
+
+
+def _run(settings: Settings, start: Callable[[], None], check_bind: bool = False) -> None:
+    from ticketwarden.service import InstanceInUse, NotMigrated
+
     if not settings.rules:
         raise click.UsageError("no rules given: use --rules PATH or set TICKETWARDEN_RULES")
     try:
-        settings.host_port  # noqa: B018 - validates the bind address before anything starts
-        run(settings)
-    except (NotMigrated, ConfigError) as exc:
+        if check_bind:
+            settings.host_port  # noqa: B018 - validates the bind address before anything starts
+        start()
+    except (NotMigrated, ConfigError, InstanceInUse) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

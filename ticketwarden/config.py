@@ -60,6 +60,7 @@ class Settings:
     rules_watch_interval: float = 2.0
     sla_sweep_interval: float = 30.0
     instance: str = ""  # this process's name among those sharing the database; default: the host name
+    lease: float = 60.0  # seconds a claim of a process that stopped answering is held before others take it
 
     @property
     def instance_name(self) -> str:
@@ -126,6 +127,7 @@ _ENV = {
     "outbox_max_attempts": "TICKETWARDEN_OUTBOX_MAX_ATTEMPTS",
     "tracker_timeout": "TICKETWARDEN_TRACKER_TIMEOUT",
     "instance": "TICKETWARDEN_INSTANCE",
+    "lease": "TICKETWARDEN_LEASE",
 }
 ENVIRONMENT_VARIABLES = dict(_ENV)
 

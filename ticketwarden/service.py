@@ -7,7 +7,9 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +67,8 @@ class Application:
     channels: dict[str, str] = field(default_factory=dict)
     scheduler: BackgroundScheduler | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _token: str = field(default_factory=lambda: uuid.uuid4().hex)  # this process's heartbeat
+    _stopped: bool = False
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         store_ok = self.store.ping()
@@ -179,11 +183,43 @@ class Application:
         except Exception:  # what status shows is no reason to stop the service
             log.warning("could not note the rulebook in force for `ticketwarden status`", exc_info=True)
 
+    def take_over(self, wait: Callable[[float], None] = time.sleep) -> None:
+        """Start working as this instance: refuse when a live process already has its name, else
+        give back at once what an earlier run under the name held (it crashed or was killed)."""
+        beat = self._heartbeat_interval()
+        found = self.store.last_heartbeat()
+        if found is not None and found[0] != self._token and self.clock() - found[1] < timedelta(seconds=3 * beat):
+            wait(1.5 * beat)  # a live process beats meanwhile; a dead one's last beat stays as it was
+            again = self.store.last_heartbeat()
+            if again is not None and again != found:
+                raise InstanceInUse(
+                    f"another process is running as instance {self.store.owner!r} (it beat "
+                    f"{(self.clock() - again[1]).total_seconds():.0f} s ago): give each process its own "
+                    f"TICKETWARDEN_INSTANCE")
+        released = self.store.release_claims(self.clock())
+        if any(released.values()):
+            log.info("instance %s: took back %d inbox item(s) and %d effect(s) an earlier run held",
+                     self.store.owner, released["inbox"], released["outbox"])
+        self.beat()
+
+    def beat(self) -> None:
+        """The heartbeat: this instance is alive, and keeps the claims it is working on."""
+        now = self.clock()
+        self.store.heartbeat(self._token, now)
+        self.store.renew_claims(now, timedelta(seconds=self.settings.lease))
+
+    def _heartbeat_interval(self) -> float:
+        return max(0.5, self.settings.lease / 6)
+
     def start_background(self) -> BackgroundScheduler:
-        """Start the worker thread and the scheduler (poller, rule-file watch, scheduled rules)."""
+        """Start the worker thread and the scheduler (heartbeat, poller, rule-file watch,
+        scheduled rules), having taken over this instance's name (see `take_over`)."""
+        self.take_over()
         threading.Thread(target=self.work_loop, name="ticketwarden-worker", daemon=True).start()
         scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler = scheduler
+        scheduler.add_job(self._beat_safely, "interval", seconds=self._heartbeat_interval(), id="heartbeat",
+                          max_instances=1, coalesce=True)
         # Jobs are scheduled on the wall clock; the application clock (tests move it) is only
         # what the work itself is told the time is.
         if self.pollers:
@@ -201,10 +237,31 @@ class Application:
         scheduler.start()
         return scheduler
 
-    def stop(self) -> None:
+    def _beat_safely(self) -> None:
+        try:
+            self.beat()
+        except Exception:  # the next beat tries again; claims lapse only after a whole lease
+            log.warning("heartbeat failed", exc_info=True)
+
+    def stop(self, timeout: float = 7.0) -> bool:
+        """Stop taking work; wait up to `timeout` for the effects being written, then give back
+        what is still held, so another process (or the next start) takes it at once. False
+        when writes were still in flight (the caller exits without waiting for them: a retry
+        finds what they wrote and does not write it twice)."""
+        if self._stopped:
+            return True
+        self._stopped = True
         self._stop.set()
-        if not self.worker.close(timeout=10):
-            log.warning("stopped with effects still being written: their claims lapse and they are retried")
+        finished = self.worker.close(timeout=timeout)
+        try:
+            released = self.store.release_claims(self.clock())
+        except Exception:  # noqa: BLE001 - the store is down: the claims lapse after one lease instead
+            log.warning("could not give back this instance's claims; they lapse after %.0f s", self.settings.lease)
+            return finished
+        if not finished or any(released.values()):
+            log.warning("stopped with work in flight: %d inbox item(s) and %d effect(s) given back",
+                        released["inbox"], released["outbox"])
+        return finished
 
 
 def _summary(rulebook: Rulebook) -> dict[str, Any]:
@@ -215,6 +272,10 @@ def _summary(rulebook: Rulebook) -> dict[str, Any]:
 
 class NotMigrated(RuntimeError):
     pass
+
+
+class InstanceInUse(RuntimeError):
+    """A live process already works under this instance name."""
 
 
 def tracker_connectors(settings: Settings) -> dict[str, Connector]:
@@ -240,7 +301,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
         if current != head:
             raise NotMigrated(f"database schema is at {current or 'nothing'}, expected {head}: "
                               f"run `ticketwarden migrate`")
-    store = Store(engine)
+    store = Store(engine, owner=settings.instance_name)
     channels = channels_from_environment(os.environ if environ is None else environ)
     rules = RulebookHolder(settings.rules, channels=list(channels))
     rules.reload()
@@ -252,7 +313,7 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
                       lambda: rules.current.messages if rules.current else Messages())
     worker = Worker(store, connectors, rules, clock=clock, retry=retry,
                     notifier=Notifier(channels, timeout=settings.tracker_timeout), surveys=surveys,
-                    concurrency=settings.apply_concurrency)
+                    concurrency=settings.apply_concurrency, lease=timedelta(seconds=settings.lease))
     pollers = [Poller(store, connector, clock=clock,  # type: ignore[arg-type]
                       overlap=timedelta(seconds=settings.poll_overlap),
                       lookback=timedelta(seconds=settings.poll_lookback))
@@ -288,38 +349,77 @@ def _day(text: str | None, name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def serve(settings: Settings) -> None:
-    """Run everything in this process until SIGINT/SIGTERM; SIGHUP reloads the rules."""
+def serve(settings: Settings, work: bool = True) -> None:
+    """Serve the webhooks until SIGINT/SIGTERM, and with `work` also process what arrives
+    (the embedded default: one process does everything); SIGHUP reloads the rules."""
     from waitress.server import create_server
 
+    application = _started(settings)
+    host, port = settings.host_port
+    server = create_server(application.app, host=host, port=port, threads=8, ident="ticketwarden")
+    scheduler = application.start_background() if work else None
+
+    def shutdown(*_: Any) -> None:
+        # waitress's loop ends on SystemExit (and then finishes its running requests); closing
+        # its socket alone would leave it serving open keep-alive connections.
+        log.info("stopping")
+        raise SystemExit(0)
+
+    _on_signals(application, shutdown)
+    log.info("ticketwarden listening on http://%s:%d (webhooks: POST /webhooks/redmine, /webhooks/jira)%s",
+             host, port, "" if work else "; processing is left to `ticketwarden worker`")
+    try:
+        server.run()
+    finally:
+        finished = application.stop() if work else True
+        server.close()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        _gone(finished)
+
+
+def run_worker(settings: Settings) -> None:
+    """Process the inbox and outbox, sweep the SLA clocks, poll and fire scheduled rules, with
+    no HTTP server, until SIGINT/SIGTERM: any number of these beside `serve --http-only`
+    processes, on one or many machines sharing one PostgreSQL."""
+    application = _started(settings)
+    stopping = threading.Event()
+    _on_signals(application, lambda *_: stopping.set())
+    scheduler = application.start_background()
+    log.info("ticketwarden worker %s started", settings.instance_name)
+    try:
+        while not stopping.wait(0.5):
+            pass
+        log.info("stopping")
+    finally:
+        finished = application.stop()
+        scheduler.shutdown(wait=False)
+        _gone(finished)
+
+
+def _gone(finished: bool) -> None:
+    """The end of a process: at once, even while a tracker still holds a write (its claim is
+    given back already; the write's retry checks the tracker first)."""
+    log.info("stopped")
+    if not finished:
+        logging.shutdown()
+        os._exit(0)
+
+
+def _started(settings: Settings) -> Application:
     application = build(settings)
     if application.rules.current is None:
         raise SystemExit("the rulebook does not validate; fix it (see `ticketwarden check`) and start again")
     if not application.connectors:
         log.warning("no tracker configured (set REDMINE_URL and REDMINE_API_KEY, or JIRA_URL and its "
                     "credentials): deliveries are stored but wait for a tracker")
-    host, port = settings.host_port
-    server = create_server(application.app, host=host, port=port, threads=8, ident="ticketwarden")
-    scheduler = application.start_background()
+    return application
 
+
+def _on_signals(application: Application, shutdown: Callable[..., None]) -> None:
     def reload_rules(*_: Any) -> None:
         application.rules.reload()
-
-    def shutdown(*_: Any) -> None:
-        # waitress's loop ends on SystemExit (and then finishes its running requests); closing
-        # its socket alone would leave it serving open keep-alive connections.
-        log.info("stopping")
-        application.stop()
-        raise SystemExit(0)
 
     signal.signal(signal.SIGHUP, reload_rules)
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    log.info("ticketwarden listening on http://%s:%d (webhooks: POST /webhooks/redmine, /webhooks/jira)", host, port)
-    try:
-        server.run()
-    finally:
-        application.stop()
-        server.close()
-        scheduler.shutdown(wait=False)
-        log.info("stopped")

@@ -78,6 +78,7 @@ inbox = sa.Table(
     sa.Column("lease_until", UTCDateTime),
     sa.Column("processed_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
+    sa.Column("lease_owner", sa.String(128)),  # the instance holding the claim
     sa.UniqueConstraint("source", "dedup_key", name="uq_inbox_source_dedup_key"),
     sa.Index("ix_inbox_state_available_at", "state", "available_at"),
 )
@@ -100,7 +101,9 @@ outbox = sa.Table(
     sa.Column("applied_at", UTCDateTime),
     sa.Column("outcome", sa.Text),
     sa.Column("last_error", sa.Text),
+    sa.Column("lease_owner", sa.String(128)),  # the instance holding the claim
     sa.Index("ix_outbox_state_available_at", "state", "available_at"),
+    sa.Index("ix_outbox_ticket_state", "tracker", "ticket_id", "state"),
 )
 
 audit = sa.Table(
@@ -235,6 +238,7 @@ tickets_seen = sa.Table(
 )
 
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
+INSTANCE_VALUE = "instance:"  # + instance name: its heartbeat (a token that changes per process start)
 # What a ClockRow is made of (the sweep's claim reads no more than that).
 CLOCK_KEY = ("tracker", "ticket_id", "policy", "cycle")
 CLOCK_STATE = ("history", "state", "due_at", "next_check", "updated_at")
@@ -485,8 +489,9 @@ def _dumps(value: Any) -> str:
 class Store:
     """All reads and writes of the service's own state."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, owner: str = ""):
         self.engine = engine
+        self.owner = owner[:128]  # the instance whose claims this store takes (Settings.instance_name)
         self._skip_locked = engine.dialect.name == "postgresql"
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
         # growing steps (its busy handler); the process's own writers queue on a lock instead.
@@ -775,6 +780,38 @@ class Store:
                     sa.select(table.c.state, sa.func.count()).group_by(table.c.state)))
                 result[table.name] = {state: count for state, count in rows}
         return result
+
+    # -- instances sharing the store (their claims and heartbeats) ------------------------------
+
+    def release_claims(self, now: datetime) -> dict[str, int]:
+        """Give back what this instance holds (a restart after a crash, or a stop): due again at
+        once. Attempts stay counted, so an effect that may have reached its tracker is checked
+        there before it is written again."""
+        released = {}
+        with self._writing() as conn:
+            for table in (inbox, outbox):
+                released[table.name] = int(conn.execute(sa.update(table).where(
+                    table.c.state == PROCESSING, table.c.lease_owner == self.owner).values(
+                    state=PENDING, available_at=now, lease_until=None)).rowcount)
+        return released
+
+    def renew_claims(self, now: datetime, lease: timedelta) -> int:
+        """Keep this instance's claims while it works on them (a heartbeat): a live process's
+        slow work is never taken over, a dead one's lapses within one lease."""
+        renewed = 0
+        with self._writing() as conn:
+            for table in (inbox, outbox):
+                renewed += int(conn.execute(sa.update(table).where(
+                    table.c.state == PROCESSING, table.c.lease_owner == self.owner).values(
+                    lease_until=now + lease)).rowcount)
+        return renewed
+
+    def heartbeat(self, token: str, now: datetime) -> None:
+        self.set_value(f"{INSTANCE_VALUE}{self.owner}", token, now)
+
+    def last_heartbeat(self) -> tuple[str, datetime] | None:
+        found = self.values_named(f"{INSTANCE_VALUE}{self.owner}").get(f"{INSTANCE_VALUE}{self.owner}")
+        return found
 
     # -- what an operator asks (ticketwarden status / retry) ---------------------------------------
 
@@ -1289,6 +1326,11 @@ class Store:
             sa.and_(table.c.state == PENDING, table.c.available_at <= now),
             sa.and_(table.c.state == PROCESSING, table.c.lease_until < now),
         )
+        if whole_tickets:  # a ticket another claim holds is left to it: its effects stay in order
+            held = table.alias("held")
+            due = sa.and_(due, ~sa.exists().where(
+                held.c.tracker == table.c.tracker, held.c.ticket_id == table.c.ticket_id,
+                held.c.state == PROCESSING, held.c.lease_until >= now, held.c.id != table.c.id))
         with self._writing() as conn:
             query = sa.select(table.c.id, table.c.state, table.c.attempts).where(due) \
                 .order_by(table.c.id).limit(limit)
@@ -1303,7 +1345,8 @@ class Store:
             if not claimed:
                 return []
             taken = conn.execute(sa.update(table).where(table.c.id.in_(claimed)).values(
-                state=PROCESSING, lease_until=now + lease, attempts=table.c.attempts + 1).returning(*table.c))
+                state=PROCESSING, lease_until=now + lease, lease_owner=self.owner,
+                attempts=table.c.attempts + 1).returning(*table.c))
             return sorted(taken, key=lambda row: row.id)
 
     def _rest_of_tickets(self, conn: Connection, table: sa.Table, due: Any, taken: list[int]) -> list[Any]:

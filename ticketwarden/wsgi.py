@@ -1,0 +1,16 @@
+"""The webhook intake (and surveys, reports, admin) as a WSGI application, for running several
+HTTP processes behind one address: `gunicorn -w 4 -b 127.0.0.1:8080 ticketwarden.wsgi:application`.
+
+Settings come from the environment, as for `ticketwarden serve --http-only`; nothing is
+processed here: `ticketwarden worker` processes do that, sharing the same database.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ticketwarden.config import from_environment
+from ticketwarden.service import build
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+application = build(from_environment()).app
