@@ -50,7 +50,8 @@ def bare_app(engine: sa.Engine) -> Flask:
 def real_intake(url: str) -> Iterator[str]:
     """ticketwarden's app (build with Settings, the example rules, no tracker) on waitress."""
     migrate.upgrade(create_db_engine(url))
-    settings = Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), webhook_token=TOKEN, poll_overlap=0)
+    settings = Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), webhook_token=TOKEN, poll_overlap=0,
+                        webhook_rate=0)  # one load generator is one address: no per-source limit
     application = build(settings, connectors={}, environ={})
     try:
         with serving(application.app) as base:

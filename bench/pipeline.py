@@ -60,7 +60,8 @@ def model_for(tickets: int, first: int = FIRST_ID, journals: int = 1) -> Model:
 def application(url: str, redmine_url: str) -> Iterator[Application]:
     migrate.upgrade(create_db_engine(url))
     settings = Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), redmine_url=redmine_url,
-                        redmine_api_key="bench-key", webhook_token=TOKEN, poll_overlap=0)
+                        redmine_api_key="bench-key", webhook_token=TOKEN, poll_overlap=0,
+                        webhook_rate=0)  # one load generator is one address: no per-source limit
     app = build(settings, clock=lambda: NOW, environ={})
     try:
         yield app

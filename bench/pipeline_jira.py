@@ -60,7 +60,8 @@ def application(url: str, jira_url: str) -> Iterator[Application]:
     migrate.upgrade(create_db_engine(url))
     settings = Settings(database_url=url, rules=(JIRA_RULEBOOK,), jira_url=jira_url,
                         jira_user="ticketwarden@example.test", jira_api_token=API_TOKEN,
-                        jira_webhook_secret=SECRET, poll_overlap=0)
+                        jira_webhook_secret=SECRET, poll_overlap=0,
+                        webhook_rate=0)  # one load generator is one address: no per-source limit
     app = build(settings, clock=lambda: NOW, environ={})
     try:
         yield app

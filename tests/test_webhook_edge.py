@@ -103,3 +103,30 @@ def test_a_jira_issue_with_a_long_description_fits_the_default_limit(sqlite_stor
     assert len(json.dumps(updated)) > 3 * 1024 * 1024
     accepted = client(sqlite_store).post(f"/webhooks/jira?token={TOKEN}", json=updated)
     assert accepted.status_code == 202, accepted.get_json()
+
+
+def test_a_sender_past_its_rate_gets_429_with_retry_after_and_others_go_on(sqlite_store):
+    web = client(sqlite_store, source_rate=0.5, source_burst=2)
+    headers = {"X-Ticketwarden-Token": TOKEN}
+    answers = [web.post("/webhooks/redmine", json=dict(OPENED, n=n), headers=headers,
+                        environ_overrides={"REMOTE_ADDR": "198.51.100.7"}) for n in range(3)]
+    assert [answer.status_code for answer in answers] == [202, 202, 429]
+    refused = answers[2]
+    assert refused.headers["Retry-After"] == "2" and "at most 0.5 per second" in refused.get_json()["error"]
+    other = web.post("/webhooks/redmine", json=dict(OPENED, n=9), headers=headers,
+                     environ_overrides={"REMOTE_ADDR": "198.51.100.8"})
+    assert other.status_code == 202  # another sender has its own allowance
+    assert len(sqlite_store.inbox_rows()) == 1  # the same event three times over: stored once
+
+
+def test_source_limits_refill_at_their_rate():
+    from webhooks.limits import SourceLimits
+
+    now = [0.0]
+    limits = SourceLimits(rate=2, burst=3, clock=lambda: now[0], max_sources=2)
+    assert [limits.admit("redmine", "a") for _ in range(3)] == [0, 0, 0]
+    assert limits.admit("redmine", "a") == 0.5  # empty: one token comes in half a second
+    assert limits.admit("jira", "a") == 0  # each endpoint has its own bucket
+    now[0] += 0.5
+    assert limits.admit("redmine", "a") == 0
+    assert SourceLimits(rate=0, burst=0).admit("redmine", "a") == 0  # no limit

@@ -33,10 +33,16 @@ def _settings(**overrides: Any) -> Settings:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def main(log_level: str) -> None:
+@click.option("--log-format", envvar="TICKETWARDEN_LOG_FORMAT", default="text", show_default=True,
+              type=click.Choice(["text", "json"]),
+              help="json: one JSON object per line, with event, ticket and rule ids [env TICKETWARDEN_LOG_FORMAT]")
+def main(log_level: str, log_format: str) -> None:
     """ticketwarden: SLA, failure origin, escalation and nonconformities on your tracker."""
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import os
+
+    from ticketwarden import logs
+
+    logs.configure(log_level, log_format, logs.secrets_of(os.environ))
     for noisy in ("apscheduler", "alembic.runtime.plugins", "waitress.queue"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 

@@ -48,6 +48,8 @@ class Settings:
     jira_personal_token: str = field(default="", repr=False)
     jira_private_visibility: str = ""
     max_body: int = DEFAULT_MAX_BODY
+    webhook_rate: float = 50.0  # deliveries per second per sender address and endpoint; 0: no limit
+    webhook_burst: float = 500.0  # deliveries at once before the rate applies
     poll_interval: float = 60.0
     poll_overlap: float = 60.0
     poll_lookback: float = 600.0
@@ -117,6 +119,8 @@ _ENV = {
     "rules_watch_interval": "TICKETWARDEN_RULES_WATCH_INTERVAL",
     "sla_sweep_interval": "TICKETWARDEN_SLA_SWEEP_INTERVAL",
     "max_body": "TICKETWARDEN_MAX_BODY",
+    "webhook_rate": "TICKETWARDEN_WEBHOOK_RATE",
+    "webhook_burst": "TICKETWARDEN_WEBHOOK_BURST",
     "poll_interval": "TICKETWARDEN_POLL_INTERVAL",
     "poll_overlap": "TICKETWARDEN_POLL_OVERLAP",
     "poll_lookback": "TICKETWARDEN_POLL_LOOKBACK",

@@ -28,13 +28,15 @@ from rules.schema import REPORT_GROUPS
 from ticketwarden import migrate, sla
 from ticketwarden.clock import Clock, utcnow
 from ticketwarden.config import Settings
+from ticketwarden.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ticketwarden.metrics import Metrics
 from ticketwarden.poller import Poller
 from ticketwarden.reports import PAGE_TYPES
 from ticketwarden.rulefiles import RulebookHolder
 from ticketwarden.store import Store, create_db_engine
 from ticketwarden.surveys import Surveys
 from ticketwarden.worker import Connector, RetryPolicy, Worker
-from webhooks.app import AdminHooks, SurveyHooks, WebhookSettings, create_app
+from webhooks.app import AdminHooks, MetricsHooks, SurveyHooks, WebhookSettings, create_app
 
 log = logging.getLogger(__name__)
 SCHEDULE_JOB_PREFIX = "rule:"
@@ -311,9 +313,11 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
     locale = rules.current.locale if rules.current else "en"
     surveys = Surveys(store, clock, settings.effective_public_url, locale,
                       lambda: rules.current.messages if rules.current else Messages())
+    metrics = Metrics(store, clock)
     worker = Worker(store, connectors, rules, clock=clock, retry=retry,
                     notifier=Notifier(channels, timeout=settings.tracker_timeout), surveys=surveys,
-                    concurrency=settings.apply_concurrency, lease=timedelta(seconds=settings.lease))
+                    concurrency=settings.apply_concurrency, lease=timedelta(seconds=settings.lease),
+                    metrics=metrics)
     pollers = [Poller(store, connector, clock=clock,  # type: ignore[arg-type]
                       overlap=timedelta(seconds=settings.poll_overlap),
                       lookback=timedelta(seconds=settings.poll_lookback))
@@ -331,8 +335,10 @@ def build(settings: Settings, *, clock: Clock = utcnow, connectors: dict[str, Co
                               app=Flask("placeholder"), clock=clock, channels=channels)
     application.app = create_app(
         intake, WebhookSettings(settings.webhook_token, settings.redmine_webhook_secret, settings.max_body,
-                                settings.admin_token, settings.jira_webhook_secret, settings.reports_token),
+                                settings.admin_token, settings.jira_webhook_secret, settings.reports_token,
+                                settings.webhook_rate, settings.webhook_burst),
         readiness=application.readiness,
+        metrics=MetricsHooks(render=lambda: (METRICS_CONTENT_TYPE, metrics.render()), delivery=metrics.delivery),
         admin=AdminHooks(validate=application.validate_sources, reload=application.reload_rules,
                          report=application.report),
         survey=SurveyHooks(page=surveys.page, answer=surveys.answer))

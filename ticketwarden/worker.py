@@ -13,10 +13,11 @@ import json
 import logging
 import queue
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from connector.delivery import Delivered, without_history
 from connector.errors import SHAPE_ERRORS, PayloadError, TrackerError, UnknownReference
@@ -44,6 +45,9 @@ from ticketwarden.store import (
     Store,
 )
 from ticketwarden.surveys import Surveys
+
+if TYPE_CHECKING:
+    from ticketwarden.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +106,9 @@ class Worker:
     def __init__(self, store: Store, connectors: Mapping[str, Connector], rules: RulebookHolder,
                  *, clock: Clock = utcnow, retry: RetryPolicy = RetryPolicy(),
                  lease: timedelta = timedelta(minutes=5), notifier: Applier | None = None,
-                 surveys: Surveys | None = None, concurrency: int = 8):
+                 surveys: Surveys | None = None, concurrency: int = 8, metrics: Metrics | None = None):
         self.store = store
+        self.metrics = metrics
         self.connectors = connectors
         self.notifier = notifier
         self._book: sla.SlaBook | None = None
@@ -134,7 +139,7 @@ class Worker:
 
     def _process(self, item: InboxItem, batch: _Batch) -> None:
         if item.attempts > self.retry.max_attempts:
-            self.store.dead_inbox(item.id, f"gave up after {item.attempts - 1} attempts", self.clock())
+            self._dead_inbox(item, f"gave up after {item.attempts - 1} attempts")
             return
         try:
             decided = self._handle(item, batch)
@@ -187,11 +192,14 @@ class Worker:
                 log.exception("inbox %s: its decision could not be recorded", decided.item.id)
                 self._retry_inbox(decided.item, f"{type(exc).__name__}: {exc}")
 
-    @staticmethod
-    def _log(decided: list[_Decided], new: list[int]) -> None:
+    def _log(self, decided: list[_Decided], new: list[int]) -> None:
         for one, fresh in zip(decided, new, strict=True):
+            self._count_event(one.item, "decided")
             for number, decision in enumerate(one.decisions):  # the event's in full, the SLA events' in short
-                log.info("%s", decision.format(verbose=one.verbose and number == 0))
+                log.info("%s", decision.format(verbose=one.verbose and number == 0), extra={
+                    "event": decision.event_id, "inbox": one.item.id,
+                    "ticket": f"{one.completion.tracker}:{one.completion.ticket_id}",
+                    "rule": [trace.rule for trace in decision.rules if trace.matched] or None})
             planned = len(one.completion.effects)
             if planned and fresh < planned:
                 log.info("event %s: %d of %d effects were already recorded", one.decisions[0].event_id,
@@ -219,7 +227,7 @@ class Worker:
             # `ticketwarden status` to show and `ticketwarden retry` to bring back.
             reason = str(exc) if isinstance(exc, PayloadError) else f"malformed delivery ({type(exc).__name__}: {exc})"
             log.warning("inbox %s set aside: %s", item.id, reason, exc_info=not isinstance(exc, PayloadError))
-            self.store.dead_inbox(item.id, reason, self.clock())
+            self._dead_inbox(item, reason)
         return None
 
     def _decide_delivery(self, item: InboxItem, connector: Connector, rulebook: Rulebook,
@@ -235,8 +243,11 @@ class Worker:
         stored = batch.clocks_for(event.tracker_kind, event.ticket_id) \
             if ticket is not None and event.triggers and rulebook.sla else []
         book = self._sla_book(rulebook)
+        started = time.perf_counter()
         step = process(rulebook, book.calendars, event, ticket, [row.clock for row in stored], now,
                        ours=self._is_ours(connector, event))
+        if self.metrics is not None:
+            self.metrics.rule_seconds.labels(item.source).observe(time.perf_counter() - started)
         versions = {(row.clock.policy, row.clock.cycle): row.version for row in stored}
         rows = [book.row(clock, now, versions.get((clock.policy, clock.cycle), 0)) for clock in step.moved]
         follow_ups = self.records.on_event(event, ticket) if ticket is not None and event.triggers else []
@@ -394,10 +405,19 @@ class Worker:
         if exc.transient:
             self._retry_inbox(item, str(exc), exc.retry_after)
         else:
-            self.store.dead_inbox(item.id, str(exc), self.clock())
+            self._dead_inbox(item, str(exc))
+
+    def _dead_inbox(self, item: InboxItem, reason: str) -> None:
+        self.store.dead_inbox(item.id, reason, self.clock())
+        self._count_event(item, "dead")
+
+    def _count_event(self, item: InboxItem, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.events.labels(item.source, outcome).inc()
 
     def _retry_inbox(self, item: InboxItem, error: str, retry_after: float | None = None) -> None:
         log.warning("inbox %s: %s; retrying later", item.id, error)
+        self._count_event(item, "retried")
         wait = max(self.retry.delay(item.attempts), timedelta(seconds=retry_after or 0))
         self.store.retry_inbox(item.id, error, self.clock() + wait)
 
@@ -443,6 +463,10 @@ class Worker:
             else:
                 failed.append(outcome)
         self.store.record_outcomes(applied, failed, self.clock())
+        if self.metrics is not None:
+            for effect, result in [(done.item.effect, "applied") for done in applied] + [
+                    (lost.item.effect, "retried" if lost.retry_at else "dead") for lost in failed]:
+                self.metrics.effects.labels(effect.tracker_kind, effect.action, result).inc()
 
     def _apply_group(self, items: list[OutboxItem]) -> None:
         """One ticket's effects in order; consecutive ones its tracker can write together
@@ -463,6 +487,7 @@ class Worker:
     def _apply_run(self, run: list[OutboxItem]) -> None:
         """Write a run of one ticket's effects (one write when there are several), and queue
         what it came to for `record_outcomes`."""
+        started = time.perf_counter()
         try:
             outcomes = self._write(run)
         except TrackerError as exc:
@@ -474,12 +499,14 @@ class Worker:
             for item in run:
                 self._effect_failed(item, f"{type(exc).__name__}: {exc}", True)
             return
+        if self.metrics is not None:
+            self.metrics.write_seconds.labels(run[0].effect.tracker_kind).observe(time.perf_counter() - started)
         together = f", one write of {len(run)}" if len(run) > 1 else ""
         for item, outcome in zip(run, outcomes, strict=True):
             effect = item.effect
             self._outcomes.put(Applied(item, outcome, self._origin_written(effect)))
             log.info("applied %s on %s %s (rule %r%s): %s", effect.action, effect.tracker_kind,
-                     effect.ticket_id, effect.rule, together, outcome)
+                     effect.ticket_id, effect.rule, together, outcome, extra=_about(effect))
 
     def _write(self, run: list[OutboxItem]) -> list[str]:
         """One outcome per effect; raises TrackerError."""
@@ -548,12 +575,17 @@ class Worker:
         if transient and item.attempts < self.retry.max_attempts:
             retry_at = now + max(self.retry.delay(item.attempts), timedelta(seconds=retry_after or 0))
             log.warning("effect %s on %s: %s; retry %d at %s", item.effect.action,
-                        item.effect.ticket_id, error, item.attempts, retry_at.isoformat())
+                        item.effect.ticket_id, error, item.attempts, retry_at.isoformat(), extra=_about(item.effect))
             self._outcomes.put(Failed(item, error, retry_at))
         else:
             log.error("effect %s on %s dead-lettered after %d attempts: %s", item.effect.action,
-                      item.effect.ticket_id, item.attempts, error)
+                      item.effect.ticket_id, item.attempts, error, extra=_about(item.effect))
             self._outcomes.put(Failed(item, error, None))
+
+
+def _about(effect: Effect) -> dict[str, str]:
+    """What a log line about an effect is about (the fields of JSON logs)."""
+    return {"ticket": f"{effect.tracker_kind}:{effect.ticket_id}", "rule": effect.rule, "effect": effect.key}
 
 
 def _derived_spec(source: str, body: Mapping[str, Any]) -> Mapping[str, Any]:

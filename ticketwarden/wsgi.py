@@ -7,10 +7,11 @@ processed here: `ticketwarden worker` processes do that, sharing the same databa
 
 from __future__ import annotations
 
-import logging
+import os
 
+from ticketwarden import logs
 from ticketwarden.config import from_environment
 from ticketwarden.service import build
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure("INFO", os.environ.get("TICKETWARDEN_LOG_FORMAT", "text"), logs.secrets_of(os.environ))
 application = build(from_environment()).app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from connector.errors import PayloadError
 from connector.jira_payloads import accepted as classify_jira
 from connector.redmine_payloads import accepted as classify_redmine
 from webhooks import DEFAULT_MAX_BODY
+from webhooks.limits import SourceLimits
 from webhooks.signatures import SignatureError, token_matches, verify_signature
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,17 @@ class WebhookSettings:
     admin_token: str = ""
     jira_secret: str = ""
     reports_token: str = ""  # read-only: the reports page, nothing else
+    source_rate: float = 0.0  # deliveries per second per sender address and endpoint; 0: no limit
+    source_burst: float = 0.0  # how many at once before the rate applies
+
+
+@dataclass(frozen=True)
+class MetricsHooks:
+    """What `/metrics` serves (content type, body) and how an answered delivery is counted
+    (tracker, HTTP status, whether it was a duplicate)."""
+
+    render: Callable[[], tuple[str, bytes]]
+    delivery: Callable[[str, int, bool], None]
 
 
 @dataclass(frozen=True)
@@ -78,9 +91,11 @@ def error(status: int, reason: str, **extra: Any) -> tuple[Response, int]:
 
 def create_app(intake: Intake, settings: WebhookSettings,
                readiness: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+               metrics: MetricsHooks | None = None,
                admin: AdminHooks | None = None, survey: SurveyHooks | None = None) -> Flask:
     """The Flask application of the intake. `readiness` answers /readyz (ok, details)."""
     app = Flask("ticketwarden")  # the body limit is enforced by reading at most max_body + 1 bytes
+    limits = SourceLimits(settings.source_rate, settings.source_burst or 10 * settings.source_rate)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
@@ -103,9 +118,30 @@ def create_app(intake: Intake, settings: WebhookSettings,
         ok, details = readiness() if readiness else (True, {})
         return jsonify({"status": "ready" if ok else "not ready", **details}), 200 if ok else 503
 
+    @app.get("/metrics")
+    def metrics_page() -> Response | tuple[Response, int]:
+        if metrics is None:
+            return error(404, "metrics are not served by this process")
+        content_type, body = metrics.render()
+        return Response(body, content_type=content_type)
+
+    def observed(source: str, answer: tuple[Response, int]) -> tuple[Response, int]:
+        if metrics is not None:
+            response, status = answer
+            duplicate = status == 202 and (response.get_json(silent=True) or {}).get("status") == "duplicate"
+            metrics.delivery(source, status, duplicate)
+        return answer
+
     def accept(source: str, authenticate: Callable[[bytes, WebhookSettings], tuple[Response, int] | None],
                classify: Callable[[Any], Any]) -> tuple[Response, int]:
-        """Size, authenticity, JSON, a known shape, then the inbox: in that order, for every tracker."""
+        """Rate, size, authenticity, JSON, a known shape, then the inbox: in that order, for every
+        tracker."""
+        wait = limits.admit(source, request.remote_addr or "")
+        if wait:
+            answer, status = error(429, f"too many deliveries from {request.remote_addr}: "
+                                        f"at most {settings.source_rate:g} per second; retry later")
+            answer.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return answer, status
         body = _read_body(settings.max_body)
         if not isinstance(body, bytes):
             return body
@@ -134,13 +170,14 @@ def create_app(intake: Intake, settings: WebhookSettings,
 
     @app.post("/webhooks/redmine")
     def redmine_webhook() -> tuple[Response, int]:
-        return accept("redmine", _authenticate_redmine, classify_redmine)
+        return observed("redmine", accept("redmine", _authenticate_redmine, classify_redmine))
 
     @app.post("/webhooks/jira")
     def jira_webhook() -> tuple[Response, int]:
         # The delivery id is the same across Jira's retries: the key of last resort.
         identifier = request.headers.get("X-Atlassian-Webhook-Identifier")
-        return accept("jira", _authenticate_jira, lambda document: classify_jira(document, identifier))
+        answer = accept("jira", _authenticate_jira, lambda document: classify_jira(document, identifier))
+        return observed("jira", answer)
 
     @app.post("/admin/rules/validate")
     def validate_rules() -> tuple[Response, int]:

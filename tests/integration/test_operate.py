@@ -1,7 +1,8 @@
 """A tracker that is down, as an operator lives it, on the sandbox Redmine (behind a proxy that
 answers 503 while it is "down") and both databases: effects wait with growing delays and all
 arrive once it is back; past their attempts they are dead letters, which `ticketwarden status`
-shows with the reason and `ticketwarden retry` brings back, each written once."""
+shows with the reason and `ticketwarden retry` brings back, each written once. And what
+`/metrics` shows of it all, without ticket data."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from datetime import timedelta
 
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.redmine_service import serve
 from tests.integration.sandbox import SandboxRedmine
@@ -113,3 +115,44 @@ def _status(database_url: str) -> dict:
     result = CliRunner().invoke(main, ["status", "--json", "--database-url", database_url])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+def test_metrics_count_this_process_and_show_the_shared_queues_without_ticket_data(tmp_path, database_url,
+                                                                                     redmine_env):
+    redmine = SandboxRedmine(redmine_env)
+    subject = f"Metrics secret subject {tmp_path.name}"
+    for application, _ in serve(RULES, tmp_path, database_url, redmine_env, webhook_token=TOKEN):
+        web = application.app.test_client()
+        issue = redmine.create_incident(subject)
+        body = redmine.plugin_payload(redmine.issue(issue["id"]))
+        for token in (TOKEN, TOKEN, "wrong"):
+            web.post("/webhooks/redmine", json=body, headers={"X-Ticketwarden-Token": token})
+        assert application.worker.process_inbox() == 1
+        assert application.worker.apply_outbox() == 1
+        application.worker.record_outcomes()
+
+        page = web.get("/metrics")
+        assert page.status_code == 200 and page.content_type.startswith("text/plain")
+        text = page.get_data(as_text=True)
+        samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                   for family in text_string_to_metric_families(text) for sample in family.samples}
+
+        def value(name: str, **labels: str) -> float:
+            return samples[(name, tuple(sorted(labels.items())))]
+
+        assert value("ticketwarden_deliveries_received_total", tracker="redmine", outcome="accepted") == 1
+        assert value("ticketwarden_deliveries_received_total", tracker="redmine", outcome="duplicate") == 1
+        assert value("ticketwarden_deliveries_received_total", tracker="redmine", outcome="refused") == 1
+        assert value("ticketwarden_events_total", source="redmine", outcome="decided") == 1
+        assert value("ticketwarden_effects_total", tracker="redmine", action="comment", outcome="applied") == 1
+        assert value("ticketwarden_rule_evaluation_seconds_count", source="redmine") == 1
+        assert value("ticketwarden_effect_write_seconds_count", tracker="redmine") == 1
+        assert value("ticketwarden_queue_depth", queue="outbox", state="done") == 1
+        assert value("ticketwarden_queue_depth", queue="inbox", state="pending") == 0
+        assert value("ticketwarden_queue_oldest_waiting_seconds", queue="inbox") == 0
+        assert value("ticketwarden_store_up") == 1
+        # no ticket data: not its subject, not its id as a label value
+        assert subject not in text and "Metrics secret" not in text
+        assert all(str(issue["id"]) not in labels for (_, labels) in samples for labels in [dict(labels).values()])
+        health = web.get("/healthz").get_data(as_text=True) + web.get("/readyz").get_data(as_text=True)
+        assert subject not in health and str(issue["id"]) not in health
