@@ -6,6 +6,8 @@
 - SIGTERM while the tracker holds every write: the process is gone within 10 s, what it held
   is given back, and the next worker writes each note once.
 - Two live processes under one instance name: the second refuses to start.
+- A worker killed for good: another takes what it held once its lease lapses.
+- Three HTTP processes under gunicorn: a delivery sent many times at once is stored once.
 
 Each event is a delivery of a person's note on one of a few Incidents; the rule answers each
 with a private note naming it, so counting the paragraphs of ticketwarden's notes in Redmine
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -26,10 +29,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.integration.sandbox import SandboxRedmine
 from tests.integration.slow_proxy import slow_proxy
@@ -239,3 +244,63 @@ def test_a_second_live_process_under_the_same_name_refuses_to_start(redmine_env,
         assert first.poll() is None  # the first keeps running
     finally:
         _stop(first)
+
+
+def test_another_worker_takes_a_dead_ones_claims_once_its_lease_lapses(redmine_env, pg_url, tmp_path):
+    scenario = Scenario(redmine_env, pg_url, tmp_path, issues=10)
+    scenario.deliver(300)
+    dead = scenario.worker("doomed", lease=6)
+    try:
+        started = time.monotonic()
+        while scenario.done() < 40 and time.monotonic() - started < 120:
+            time.sleep(0.05)
+    finally:
+        _stop(dead, signal.SIGKILL)
+    held = [row for row in scenario.store.inbox_rows() + scenario.store.outbox_rows() if row["state"] == PROCESSING]
+    survivor = scenario.worker("survivor", lease=6)
+    try:
+        scenario.wait_all_done(240)
+    finally:
+        _stop(survivor)
+    scenario.assert_each_written_once()
+    if held:  # what the dead one held was finished by the survivor, after the lease
+        finished_by = {row["lease_owner"] for row in scenario.store.inbox_rows() + scenario.store.outbox_rows()
+                       if row["id"] in {h["id"] for h in held}}
+        assert "survivor" in finished_by
+
+
+def test_several_http_processes_under_gunicorn_store_each_delivery_once(redmine_env, pg_url, tmp_path):
+    scenario = Scenario(redmine_env, pg_url, tmp_path, issues=1)
+    issue = scenario.redmine.issue(scenario.issues[0]["id"])
+    body = json.dumps(scenario.redmine.plugin_payload(issue)).encode()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TICKETWARDEN_", "REDMINE_"))}
+    env.update(TICKETWARDEN_DATABASE_URL=pg_url, TICKETWARDEN_RULES=str(scenario.rules),
+               TICKETWARDEN_WEBHOOK_TOKEN="gunicorn-token")
+    log = open(tmp_path / "gunicorn.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "3", "-b", f"127.0.0.1:{port}",
+                               "ticketwarden.wsgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        started = time.monotonic()
+        while time.monotonic() - started < 60:
+            try:
+                if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        headers = {"X-Ticketwarden-Token": "gunicorn-token", "Content-Type": "application/json"}
+        with ThreadPoolExecutor(8) as clients:  # the same delivery many times at once (retries, overlaps)
+            answers = list(clients.map(lambda _: requests.post(base + "/webhooks/redmine", data=body,
+                                                               headers=headers, timeout=30).json()["status"],
+                                       range(40)))
+        assert answers.count("accepted") == 1 and answers.count("duplicate") == 39
+        assert len(scenario.store.inbox_rows()) == 1
+        assert "ticketwarden_store_up 1.0" in requests.get(base + "/metrics", timeout=5).text
+    finally:
+        took = _stop(server)
+        log.close()
+    assert took < 10, (tmp_path / "gunicorn.log").read_text()
