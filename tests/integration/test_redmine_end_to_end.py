@@ -228,6 +228,11 @@ def test_the_served_process_writes_back_within_a_minute(redmine, redmine_env, tm
                TICKETWARDEN_RULES=str(EXAMPLE_RULEBOOK), TICKETWARDEN_POLL_INTERVAL="2",
                TICKETWARDEN_POLL_LOOKBACK="5", TICKETWARDEN_POLL_OVERLAP="1",
                REDMINE_URL=redmine_env["REDMINE_URL"], REDMINE_API_KEY=redmine_env["REDMINE_API_KEY"])
+    secrets = {"TICKETWARDEN_WEBHOOK_TOKEN": "webhook-token-6f1e", "TICKETWARDEN_ADMIN_TOKEN": "admin-token-93ab",
+               "TICKETWARDEN_REPORTS_TOKEN": "reports-token-41cd",
+               "TICKETWARDEN_REDMINE_WEBHOOK_SECRET": "redmine-secret-07aa",
+               "TICKETWARDEN_CHANNEL_QUALITY": f"http://127.0.0.1:{port}/hooks/channel-secret-5d2c"}
+    env.update(secrets)
     subprocess.run([sys.executable, "-m", "ticketwarden.cli", "migrate"], env=env, check=True,
                    capture_output=True, timeout=60)
     process = subprocess.Popen([sys.executable, "-m", "ticketwarden.cli", "serve"], env=env,
@@ -254,6 +259,26 @@ def test_the_served_process_writes_back_within_a_minute(redmine, redmine_env, tm
     assert redmine.custom_field(issue, "SLA due at")
     assert process.returncode == 0, output
     assert redmine_env["REDMINE_API_KEY"] not in output  # the key is never logged
+    # Nor any other secret: not in the logs, the audit traces, `explain` or an error page.
+    explained = subprocess.run([sys.executable, "-m", "ticketwarden.cli", "explain", "--verbose",
+                                f"#{created['id']}"], env=env, capture_output=True, text=True, timeout=60)
+    assert explained.returncode == 0 and "triage new incidents" in explained.stdout, explained.stderr
+    from ticketwarden.store import Store, create_db_engine
+
+    store = Store(create_db_engine(f"sqlite:///{tmp_path / 'ticketwarden.db'}"))
+    traces = json.dumps(store.audit_rows(), default=str)
+    from ticketwarden.config import Settings
+    from ticketwarden.service import build
+
+    refused = build(Settings(data_dir=tmp_path, rules=(str(EXAMPLE_RULEBOOK),), webhook_token="webhook-token-6f1e",
+                             admin_token="admin-token-93ab"), connectors={}, environ=env).app.test_client()
+    pages = [refused.post("/admin/reload", headers={"Authorization": "Bearer admin-token-93aX"}).get_data(as_text=True),
+             refused.post("/webhooks/redmine?token=webhook-token-6f1X", json={}).get_data(as_text=True),
+             refused.get("/nothing").get_data(as_text=True)]
+    for secret in [redmine_env["REDMINE_API_KEY"], *secrets.values()]:
+        for where, text in [("the logs", output), ("the audit traces", traces),
+                            ("explain", explained.stdout + explained.stderr), ("an error page", "".join(pages))]:
+            assert secret not in text, f"a secret in {where}"
 
 
 def test_explain_and_replay(service, redmine, redmine_env, tmp_path):
