@@ -93,6 +93,15 @@ def _deliver(application: Application, body: dict[str, Any]) -> None:
     assert answer.status_code == 202, answer.get_json()
 
 
+def _handled(application: Application, redmine: SandboxRedmine, subject: str, effects: int) -> dict[str, Any]:
+    """A new incident, delivered, decided on and its `effects` written."""
+    created = redmine.create_incident(subject)
+    _deliver(application, redmine.plugin_payload(redmine.issue(created["id"])))
+    assert application.worker.process_inbox() == 1
+    assert application.worker.apply_outbox() == effects
+    return created
+
+
 def _journal(redmine: SandboxRedmine, issue_id: int, index: int = -1) -> tuple[dict[str, Any], dict[str, Any]]:
     issue = redmine.issue(issue_id)
     return issue, issue["journals"][index]
@@ -150,10 +159,7 @@ def test_a_private_note_reads_the_journals_for_the_other_half_of_its_save(quiet,
 def test_a_delivery_after_our_own_write_is_read_again(tmp_path, database_url, redmine_env):
     for application, counting in _serving(ONE_SAVE, tmp_path, database_url, redmine_env):
         redmine = SandboxRedmine(redmine_env)
-        created = redmine.create_incident("One save (few calls)")
-        _deliver(application, redmine.plugin_payload(redmine.issue(created["id"])))
-        assert application.worker.process_inbox() == 1
-        assert application.worker.apply_outbox() == 3
+        created = _handled(application, redmine, "One save (few calls)", effects=3)
         reads_for_writing = len(counting.reads)
         assert reads_for_writing <= 1  # the issue's layout (its custom fields), at most once
 
@@ -216,10 +222,7 @@ def test_notes_of_one_visibility_are_one_note_and_a_retry_writes_only_the_missin
                                                                                    redmine_env):
     for application, counting in _serving(NOTES, tmp_path, database_url, redmine_env):
         redmine = SandboxRedmine(redmine_env)
-        created = redmine.create_incident("Notes together (few calls)")
-        _deliver(application, redmine.plugin_payload(redmine.issue(created["id"])))
-        assert application.worker.process_inbox() == 1
-        assert application.worker.apply_outbox() == 3
+        created = _handled(application, redmine, "Notes together (few calls)", effects=3)
         ours = _our_journals(redmine, created["id"])
         # The two private notes, in rule order, are one journal; the public one is a save of its
         # own (a save carries one visibility).
