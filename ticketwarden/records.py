@@ -147,15 +147,18 @@ class RecordKeeper:
 
     # -- following -------------------------------------------------------------------------------
 
-    def on_event(self, event: Event, ticket: Ticket) -> list[FollowUp]:
+    def on_event(self, event: Event, ticket: Ticket, targeting: list[RecordRow] | None = None) -> list[FollowUp]:
         """Events for the tickets a changed development issue came from; a record's closing or
-        reopening stops or resumes its reminders."""
+        reopening stops or resumes its reminders. `targeting`: the records whose issue this
+        ticket is, when the caller read them already."""
         change = event.change_of("status")
         moved = event.change_of("due_date")
         if change is None and moved is None:
             return []
         follow_ups = []
-        for record in self.store.records_targeting(ticket.tracker_kind, ticket.id):
+        if targeting is None:
+            targeting = self.store.records_targeting(ticket.tracker_kind, ticket.id)
+        for record in targeting:
             if record.kind != DEVELOPMENT:
                 if moved is not None:
                     self._follow_due_date(record, moved.new)

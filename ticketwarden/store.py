@@ -1169,6 +1169,23 @@ class Store:
                 records.c.tracker == tracker, records.c.target_id == target_id).order_by(records.c.id))
             return [self._record_row(row) for row in rows]
 
+    def records_targeting_any(self, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[RecordRow]]:
+        """`records_targeting` for many tickets in a few queries: (tracker, ticket id) -> records."""
+        wanted: dict[str, set[str]] = {}
+        for tracker, ticket_id in refs:
+            wanted.setdefault(tracker, set()).add(ticket_id)
+        found: dict[tuple[str, str], list[RecordRow]] = {}
+        with self._reading() as conn:
+            for tracker, ids in wanted.items():
+                ordered = sorted(ids)
+                for start in range(0, len(ordered), 500):
+                    rows = conn.execute(sa.select(records).where(
+                        records.c.tracker == tracker, records.c.target_id.in_(ordered[start:start + 500]))
+                        .order_by(records.c.id))
+                    for row in rows:
+                        found.setdefault((tracker, str(row.target_id)), []).append(self._record_row(row))
+        return found
+
     def all_records(self, kind: str | None = None) -> list[RecordRow]:
         query = sa.select(records).order_by(records.c.id)
         if kind is not None:

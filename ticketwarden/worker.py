@@ -41,6 +41,7 @@ from ticketwarden.store import (
     InboxItem,
     OriginChange,
     OutboxItem,
+    RecordRow,
     Seen,
     Store,
 )
@@ -250,7 +251,8 @@ class Worker:
             self.metrics.rule_seconds.labels(item.source).observe(time.perf_counter() - started)
         versions = {(row.clock.policy, row.clock.cycle): row.version for row in stored}
         rows = [book.row(clock, now, versions.get((clock.policy, clock.cycle), 0)) for clock in step.moved]
-        follow_ups = self.records.on_event(event, ticket) if ticket is not None and event.triggers else []
+        targeting = batch.records_targeting(event.tracker_kind, event.ticket_id)
+        follow_ups = self.records.on_event(event, ticket, targeting) if ticket is not None and event.triggers else []
         facts = ticket_facts(rulebook, ticket, rulebook.staff.role_of, now) \
             if ticket is not None and event.triggers else None
         done = Completion(item.id, event.tracker_kind, event.ticket_id, step.effects,
@@ -622,6 +624,7 @@ class _Batch:
         self.decided: list[_Decided] = []
         self._clocks: dict[tuple[str, str], list[ClockRow]] = {}
         self._seen: dict[tuple[str, str], Seen | None] = {}
+        self._records: dict[tuple[str, str], list[RecordRow]] = {}
         self.read: dict[int, tuple[dict[str, Any], Delivered]] = {}  # inbox item id -> body, delivery
 
     def prefetch(self, refs: set[tuple[str, str]]) -> None:
@@ -636,6 +639,17 @@ class _Batch:
         seen = self.store.seen_of(refs)
         for ref in refs:
             self._seen.setdefault(ref, seen.get(ref))
+        targeted = self.store.records_targeting_any(refs)
+        for ref in refs:
+            self._records.setdefault(ref, targeted.get(ref, []))
+
+    def records_targeting(self, tracker: str, ticket_id: str) -> list[RecordRow]:
+        """Records whose issue is this ticket, as the batch began (a record is created when its
+        escalation is written, long before its issue's status changes)."""
+        key = (tracker, ticket_id)
+        if key not in self._records:
+            self._records[key] = self.store.records_targeting(tracker, ticket_id)
+        return self._records[key]
 
     def seen(self, tracker: str, ticket_id: str) -> Seen | None:
         key = (tracker, ticket_id)
