@@ -5,8 +5,12 @@ that change to or from daylight saving time are right by construction: a range i
 time between its two wall-clock ends that day. Edge rules, documented for admins:
 
 - A range cut by a DST change covers the real time between its ends: on a spring-forward day
-  in Madrid, 01:00-04:00 is two hours of work; on the fall-back day it is four. A range end
-  that does not exist (inside the skipped hour) is read with the offset before the change.
+  in Madrid, 01:00-04:00 is two hours of work; on the fall-back day it is four.
+- Each end of a range is the first instant at which the local clock shows that time or later.
+  An end inside the skipped hour is the first instant after the gap (02:30 on a New York
+  spring-forward day is 03:00 EDT, so 02:30-03:15 is fifteen minutes); an end inside the
+  repeated hour is its first occurrence. So a day's ranges never overlap in real time, and
+  `add(t, a) <= add(t, b)` whenever `a <= b`.
 - `add(start, d)`: a start outside working time counts from the next working moment; a
   deadline that falls exactly at the end of a range stays there (17:59:59 + 1 s = 18:00 the
   same day, not 09:00 the next morning); `add(t, 0)` is `t` itself.
@@ -27,7 +31,7 @@ from zoneinfo import ZoneInfo
 from rules.rulebook import Calendar
 from rules.schema import WEEKDAYS
 
-MAX_SEARCH_DAYS = 3 * 366  # a calendar with no working time in three years is a configuration error
+MAX_IDLE_DAYS = 3 * 366  # three years in a row without working time: the calendar has none
 _ALL_DAY = ((time(0, 0), time.max),)
 
 
@@ -86,26 +90,56 @@ class BusinessCalendar:
         return intervals
 
     def _utc(self, day: date, moment: time) -> datetime:
-        return datetime.combine(day, moment, tzinfo=self.zone).astimezone(UTC)
+        """The first instant at which the local clock shows `moment` of `day` or later."""
+        wall = datetime.combine(day, moment)
+        first = wall.replace(tzinfo=self.zone).astimezone(UTC)  # fold 0: the first occurrence
+        if first.astimezone(self.zone).replace(tzinfo=None) == wall:
+            return first
+        # `moment` was skipped (a spring-forward gap): fold 0 read it with the offset before the
+        # change, which lands after the gap; the clock jumped past it at the change itself.
+        return self._change_before(first, wall.replace(tzinfo=self.zone, fold=1).astimezone(UTC))
+
+    def _change_before(self, after: datetime, before: datetime) -> datetime:
+        """The instant of the clock change between `before` and `after` (UTC, whole seconds)."""
+        low, high = before, after  # the offset at `low` is the old one, at `high` the new one
+        offset = low.astimezone(self.zone).utcoffset()
+        while high - low > timedelta(seconds=1):
+            middle = low + (high - low) / 2
+            middle = middle.replace(microsecond=0)
+            if middle.astimezone(self.zone).utcoffset() == offset:
+                low = middle
+            else:
+                high = middle
+        return high
 
     def intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working intervals (UTC) that end after `moment`, clipped to start at it, in order."""
+        """Working intervals (UTC) that end after `moment`, clipped to start at it, in order;
+        they stop only after three years in a row without any."""
         moment = moment.astimezone(UTC)
         day = moment.astimezone(self.zone).date() - timedelta(days=1)  # an interval may span midnight
-        for _ in range(MAX_SEARCH_DAYS):
+        idle = 0
+        while idle < MAX_IDLE_DAYS:
+            found = False
             for begin, finish in self._intervals_of(day):
+                found = True
                 if finish > moment:
                     yield max(begin, moment), finish
+            idle = 0 if found else idle + 1
             day += timedelta(days=1)
 
     def intervals_before(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working intervals (UTC) that start before `moment`, clipped to end at it, newest first."""
+        """Working intervals (UTC) that start before `moment`, clipped to end at it, newest first;
+        they stop only after three years in a row without any."""
         moment = moment.astimezone(UTC)
         day = moment.astimezone(self.zone).date() + timedelta(days=1)
-        for _ in range(MAX_SEARCH_DAYS):
+        idle = 0
+        while idle < MAX_IDLE_DAYS:
+            found = False
             for begin, finish in reversed(self._intervals_of(day)):
+                found = True
                 if begin < moment:
                     yield begin, min(finish, moment)
+            idle = 0 if found else idle + 1
             day -= timedelta(days=1)
 
     # -- arithmetic ------------------------------------------------------------------------------

@@ -94,3 +94,46 @@ def test_a_calendar_without_working_time_says_so():
                      + "]}}")
     with pytest.raises(NoWorkingTime):
         never.add(datetime(2026, 1, 1, tzinfo=UTC), timedelta(hours=1))
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+SPRING = datetime(2026, 3, 8, tzinfo=NEW_YORK)  # 02:00 EST -> 03:00 EDT: 02:00-02:59 never shows
+AUTUMN = datetime(2026, 11, 1, tzinfo=NEW_YORK)  # 02:00 EDT -> 01:00 EST: 01:00-01:59 shows twice
+
+
+def _utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_a_range_end_in_the_skipped_hour_is_the_first_instant_after_the_gap():
+    quarter = calendar('{timezone: America/New_York, hours: {mon-sun: ["02:30-03:15"]}}')
+    # 02:30 does not exist that day: the range starts when the clock jumps to 03:00 EDT
+    assert quarter.between(SPRING, SPRING + timedelta(days=1)) == timedelta(minutes=15)
+    assert quarter.next_working_moment(SPRING) == _utc(2026, 3, 8, 7, 0)  # 03:00 EDT
+    split = calendar('{timezone: America/New_York, hours: {mon-sun: ["01:30-02:30", "03:00-04:00"]}}')
+    # 01:30-02:30 ends at the change (07:00 UTC), where 03:00-04:00 begins: 30 + 60 minutes
+    # (reading 02:30 with the offset before the change made them overlap: 2 h counted)
+    assert split.between(SPRING, SPRING + timedelta(days=1)) == timedelta(minutes=90)
+    start = _utc(2026, 3, 8, 6, 30)  # 01:30 EST
+    deadlines = [split.add(start, timedelta(minutes=minutes)) for minutes in range(0, 91, 5)]
+    assert deadlines == sorted(deadlines) and len(set(deadlines)) == len(deadlines)  # never backwards
+    assert split.add(start, timedelta(minutes=45)) == _utc(2026, 3, 8, 7, 15)  # 03:15 EDT
+
+
+def test_a_range_end_in_the_repeated_hour_is_its_first_occurrence():
+    early = calendar('{timezone: America/New_York, hours: {mon-sun: ["00:30-01:30"]}}')
+    assert early.between(AUTUMN, AUTUMN + timedelta(days=1)) == timedelta(hours=1)  # 00:30-01:30 EDT
+    late = calendar('{timezone: America/New_York, hours: {mon-sun: ["01:30-03:00"]}}')
+    # from the first 01:30 (EDT), through the repeated hour, to 03:00 EST: 2 h 30 min
+    assert late.between(AUTUMN, AUTUMN + timedelta(days=1)) == timedelta(hours=2, minutes=30)
+    assert late.next_working_moment(AUTUMN) == _utc(2026, 11, 1, 5, 30)
+
+
+def test_long_spans_are_counted_whole():
+    """Nineteen years of office hours: every working hour counted, and added back exactly."""
+    start, end = ba(2026, 1, 5, 9, 0), ba(2045, 1, 3, 11, 0)  # a Monday to a Tuesday, in working hours
+    total = OFFICE.between(start, end)
+    assert total > timedelta(hours=8 * 240 * 18)  # roughly 19 years of 8-hour days
+    by_year = sum((OFFICE.between(ba(year, 1, 1), ba(year + 1, 1, 1)) for year in range(2027, 2045)), timedelta())
+    assert total == OFFICE.between(start, ba(2027, 1, 1)) + by_year + OFFICE.between(ba(2045, 1, 1), end)
+    assert OFFICE.add(start, total) == end

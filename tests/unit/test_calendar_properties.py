@@ -1,7 +1,9 @@
 """Property tests of business-time arithmetic against a brute-force, minute-by-minute reference,
-on random calendars around the DST changes of four zones (and one without DST)."""
+on random calendars around the DST changes of four zones (and one without DST), with range
+ends anywhere on the quarter hour: inside skipped and repeated hours too."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -15,17 +17,17 @@ WINDOWS = [datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 3, 25, tzinfo=UTC), 
            datetime(2026, 9, 30, tzinfo=UTC), datetime(2026, 10, 22, tzinfo=UTC), datetime(2026, 10, 29, tzinfo=UTC)]
 
 
-def _time(hour: int) -> time:
-    return time.max if hour == 24 else time(hour)
+def _time(quarter: int) -> time:
+    return time.max if quarter == 96 else time(quarter // 4, 15 * (quarter % 4))
 
 
 @st.composite
 def calendars(draw) -> BusinessCalendar:
-    """Whole-hour ranges (a range end inside a skipped or repeated hour is a documented special
-    case, checked by example in test_calendar), one or two per day, some days off, holidays."""
+    """Ranges on the quarter hour (ends inside a skipped or repeated hour included), one or two
+    per day, some days off, holidays."""
     hours = {}
     for weekday in range(7):
-        cuts = sorted(draw(st.sets(st.integers(0, 24), min_size=0, max_size=4)))
+        cuts = sorted(draw(st.sets(st.integers(0, 96), min_size=0, max_size=4)))
         if len(cuts) % 2:
             cuts = cuts[:-1]
         ranges = tuple((_time(cuts[i]), _time(cuts[i + 1])) for i in range(0, len(cuts), 2))
@@ -42,14 +44,40 @@ moments = st.builds(lambda base, minutes: base + timedelta(minutes=minutes),
 durations = st.integers(0, 10 * 60).map(lambda minutes: timedelta(minutes=minutes))
 
 
+@lru_cache(maxsize=4096)
+def _day_minutes(zone: ZoneInfo, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """Every UTC minute whose local date is `day`, with the local clock it shows, in order: read
+    only in the one direction that is never ambiguous (an instant to its local time)."""
+    start = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(days=1)
+    minutes = []
+    for n in range(3 * 24 * 60):
+        instant = start + timedelta(minutes=n)
+        local = instant.astimezone(zone)
+        if local.date() == day:
+            minutes.append((instant, local.replace(tzinfo=None)))
+    return tuple(minutes)
+
+
+def _first_showing(zone: ZoneInfo, day: date, wall: time) -> datetime:
+    """The documented rule, by brute force: the first instant at which the local clock shows
+    `wall` of `day` or later (24:00: the next day's first instant)."""
+    if wall == time.max:
+        return _day_minutes(zone, day + timedelta(days=1))[0][0]
+    target = datetime.combine(day, wall)
+    for instant, local in _day_minutes(zone, day):
+        if local >= target:
+            return instant
+    return _day_minutes(zone, day + timedelta(days=1))[0][0]
+
+
 def working(cal: BusinessCalendar, moment: datetime) -> bool:
-    """The reference: is this UTC minute inside a range of its local day? Written independently
-    of the implementation: local wall-clock time of the instant, compared with the ranges."""
-    local = moment.astimezone(cal.zone)
-    if local.date() in cal.dates:
+    """The reference: is this UTC minute inside a range of its local day, each range end being
+    the first instant whose local clock shows it (found by scanning the day's minutes)."""
+    day = moment.astimezone(cal.zone).date()
+    if day in cal.dates:
         return False
-    wall = local.time().replace(tzinfo=None)
-    return any(start <= wall and (end == time.max or wall < end) for start, end in cal.hours.get(local.weekday(), ()))
+    return any(_first_showing(cal.zone, day, start) <= moment < _first_showing(cal.zone, day, end)
+               for start, end in cal.hours.get(day.weekday(), ()))
 
 
 def brute_between(cal: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
