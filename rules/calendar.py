@@ -16,8 +16,10 @@ time between its two wall-clock ends that day. Edge rules, documented for admins
   same day, not 09:00 the next morning); `add(t, 0)` is `t` itself.
 - `between(a, b)` is the working time inside [a, b); it is negative when b is before a.
 
-Holidays come from the `holidays` package (country and subdivision), explicit dates and
-yearly dates; a holiday has no working hours at all.
+Holidays come from the `holidays` package (country and subdivision, less the days listed as
+worked), explicit dates and yearly dates; a holiday has no working hours at all. A special
+day (a date, or a day of every year) has hours of its own, replacing its weekday's and any
+holiday.
 """
 
 from __future__ import annotations
@@ -58,23 +60,33 @@ class BusinessCalendar:
     subdivision: str | None = None
     dates: frozenset[date] = frozenset()
     yearly: frozenset[tuple[int, int]] = frozenset()
+    working_days: frozenset[date] = frozenset()  # the country's holidays worked here
+    special: dict[date, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    special_yearly: dict[tuple[int, int], tuple[tuple[time, time], ...]] = field(default_factory=dict)
 
     @classmethod
     def from_calendar(cls, calendar: Calendar) -> BusinessCalendar:
         hours = {} if calendar.hours is None else {
             WEEKDAYS.index(day): ranges for day, ranges in calendar.hours.items()}
         return cls(calendar.name, ZoneInfo(calendar.timezone), hours, calendar.hours is None,
-                   calendar.country, calendar.subdivision, frozenset(calendar.dates), frozenset(calendar.yearly))
+                   calendar.country, calendar.subdivision, frozenset(calendar.dates), frozenset(calendar.yearly),
+                   frozenset(calendar.working_days), dict(calendar.special), dict(calendar.special_yearly))
 
     # -- days --------------------------------------------------------------------------------
 
     def is_holiday(self, day: date) -> bool:
         if day in self.dates or (day.month, day.day) in self.yearly:
             return True
-        return bool(self.country) and day in _country_holidays(self.country, self.subdivision, day.year)
+        return bool(self.country) and day not in self.working_days \
+            and day in _country_holidays(self.country, self.subdivision, day.year)
 
     def ranges_of(self, day: date) -> tuple[tuple[time, time], ...]:
-        """The day's working ranges in local wall-clock time (empty on holidays)."""
+        """The day's working ranges in local wall-clock time: a special day's own (a date before a
+        day of the year), none on holidays, else its weekday's."""
+        if day in self.special:
+            return self.special[day]
+        if (day.month, day.day) in self.special_yearly:
+            return self.special_yearly[(day.month, day.day)]
         if self.is_holiday(day):
             return ()
         return _ALL_DAY if self.always else self.hours.get(day.weekday(), ())

@@ -130,6 +130,9 @@ class Calendar:
     subdivision: str | None = None
     dates: tuple[date, ...] = ()
     yearly: tuple[tuple[int, int], ...] = ()
+    working_days: tuple[date, ...] = ()  # holidays of the country's list that are worked here
+    special: tuple[tuple[date, tuple[tuple[time, time], ...]], ...] = ()  # that day's own hours
+    special_yearly: tuple[tuple[tuple[int, int], tuple[tuple[time, time], ...]], ...] = ()  # (month, day)
 
 
 @dataclass(frozen=True)
@@ -506,6 +509,7 @@ def _compile_calendar(name: str, where: Where, raw: Any) -> Calendar | None:
     country = subdivision = None
     dates: list[date] = []
     yearly: list[tuple[int, int]] = []
+    working_days: list[date] = []
     if "holidays" in raw:
         here = where.child(raw, "holidays")
         checked = check_options(HOLIDAYS, holidays, here) or {}
@@ -525,9 +529,21 @@ def _compile_calendar(name: str, where: Where, raw: Any) -> Calendar | None:
                 yearly.append((int(match[1]), int(match[2])))
             except ValueError:
                 here.child(holidays, "yearly").error(f"item {index}: expected MM-DD, got {text!r}")
+        for index, text in enumerate(checked.get("except") or []):
+            try:
+                working_days.append(date.fromisoformat(str(text)))
+            except ValueError:
+                here.child(holidays, "except").error(f"item {index}: expected a date YYYY-MM-DD, got {text!r}")
+    special, special_yearly = _compile_special(where.child(raw, "special"), options["special"]) \
+        if options.get("special") is not None else ({}, {})
+    if hours is not None and "hours" in raw and not any(hours.values()) \
+            and not any(ranges for ranges in (*special.values(), *special_yearly.values())):
+        where.child(raw, "hours").error(f"calendar {name!r} has no working time: give at least one weekday "
+                                        f"HH:MM-HH:MM ranges (or use `24x7`)")
     if len(where.errors) > before:
         return None
-    return Calendar(name, str(options["timezone"]), hours, country, subdivision, tuple(dates), tuple(yearly))
+    return Calendar(name, str(options["timezone"]), hours, country, subdivision, tuple(dates), tuple(yearly),
+                    tuple(working_days), tuple(special.items()), tuple(special_yearly.items()))
 
 
 def _check_country(where: Where, raw: Any, country: str | None, subdivision: str | None) -> None:
@@ -558,32 +574,70 @@ def _compile_hours(where: Where, raw: Any) -> dict[str, tuple[tuple[time, time],
         if days is None:
             here.error(f"unknown day {spec!r} (use mon..sun or a range such as mon-fri)")
             continue
-        items = [ranges] if isinstance(ranges, str) else ranges
-        if not isinstance(items, list):
-            here.error("expected a list of HH:MM-HH:MM ranges")
+        parsed = _compile_ranges(here, ranges, repr(spec))
+        if parsed is None:
             continue
-        parsed: list[tuple[time, time]] = []
-        for text in items:
-            match = _RANGE.match(str(text))
-            if not match or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3]) > 24 \
-                    or int(match[4]) > 59 or (int(match[3]) == 24 and int(match[4]) != 0):
-                here.error(f"malformed range {text!r} (expected HH:MM-HH:MM, e.g. 09:00-13:00)")
-                continue
-            start = time(int(match[1]), int(match[2]))
-            end = time.max if match[3] == "24" else time(int(match[3]), int(match[4]))
-            if end <= start:
-                here.error(f"range {text!r} ends before it starts")
-                continue
-            parsed.append((start, end))
-        parsed.sort()
-        for (_, first_end), (second_start, _) in itertools.pairwise(parsed):
-            if second_start < first_end:
-                here.error(f"ranges overlap in {spec!r}")
         for day in days:
             if day in hours:
                 here.error(f"{day} has hours twice")
             hours[day] = tuple(parsed)
     return hours
+
+
+def _compile_ranges(here: Where, ranges: Any, label: str) -> tuple[tuple[time, time], ...] | None:
+    """A list of HH:MM-HH:MM ranges (in order, not overlapping), or None after reporting why."""
+    items = [ranges] if isinstance(ranges, str) else ranges
+    if not isinstance(items, list):
+        here.error("expected a list of HH:MM-HH:MM ranges")
+        return None
+    parsed: list[tuple[time, time]] = []
+    for text in items:
+        match = _RANGE.match(str(text))
+        if not match or int(match[1]) > 23 or int(match[2]) > 59 or int(match[3]) > 24 \
+                or int(match[4]) > 59 or (int(match[3]) == 24 and int(match[4]) != 0):
+            here.error(f"malformed range {text!r} (expected HH:MM-HH:MM, e.g. 09:00-13:00)")
+            continue
+        start = time(int(match[1]), int(match[2]))
+        end = time.max if match[3] == "24" else time(int(match[3]), int(match[4]))
+        if end <= start:
+            here.error(f"range {text!r} ends before it starts")
+            continue
+        parsed.append((start, end))
+    parsed.sort()
+    for (_, first_end), (second_start, _) in itertools.pairwise(parsed):
+        if second_start < first_end:
+            here.error(f"ranges overlap in {label}")
+    return tuple(parsed)
+
+
+def _compile_special(where: Where, raw: Any) -> tuple[dict[date, tuple[tuple[time, time], ...]],
+                                                      dict[tuple[int, int], tuple[tuple[time, time], ...]]]:
+    """`special`: a date (YYYY-MM-DD, that day) or a day of the year (MM-DD, every year) -> its
+    own working hours, an empty list for none: they replace the weekday's hours and holidays."""
+    dated: dict[date, tuple[tuple[time, time], ...]] = {}
+    yearly: dict[tuple[int, int], tuple[tuple[time, time], ...]] = {}
+    if not isinstance(raw, dict):
+        where.error("expected a mapping of YYYY-MM-DD (or MM-DD, every year) → list of HH:MM-HH:MM")
+        return dated, yearly
+    for key, ranges in raw.items():
+        here = where.child(raw, key)
+        text = str(key)
+        parsed = _compile_ranges(here, ranges, repr(text))
+        try:
+            if re.match(r"^\d{4}-\d\d-\d\d$", text):
+                day = date.fromisoformat(text)
+                if parsed is not None:
+                    dated[day] = parsed
+                continue
+            match = re.match(r"^(\d\d)-(\d\d)$", text)
+            if not match:
+                raise ValueError
+            date(2000, int(match[1]), int(match[2]))
+            if parsed is not None:
+                yearly[(int(match[1]), int(match[2]))] = parsed
+        except ValueError:
+            here.error(f"expected a date YYYY-MM-DD or a day of the year MM-DD, got {text!r}")
+    return dated, yearly
 
 
 def _weekdays(spec: str) -> list[str] | None:

@@ -142,12 +142,17 @@ HOLIDAYS = {
     "subdivision": Option("text", doc="state or province code", example="B"),
     "dates": Option("list", default=[], doc="extra holidays, YYYY-MM-DD"),
     "yearly": Option("list", default=[], doc="holidays every year, MM-DD"),
+    "except": Option("list", default=[], doc="days of the country's list that are worked here, YYYY-MM-DD "
+                     "(an optional or bridge holiday)"),
 }
 CALENDAR = {
     "timezone": Option("text", required=True, doc="IANA time zone", example="America/Argentina/Buenos_Aires"),
     "hours": Option("hours", required=True,
                     doc="`24x7`, or weekday (or range such as mon-fri) -> list of HH:MM-HH:MM"),
     "holidays": Option("section:holidays", doc="days without working hours"),
+    "special": Option("mapping", doc="days with hours of their own: YYYY-MM-DD (that day) or MM-DD (every "
+                      "year) -> list of HH:MM-HH:MM, `[]` for none; they replace the weekday's hours and holidays",
+                      example='{"12-24": ["09:00-13:00"], "2026-12-05": ["09:00-13:00"]}'),
 }
 TARGET = {
     "when": Option("conditions", default=[], doc="conditions choosing this target; none = default"),

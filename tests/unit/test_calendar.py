@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rules.calendar import BusinessCalendar, NoWorkingTime
+from rules.errors import RulebookInvalid
 from rules.rulebook import load_rulebook
 
 BA = ZoneInfo("America/Argentina/Buenos_Aires")
@@ -137,3 +138,34 @@ def test_long_spans_are_counted_whole():
     by_year = sum((OFFICE.between(ba(year, 1, 1), ba(year + 1, 1, 1)) for year in range(2027, 2045)), timedelta())
     assert total == OFFICE.between(start, ba(2027, 1, 1)) + by_year + OFFICE.between(ba(2045, 1, 1), end)
     assert OFFICE.add(start, total) == end
+
+
+def test_special_days_have_hours_of_their_own():
+    office = calendar('{timezone: America/Argentina/Buenos_Aires, hours: {mon-fri: ["09:00-13:00", "14:00-18:00"]}, '
+                      'holidays: {country: AR, except: ["2026-12-08"]}, '
+                      'special: {"12-24": ["09:00-13:00"], "2026-12-05": ["10:00-12:00"], "2026-12-07": []}}')
+    day = timedelta(days=1)
+    # Dec 24 every year: a half day (a Thursday in 2026, a Friday in 2027)
+    assert office.between(ba(2026, 12, 24), ba(2026, 12, 24) + day) == timedelta(hours=4)
+    assert office.between(ba(2027, 12, 24), ba(2027, 12, 24) + day) == timedelta(hours=4)
+    # a working Saturday, and a Monday off (a bridge day)
+    assert office.between(ba(2026, 12, 5), ba(2026, 12, 5) + day) == timedelta(hours=2)
+    assert office.between(ba(2026, 12, 7), ba(2026, 12, 7) + day) == timedelta(0)
+    # Dec 8 is a national holiday in Argentina, worked here; Dec 25 stays a holiday
+    assert office.between(ba(2026, 12, 8), ba(2026, 12, 8) + day) == timedelta(hours=8)
+    assert office.between(ba(2026, 12, 25), ba(2026, 12, 25) + day) == timedelta(0)
+    # Friday 4th, 17:00 + 2h: one hour that day, the next on the working Saturday
+    assert office.add(ba(2026, 12, 4, 17, 0), timedelta(hours=2)) == ba(2026, 12, 5, 11, 0)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{timezone: UTC, hours: {mon-fri: []}}', "calendar 'office' has no working time"),
+    ('{timezone: UTC, hours: {mon: ["09:00-12:00"]}, special: {"12-32": []}}', "got '12-32'"),
+    ('{timezone: UTC, hours: {mon: ["09:00-12:00"]}, special: {"2026-12-24": ["13:00-09:00"]}}', "ends before"),
+    ('{timezone: UTC, hours: {mon: ["09:00-12:00"]}, holidays: {country: AR, except: ["24-12"]}}',
+     "expected a date YYYY-MM-DD"),
+])
+def test_a_calendar_that_cannot_work_is_a_load_error_with_its_line(text, message):
+    with pytest.raises(RulebookInvalid) as raised:
+        calendar(text)
+    assert "c.yaml:3" in str(raised.value) and message in str(raised.value), str(raised.value)
