@@ -12,6 +12,7 @@ so there is nothing newer to wait for. Warnings and breaches the sweep finds lat
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,8 +71,9 @@ def process(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], event
     """Process one tracker event. `ours` says the event is ticketwarden's own change: clocks
     follow it (a rule moving a ticket to Feedback pauses its clock), rules do not (loop guard)."""
     step = Step(clocks=list(clocks))
-    if ticket is not None and event.triggers and rulebook.sla:
-        updates = track(rulebook, calendars, clocks, event, ticket)
+    seen_by_clocks = _as_clocks_see(event) if ours else event
+    if ticket is not None and seen_by_clocks.triggers and rulebook.sla:
+        updates = track(rulebook, calendars, clocks, seen_by_clocks, ticket)
         step.moved = [update.clock for update in updates]
         step.clocks = merged(clocks, step.moved)
         step.sla_events = [happened for update in updates for happened in update.events]
@@ -81,6 +83,15 @@ def process(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], event
         step.decisions += [evaluate(rulebook, sla_event(ticket.tracker_kind, ticket.id, happened), ticket, now,
                                     states, info) for happened in step.sla_events]
     return step
+
+
+def _as_clocks_see(event: Event) -> Event:
+    """ticketwarden's own change as the SLA clocks see it: its status and fields count (a rule
+    moving a ticket to Feedback pauses its clock), its notes never do: an acknowledgement, a
+    survey invitation or a reminder is not a response by staff."""
+    if event.comment is None:
+        return event
+    return dataclasses.replace(event, comment=None, triggers=event.triggers - {"ticket.commented"})
 
 
 def decide_sla(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], event: Event,
