@@ -13,7 +13,9 @@ time between its two wall-clock ends that day. Edge rules, documented for admins
   `add(t, a) <= add(t, b)` whenever `a <= b`.
 - `add(start, d)`: a start outside working time counts from the next working moment; a
   deadline that falls exactly at the end of a range stays there (17:59:59 + 1 s = 18:00 the
-  same day, not 09:00 the next morning); `add(t, 0)` is `t` itself.
+  same day, not 09:00 the next morning); `add(t, 0)` is the next working moment (`t` itself
+  during working time), as other helpdesks' business-hours arithmetic has it: the moment from
+  which working time is counted, so `add(t, a) <= add(t, b)` holds for `a = 0` too.
 - `between(a, b)` is the working time inside [a, b); it is negative when b is before a.
 
 Holidays come from the `holidays` package (country and subdivision, less the days listed as
@@ -171,7 +173,7 @@ class BusinessCalendar:
         if duration < timedelta(0):
             return self.subtract(start, -duration)
         if duration == timedelta(0):
-            return start
+            return self.next_working_moment(start)
         remaining = duration
         for begin, finish in self.intervals_from(start):
             span = finish - begin

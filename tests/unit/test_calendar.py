@@ -40,7 +40,10 @@ def test_edge_rules():
     assert OFFICE.add(ba(2026, 3, 6, 17, 59, 59), timedelta(seconds=1)) == ba(2026, 3, 6, 18, 0)  # stays at 18:00
     assert OFFICE.add(ba(2026, 3, 7, 10, 0), timedelta(minutes=1)) == ba(2026, 3, 9, 9, 1)  # Saturday start
     assert OFFICE.add(ba(2026, 3, 6, 13, 0), timedelta(minutes=30)) == ba(2026, 3, 6, 14, 30)  # lunch skipped
-    assert OFFICE.add(ba(2026, 3, 6, 20, 0), timedelta(0)) == ba(2026, 3, 6, 20, 0)
+    # zero from outside working time: the next working moment (Friday evening -> Monday 09:00)
+    assert OFFICE.add(ba(2026, 3, 6, 20, 0), timedelta(0)) == ba(2026, 3, 9, 9, 0)
+    assert OFFICE.add(ba(2026, 3, 6, 10, 0), timedelta(0)) == ba(2026, 3, 6, 10, 0)  # working: itself
+    assert OFFICE.add(ba(2026, 3, 6, 18, 0), timedelta(0)) == ba(2026, 3, 9, 9, 0)  # a range's end is not in it
     assert OFFICE.next_working_moment(ba(2026, 3, 6, 13, 15)) == ba(2026, 3, 6, 14, 0)
     assert OFFICE.next_working_moment(ba(2026, 3, 6, 10, 0)) == ba(2026, 3, 6, 10, 0)
     assert OFFICE.is_working(ba(2026, 3, 6, 9, 0)) and not OFFICE.is_working(ba(2026, 3, 6, 18, 0))

@@ -90,8 +90,10 @@ def brute_between(cal: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
 
 def brute_add(cal: BusinessCalendar, start: datetime, duration: timedelta) -> datetime:
     needed, t = duration // timedelta(minutes=1), start
-    if needed == 0:
-        return start
+    if needed == 0:  # the next working moment (`start` itself while working)
+        while not working(cal, t):
+            t += timedelta(minutes=1)
+        return t
     while True:
         if working(cal, t):
             needed -= 1
