@@ -17,9 +17,13 @@ class Where:
     line: int
     path: tuple[str | int, ...] = ()
     errors: list[RuleError] = field(default_factory=list)
+    warnings: list[RuleError] = field(default_factory=list)  # loads, but `check` says why it may be wrong
 
     def child(self, container: Any, key: str | int) -> "Where":
-        return Where(self.file, line_of(container, key, self.line), (*self.path, key), self.errors)
+        return Where(self.file, line_of(container, key, self.line), (*self.path, key), self.errors, self.warnings)
 
     def error(self, message: str) -> None:
         self.errors.append(RuleError(self.file, self.line, self.path, message))
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(RuleError(self.file, self.line, self.path, message))

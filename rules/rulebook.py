@@ -224,7 +224,8 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
     unknown (a bare `check`), in which case channel names are not checked.
     """
     errors: list[RuleError] = []
-    documents = _parse_documents(sources, errors)
+    warnings: list[RuleError] = []
+    documents = _parse_documents(sources, errors, warnings)
     merged = _Merged()
     for where, document in documents:
         _merge_sections(where, document, merged)
@@ -267,7 +268,7 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
         vocabulary=merged.vocabulary, field_values=merged.field_values,
         staff=StaffDefinition.from_section(merged.staff), calendars=calendars, sla=policies,
         chain_limit=merged.chain_limit, origin=origin, indicators=indicators, messages=messages,
-        warnings=_staff_warnings(merged))
+        warnings=(*_staff_warnings(merged), *warnings))
 
 
 def _staff_warnings(merged: _Merged) -> tuple[RuleError, ...]:
@@ -287,7 +288,9 @@ def _staff_warnings(merged: _Merged) -> tuple[RuleError, ...]:
                       "(Jira Cloud accountIds)"),)
 
 
-def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError]) -> list[tuple[Where, MappingNode]]:
+def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError],
+                     warnings: list[RuleError] | None = None) -> list[tuple[Where, MappingNode]]:
+    warnings = [] if warnings is None else warnings
     documents = []
     for file_name, text in sources:
         where = Where(file_name, 1, (), errors)
@@ -302,7 +305,7 @@ def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError]
             Where(file_name, getattr(document, "line", 1), (), errors).error(
                 "a rule file must be a mapping with `version` and `rules`")
         else:
-            documents.append((Where(file_name, document.line, (), errors), document))
+            documents.append((Where(file_name, document.line, (), errors, warnings), document))
     return documents
 
 
@@ -686,6 +689,10 @@ def _compile_targets(where: Where, raw: Any, context: ConditionContext) -> tuple
         if duration <= timedelta(0):
             here.child(item, "target").error("a target must be longer than zero")
             continue
+        if re.search(r"\d\s*d", str(options["target"])):
+            here.child(item, "target").warn(
+                f"target {options['target']!r}: `d` is 24 hours of working time (three 8-hour working days), "
+                f"not a working day; write hours to say so (`{int(duration.total_seconds() // 3600)}h`)")
         when = _compile_conditions(here.child(item, "when"), options["when"], context)
         targets.append(Target(when, duration))
     if isinstance(raw[-1], dict) and raw[-1].get("when"):

@@ -1,6 +1,7 @@
 """Loading rulebooks: what the folders of rule files (test_rulebook_files) do not show."""
 
 import textwrap
+from datetime import timedelta
 
 import pytest
 
@@ -135,3 +136,15 @@ def test_staff_by_groups_or_roles_is_no_warning_with_or_without_email_domains():
         """)
         assert book.warnings == (), extra
     assert load("version: 1\nrules: []\n").warnings == ()
+
+
+def test_a_target_in_days_loads_with_a_warning_that_d_is_not_a_working_day():
+    source = ("version: 1\ncalendars: {o: {timezone: UTC, hours: {mon-fri: [\"09:00-17:00\"]}}}\n"
+              "sla:\n  resolution:\n    calendar: o\n    stop: [status = Closed]\n"
+              "    targets: [{when: priority = High, target: 1d}, {target: 30h}]\n"
+              "rules:\n  - {name: n, on: [ticket.created], then: [{comment: {body: hi}}]}\n")
+    book = load_rulebook([("d.yaml", source)])
+    assert [str(warning) for warning in book.warnings] == [
+        "d.yaml:7: sla → resolution → targets → 0 → target: target '1d': `d` is 24 hours of working time "
+        "(three 8-hour working days), not a working day; write hours to say so (`24h`)"]
+    assert book.sla["resolution"].targets[0].target == timedelta(hours=24)  # what it means, unchanged
