@@ -691,7 +691,7 @@ def _compile_targets(where: Where, raw: Any, context: ConditionContext) -> tuple
             continue
         if re.search(r"\d\s*d", str(options["target"])):
             here.child(item, "target").warn(
-                f"target {options['target']!r}: `d` is 24 hours of working time (three 8-hour working days), "
+                f"target {options['target']!r}: `d` is 24 hours of working time (three days of an 8-hour calendar), "
                 f"not a working day; write hours to say so (`{int(duration.total_seconds() // 3600)}h`)")
         when = _compile_conditions(here.child(item, "when"), options["when"], context)
         targets.append(Target(when, duration))
