@@ -4,7 +4,8 @@ that turns due warnings and breaches into inbox events, exactly once per clock c
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from rules.calendar import BusinessCalendar
@@ -136,18 +137,26 @@ def show(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetim
     for row in rows:
         clock = row.clock
         if clock.policy not in book.rulebook.sla:
-            lines.append(f"{clock.policy} (cycle {clock.cycle}): policy no longer in the rulebook")
-            continue
-        calendar = book.calendar_of(clock.policy)
-        current = book.status(clock, now)
+            # A stopped clock's outcome is a record: it stays what it was when the clock stopped.
+            outcome = f"{row.state} as recorded" if clock.stopped else f"{row.state} when last seen"
+            due = f", due {_utc_text(row.due_at)}" if row.due_at else ""
+            lines.append(f"{clock.policy} cycle {clock.cycle}: {outcome} (the policy is no longer in the "
+                         f"rulebook){due}")
+            local: Callable[[datetime | None], str] = _utc_text
+        else:
+            calendar = book.calendar_of(clock.policy)
+            current = book.status(clock, now)
 
-        def local(moment: datetime | None, zone: Any = calendar.zone) -> str:
-            return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
+            def local(moment: datetime | None, zone: Any = calendar.zone) -> str:
+                return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
 
-        lines.append(f"{clock.policy} cycle {clock.cycle} on calendar {calendar.name} ({calendar.zone.key}): "
-                     f"{current.state}, target {format_duration(current.target)}, elapsed "
-                     f"{format_duration(current.elapsed)}, remaining {format_duration(current.remaining)}, "
-                     f"due {local(current.due_at)}")
+            state = current.state
+            if clock.stopped and row.state != current.state:
+                state = f"{row.state} as recorded (under the rulebook now it would be {current.state})"
+            lines.append(f"{clock.policy} cycle {clock.cycle} on calendar {calendar.name} ({calendar.zone.key}): "
+                         f"{state}, target {format_duration(current.target)}, elapsed "
+                         f"{format_duration(current.elapsed)}, remaining {format_duration(current.remaining)}, "
+                         f"due {local(current.due_at)}")
         for transition in clock.transitions:
             target = f" target {format_duration(transition.target)}" if transition.target is not None else ""
             lines.append(f"  {local(transition.at)}  {transition.kind}{target}  ({transition.reason})")
@@ -156,6 +165,10 @@ def show(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetim
 
 def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else "-"
+
+
+def _utc_text(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
 __all__ = ["SlaBook", "follow_up", "recalc", "sweep"]
