@@ -47,7 +47,7 @@ _VOCABULARY_OF = {"status": "statuses", "priority": "priorities", "tracker": "tr
                   "type": "trackers", "project": "projects"}
 
 _HEAD = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.-]*)\s*(?P<rest>.*?)\s*$", re.S)
-SLA_STATES = ("running", "paused", "met", "breached")
+SLA_STATES = ("running", "paused", "met", "breached", "cancelled")
 _OPERATOR = re.compile(
     r"^(?P<op>is\s+not\s+empty|is\s+empty|not\s+in|in|changed_to|changed_from|changed|contains(?=\s)"
     r"|added(?=\s)|removed(?=\s)|~=|!=|<=|>=|=|<|>)(?P<value>.*)$",
@@ -290,7 +290,7 @@ class Facts:
     now: datetime
     field_refs: Mapping[str, str | None]
     role_of: Callable[[Person | None, Ticket | None], str | None]
-    sla_states: Mapping[str, str] = field(default_factory=dict)  # policy -> running|paused|met|breached
+    sla_states: Mapping[str, str] = field(default_factory=dict)  # policy -> running|paused|met|breached|cancelled
     measures: Mapping[str, Any] | None = None  # a measured rule's figures for one group
 
 

@@ -25,6 +25,7 @@ from rules.rulebook import Rulebook, SlaPolicy
 
 STARTED, PAUSED, RESUMED, TARGET, STOPPED, REOPENED = \
     "started", "paused", "resumed", "target_changed", "stopped", "reopened"
+CANCELLED = "cancelled"  # the policy stopped applying: the cycle ends neither met nor breached
 WARNED, BREACHED = "warned", "breached"  # markers: a notification fired (exactly once per cycle)
 
 
@@ -71,21 +72,27 @@ class Clock:
 
     @property
     def stopped(self) -> bool:
-        """Stopped and not reopened since."""
+        """Stopped (or cancelled) and not reopened since."""
         state = False
         for transition in self.transitions:
-            if transition.kind == STOPPED:
+            if transition.kind in (STOPPED, CANCELLED):
                 state = True
             elif transition.kind == REOPENED:
                 state = False
         return state
+
+    @property
+    def cancelled(self) -> bool:
+        """The cycle ended because its policy stopped applying (see `stopped`)."""
+        return self.stopped and self.has(CANCELLED) and \
+            next(t.kind for t in reversed(self.transitions) if t.kind in (STOPPED, CANCELLED, REOPENED)) == CANCELLED
 
 
 @dataclass(frozen=True)
 class Status:
     """What a clock's history means at a moment."""
 
-    state: str  # running, paused, met, breached
+    state: str  # running, paused, met, breached, cancelled
     target: timedelta
     elapsed: timedelta
     remaining: timedelta  # negative once breached
@@ -102,6 +109,7 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
     stopped = False
     breached_at: datetime | None = None
     warned_at: datetime | None = None  # when the warning point was reached
+    cancelled = False
 
     def run_until(moment: datetime) -> None:
         nonlocal elapsed, running_since, breached_at, warned_at
@@ -144,9 +152,12 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
                 breached_at = None  # a longer target: no longer late
             elif breached_at is None and elapsed >= target:
                 breached_at = transition.at  # a shorter target already used up
-        elif kind == STOPPED and not stopped:
+        elif kind in (STOPPED, CANCELLED) and not stopped:
             run_until(transition.at)
             running_since, stopped = None, True
+            cancelled = kind == CANCELLED
+        elif kind == REOPENED:
+            cancelled = False
     run_until(now)
     remaining = target - elapsed
     due_at = warn_at = None
@@ -158,7 +169,9 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
             warn_at = calendar.add(running_since, max(point - elapsed, timedelta(0)))
     elif breached_at is not None:
         due_at = breached_at
-    if stopped:
+    if stopped and cancelled:
+        state = "cancelled"
+    elif stopped:
         state = "met" if elapsed <= target else "breached"
     elif breached_at is not None and breached_at < now:
         state = "breached"  # past the due moment (at the due moment itself it is still on time)
@@ -262,7 +275,14 @@ def _track_policy(policy: SlaPolicy, calendar: BusinessCalendar, clock: Clock | 
     at = event.occurred_at
     applies = evaluate_conditions(policy.applies, facts)
     reopen = "continue" if event.close_refused else policy.reopen
-    if clock is None or (clock.stopped and "ticket.reopened" in event.triggers and reopen == "new_cycle"):
+    starting = clock is None or (clock.stopped and "ticket.reopened" in event.triggers and reopen == "new_cycle") \
+        or (clock.cancelled and applies)  # applies again: a new cycle from now
+    if clock is not None and not clock.stopped and not applies \
+            and not (policy.stop and evaluate_conditions(policy.stop, facts)):  # stopping wins: met or breached
+        update = Update(clock)
+        _add(update, Transition(CANCELLED, at, reason="the policy no longer applies"))
+        return update
+    if starting:
         if not applies:
             return None
         if policy.start and not evaluate_conditions(policy.start, facts):
@@ -275,9 +295,10 @@ def _track_policy(policy: SlaPolicy, calendar: BusinessCalendar, clock: Clock | 
         _add(update, Transition(STARTED, begin, target, "started", choice))
         update.events.append(SlaEvent("sla.started", policy.name, cycle, begin))
         return _follow(policy, calendar, update, facts, at)
+    assert clock is not None
     update = Update(clock)
     if clock.stopped:
-        if "ticket.reopened" in event.triggers and reopen == "continue":
+        if "ticket.reopened" in event.triggers and reopen == "continue" and not clock.cancelled:
             _add(update, Transition(REOPENED, at, reason="close refused by a rule" if event.close_refused
                                     else "ticket reopened"))
             return _follow(policy, calendar, update, facts, at)

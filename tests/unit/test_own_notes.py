@@ -74,3 +74,4 @@ def test_our_own_status_change_still_moves_the_clocks():
                    T0 + timedelta(minutes=5), ours=True)
     assert states(step) == {"first-response": "running", "resolution": "paused"}
     assert step.decisions[0].ignored  # and the rules do not act on it (the loop guard)
+
