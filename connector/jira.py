@@ -411,8 +411,7 @@ class JiraConnector:
         if commenting:
             private = bool(commenting[0].params.get("private"))
             bodies = [str(effect.params["body"]) for effect in commenting]
-            missing = notes.unwritten(bodies, self._own_comments(effects[0].ticket_id)) if not first_attempt \
-                else [True] * len(bodies)
+            missing = notes.to_write(bodies, first_attempt, lambda: self._own_comments(effects[0].ticket_id))
             if any(missing):
                 unsent = [body for body, wanted in zip(bodies, missing, strict=True) if wanted]
                 self._comment(effects[0].ticket_id, notes.joined(unsent), private)
@@ -452,7 +451,7 @@ class JiraConnector:
         self._transition_to(effect.ticket_id, name)
         if effect.params.get("comment"):
             comment = str(effect.params["comment"])
-            if first_attempt or notes.unwritten([comment], self._own_comments(effect.ticket_id))[0]:
+            if notes.to_write([comment], first_attempt, lambda: self._own_comments(effect.ticket_id))[0]:
                 self._comment(effect.ticket_id, comment, bool(effect.params.get("private")))
         return f"moved to {name}"
 

@@ -12,7 +12,7 @@ beside others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 SEPARATOR = "\n\n"
 
@@ -35,3 +35,12 @@ def unwritten(bodies: Sequence[str], own_notes: Iterable[str]) -> list[bool]:
     """For each body, whether none of our own notes holds it yet."""
     notes = list(own_notes)
     return [not any(holds(note, body) for note in notes) for body in bodies]
+
+
+def to_write(bodies: Sequence[str], first_attempt: bool, own_notes: Callable[[], Iterable[str]]) -> list[bool]:
+    """For each body, whether to write it: all on a first attempt; on a retry (an earlier
+    attempt may have reached the tracker), those none of our own notes holds yet, read from
+    the tracker only then."""
+    if first_attempt or not bodies:
+        return [True] * len(bodies)
+    return unwritten(bodies, own_notes())

@@ -427,18 +427,15 @@ class RedmineConnector:
         outcomes = [self._plan_write(effect, layout, changes, custom) for effect in effects]
         if custom:
             changes["custom_fields"] = [{"id": ident, "value": value} for ident, value in custom.items()]
-        noting = [n for n, effect in enumerate(effects) if _note_of(effect) is not None]
-        if noting and not first_attempt:
-            own = self._own_notes(issue_id)
-            for n, missing in zip(list(noting), notes.unwritten([str(_note_of(effects[n])) for n in noting], own),
-                                  strict=True):
-                if not missing:
-                    noting.remove(n)
-                    if effects[n].action == "comment":
-                        outcomes[n] = "note already written (an earlier attempt reached Redmine)"
-        if noting:
-            changes.update(notes=notes.joined([str(_note_of(effects[n])) for n in noting]),
-                           private_notes=bool(effects[noting[0]].params.get("private")))
+        noting = [(n, str(_note_of(effect))) for n, effect in enumerate(effects) if _note_of(effect) is not None]
+        wanted = notes.to_write([body for _, body in noting], first_attempt, lambda: self._own_notes(issue_id))
+        for (n, _), write in zip(noting, wanted, strict=True):
+            if not write and effects[n].action == "comment":
+                outcomes[n] = "note already written (an earlier attempt reached Redmine)"
+        unsent = [(n, body) for (n, body), write in zip(noting, wanted, strict=True) if write]
+        if unsent:
+            changes.update(notes=notes.joined([body for _, body in unsent]),
+                           private_notes=bool(effects[unsent[0][0]].params.get("private")))
         if changes:
             self._call(lambda: self._redmine.issue.update(int(issue_id), **changes))
         return outcomes

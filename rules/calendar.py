@@ -131,30 +131,30 @@ class BusinessCalendar:
         they stop only after three years in a row without any."""
         moment = moment.astimezone(UTC)
         day = moment.astimezone(self.zone).date() - timedelta(days=1)  # an interval may span midnight
-        idle = 0
-        while idle < MAX_IDLE_DAYS:
-            found = False
-            for begin, finish in self._intervals_of(day):
-                found = True
+        for intervals in self._working_days(day, timedelta(days=1)):
+            for begin, finish in intervals:
                 if finish > moment:
                     yield max(begin, moment), finish
-            idle = 0 if found else idle + 1
-            day += timedelta(days=1)
 
     def intervals_before(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working intervals (UTC) that start before `moment`, clipped to end at it, newest first;
         they stop only after three years in a row without any."""
         moment = moment.astimezone(UTC)
         day = moment.astimezone(self.zone).date() + timedelta(days=1)
-        idle = 0
-        while idle < MAX_IDLE_DAYS:
-            found = False
-            for begin, finish in reversed(self._intervals_of(day)):
-                found = True
+        for intervals in self._working_days(day, timedelta(days=-1)):
+            for begin, finish in reversed(intervals):
                 if begin < moment:
                     yield begin, min(finish, moment)
-            idle = 0 if found else idle + 1
-            day -= timedelta(days=1)
+
+    def _working_days(self, day: date, step: timedelta) -> Iterator[list[tuple[datetime, datetime]]]:
+        """Each day's working intervals from `day` on, a `step` at a time, until three years in
+        a row have none (then the calendar has no working time that way)."""
+        idle = 0
+        while idle < MAX_IDLE_DAYS:
+            intervals = self._intervals_of(day)
+            idle = 0 if intervals else idle + 1
+            yield intervals
+            day += step
 
     # -- arithmetic ------------------------------------------------------------------------------
 

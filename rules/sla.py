@@ -73,19 +73,16 @@ class Clock:
     @property
     def stopped(self) -> bool:
         """Stopped (or cancelled) and not reopened since."""
-        state = False
-        for transition in self.transitions:
-            if transition.kind in (STOPPED, CANCELLED):
-                state = True
-            elif transition.kind == REOPENED:
-                state = False
-        return state
+        return self._ended_by() in (STOPPED, CANCELLED)
 
     @property
     def cancelled(self) -> bool:
         """The cycle ended because its policy stopped applying (see `stopped`)."""
-        return self.stopped and self.has(CANCELLED) and \
-            next(t.kind for t in reversed(self.transitions) if t.kind in (STOPPED, CANCELLED, REOPENED)) == CANCELLED
+        return self._ended_by() == CANCELLED
+
+    def _ended_by(self) -> str | None:
+        """The last of the transitions that end or reopen a cycle (None: never ended)."""
+        return next((t.kind for t in reversed(self.transitions) if t.kind in (STOPPED, CANCELLED, REOPENED)), None)
 
 
 @dataclass(frozen=True)

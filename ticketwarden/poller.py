@@ -27,6 +27,10 @@ class PollingConnector(Protocol):
     def poll(self, since: datetime, overlap: timedelta) -> Iterator[Polled]: ...
 
 
+# The named value holding a tracker's watermark: its last finished pass is when it was set.
+WATERMARK_PREFIX, WATERMARK_SUFFIX = "poll:", ":watermark"
+
+
 class Poller:
     def __init__(self, store: Store, connector: PollingConnector, *, clock: Clock = utcnow,
                  overlap: timedelta = timedelta(seconds=60), lookback: timedelta = timedelta(minutes=10)):
@@ -35,7 +39,7 @@ class Poller:
         self.clock = clock
         self.overlap = overlap
         self.lookback = lookback
-        self.state_name = f"poll:{connector.kind}:watermark"
+        self.state_name = f"{WATERMARK_PREFIX}{connector.kind}{WATERMARK_SUFFIX}"
 
     def watermark(self) -> datetime:
         stored = self.store.get_value(self.state_name)

@@ -147,17 +147,15 @@ class RecordKeeper:
 
     # -- following -------------------------------------------------------------------------------
 
-    def on_event(self, event: Event, ticket: Ticket, targeting: list[RecordRow] | None = None) -> list[FollowUp]:
+    def on_event(self, event: Event, ticket: Ticket, targeting: list[RecordRow]) -> list[FollowUp]:
         """Events for the tickets a changed development issue came from; a record's closing or
         reopening stops or resumes its reminders. `targeting`: the records whose issue this
-        ticket is, when the caller read them already."""
+        ticket is (the worker reads them for its whole batch at once)."""
         change = event.change_of("status")
         moved = event.change_of("due_date")
         if change is None and moved is None:
             return []
         follow_ups = []
-        if targeting is None:
-            targeting = self.store.records_targeting(ticket.tracker_kind, ticket.id)
         for record in targeting:
             if record.kind != DEVELOPMENT:
                 if moved is not None:

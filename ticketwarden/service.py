@@ -33,14 +33,13 @@ from ticketwarden.metrics import Metrics
 from ticketwarden.poller import Poller
 from ticketwarden.reports import PAGE_TYPES
 from ticketwarden.rulefiles import RulebookHolder
-from ticketwarden.store import Store, create_db_engine
+from ticketwarden.store import RULEBOOK_VALUE, Store, create_db_engine
 from ticketwarden.surveys import Surveys
 from ticketwarden.worker import Connector, RetryPolicy, Worker
 from webhooks.app import AdminHooks, MetricsHooks, SurveyHooks, WebhookSettings, create_app
 
 log = logging.getLogger(__name__)
 SCHEDULE_JOB_PREFIX = "rule:"
-RULEBOOK_VALUE = "rulebook:"  # + instance name: the rulebook a process has in force (ticketwarden status)
 
 
 class StoreIntake:
@@ -70,7 +69,6 @@ class Application:
     scheduler: BackgroundScheduler | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _token: str = field(default_factory=lambda: uuid.uuid4().hex)  # this process's heartbeat
-    _stopped: bool = False
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         store_ok = self.store.ping()
@@ -250,9 +248,8 @@ class Application:
         what is still held, so another process (or the next start) takes it at once. False
         when writes were still in flight (the caller exits without waiting for them: a retry
         finds what they wrote and does not write it twice)."""
-        if self._stopped:
+        if self._stop.is_set():
             return True
-        self._stopped = True
         self._stop.set()
         finished = self.worker.close(timeout=timeout)
         try:

@@ -4,7 +4,6 @@ that turns due warnings and breaches into inbox events, exactly once per clock c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,20 +135,21 @@ def show(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetim
     lines = []
     for row in rows:
         clock = row.clock
-        if clock.policy not in book.rulebook.sla:
+        known = clock.policy in book.rulebook.sla
+        zone = book.calendar_of(clock.policy).zone if known else UTC
+
+        def local(moment: datetime | None, zone: Any = zone) -> str:
+            return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
+
+        if not known:
             # A stopped clock's outcome is a record: it stays what it was when the clock stopped.
             outcome = f"{row.state} as recorded" if clock.stopped else f"{row.state} when last seen"
-            due = f", due {_utc_text(row.due_at)}" if row.due_at else ""
+            due = f", due {local(row.due_at)}" if row.due_at else ""
             lines.append(f"{clock.policy} cycle {clock.cycle}: {outcome} (the policy is no longer in the "
                          f"rulebook){due}")
-            local: Callable[[datetime | None], str] = _utc_text
         else:
             calendar = book.calendar_of(clock.policy)
             current = book.status(clock, now)
-
-            def local(moment: datetime | None, zone: Any = calendar.zone) -> str:
-                return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if moment else "-"
-
             state = current.state
             if clock.stopped and row.state != current.state:
                 state = f"{row.state} as recorded (under the rulebook now it would be {current.state})"
@@ -166,9 +166,6 @@ def show(book: SlaBook, store: Store, tracker: str, ticket_id: str, now: datetim
 def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else "-"
 
-
-def _utc_text(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
 __all__ = ["SlaBook", "follow_up", "recalc", "sweep"]

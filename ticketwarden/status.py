@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ticketwarden.store import Store
+from ticketwarden.poller import WATERMARK_PREFIX, WATERMARK_SUFFIX
+from ticketwarden.store import RULEBOOK_VALUE, Store
 
 SOON = timedelta(hours=1)
-POLL_VALUE = "poll:"
-WATERMARK = ":watermark"
 
 
 @dataclass(frozen=True)
@@ -38,15 +37,15 @@ class Status:
 
 
 def gather(store: Store, now: datetime, dead_limit: int = 20) -> Status:
-    polls = {name[len(POLL_VALUE):-len(WATERMARK)]: at
-             for name, (_, at) in store.values_named(POLL_VALUE).items() if name.endswith(WATERMARK)}
+    polls = {name[len(WATERMARK_PREFIX):-len(WATERMARK_SUFFIX)]: at
+             for name, (_, at) in store.values_named(WATERMARK_PREFIX).items() if name.endswith(WATERMARK_SUFFIX)}
     rulebooks = {}
-    for name, (value, at) in store.values_named("rulebook:").items():
+    for name, (value, at) in store.values_named(RULEBOOK_VALUE).items():
         try:
             noted = json.loads(value)
         except ValueError:
             continue
-        rulebooks[name.partition(":")[2]] = {**noted, "noted_at": at}
+        rulebooks[name[len(RULEBOOK_VALUE):]] = {**noted, "noted_at": at}
     clocks, soon = store.clock_summary(now, SOON)
     return Status(now, store.queue_summary(), store.dead_letters(dead_limit), polls, rulebooks, clocks, soon)
 

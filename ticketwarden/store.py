@@ -50,15 +50,6 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """An aggregate's datetime (min, max) comes back without the column's type: as stored."""
-    if moment is None:
-        return None
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 metadata = sa.MetaData()
 
@@ -239,6 +230,7 @@ tickets_seen = sa.Table(
 
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
 INSTANCE_VALUE = "instance:"  # + instance name: its heartbeat (a token that changes per process start)
+RULEBOOK_VALUE = "rulebook:"  # + instance name: the rulebook a process has in force (ticketwarden status)
 # What a ClockRow is made of (the sweep's claim reads no more than that).
 CLOCK_KEY = ("tracker", "ticket_id", "policy", "cycle")
 CLOCK_STATE = ("history", "state", "due_at", "next_check", "updated_at")
@@ -498,9 +490,9 @@ class Store:
         self._write_lock: threading.Lock | None = threading.Lock() if engine.dialect.name == "sqlite" else None
         # Intake's one statement, built once: the values come as parameters, so a delivery's
         # time under the write lock is the INSERT and the commit, not building the statement.
-        self._store_delivery = self._insert(inbox).on_conflict_do_nothing(
-            index_elements=["source", "dedup_key"]).returning(inbox.c.id)
-        # The statements a batch's record runs per clock, follow-up and origin change, likewise
+        self._inbox_insert = self._insert(inbox).on_conflict_do_nothing(index_elements=["source", "dedup_key"])
+        self._store_delivery = self._inbox_insert.returning(inbox.c.id)
+        # The statements a batch's record runs per clock, follow-up (`_inbox_insert`) and origin change, likewise
         # built once (building them was most of a batch's time in the store: BENCHMARKS.md).
         self._clock_insert = self._insert(sla_clocks).on_conflict_do_nothing(
             index_elements=["tracker", "ticket_id", "policy", "cycle"]).returning(sla_clocks.c.id)
@@ -508,7 +500,6 @@ class Store:
             *(sla_clocks.c[name] == sa.bindparam(f"key_{name}") for name in CLOCK_KEY),
             sla_clocks.c.version == sa.bindparam("key_version"),
         ).values({name: sa.bindparam(f"new_{name}") for name in (*CLOCK_STATE, "version")})
-        self._follow_up_insert = self._insert(inbox).on_conflict_do_nothing(index_elements=["source", "dedup_key"])
         self._origin_insert = self._insert(origin_history).on_conflict_do_nothing(
             index_elements=["tracker", "ticket_id", "event"])
 
@@ -773,13 +764,8 @@ class Store:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Rows per state in inbox and outbox (for /readyz and the operator)."""
-        result: dict[str, dict[str, int]] = {}
         with self._reading() as conn:
-            for table in (inbox, outbox):
-                rows: list[Any] = list(conn.execute(
-                    sa.select(table.c.state, sa.func.count()).group_by(table.c.state)))
-                result[table.name] = {state: count for state, count in rows}
-        return result
+            return {table.name: self._per_state(conn, table) for table in (inbox, outbox)}
 
     # -- instances sharing the store (their claims and heartbeats) ------------------------------
 
@@ -787,31 +773,29 @@ class Store:
         """Give back what this instance holds (a restart after a crash, or a stop): due again at
         once. Attempts stay counted, so an effect that may have reached its tracker is checked
         there before it is written again."""
-        released = {}
-        with self._writing() as conn:
-            for table in (inbox, outbox):
-                released[table.name] = int(conn.execute(sa.update(table).where(
-                    table.c.state == PROCESSING, table.c.lease_owner == self.owner).values(
-                    state=PENDING, available_at=now, lease_until=None)).rowcount)
-        return released
+        return self._own_claims(state=PENDING, available_at=now, lease_until=None)
 
     def renew_claims(self, now: datetime, lease: timedelta) -> int:
         """Keep this instance's claims while it works on them (a heartbeat): a live process's
         slow work is never taken over, a dead one's lapses within one lease."""
-        renewed = 0
+        return sum(self._own_claims(lease_until=now + lease).values())
+
+    def _own_claims(self, **values: Any) -> dict[str, int]:
+        """Set `values` on the rows this instance holds in both queues; how many, per queue."""
+        changed = {}
         with self._writing() as conn:
             for table in (inbox, outbox):
-                renewed += int(conn.execute(sa.update(table).where(
-                    table.c.state == PROCESSING, table.c.lease_owner == self.owner).values(
-                    lease_until=now + lease)).rowcount)
-        return renewed
+                changed[table.name] = int(conn.execute(sa.update(table).where(
+                    table.c.state == PROCESSING, table.c.lease_owner == self.owner).values(**values)).rowcount)
+        return changed
 
     def heartbeat(self, token: str, now: datetime) -> None:
         self.set_value(f"{INSTANCE_VALUE}{self.owner}", token, now)
 
     def last_heartbeat(self) -> tuple[str, datetime] | None:
-        found = self.values_named(f"{INSTANCE_VALUE}{self.owner}").get(f"{INSTANCE_VALUE}{self.owner}")
-        return found
+        """This instance's last heartbeat (its token, and when), if it ever beat."""
+        name = f"{INSTANCE_VALUE}{self.owner}"
+        return self.values_named(name).get(name)
 
     # -- what an operator asks (ticketwarden status / retry) ---------------------------------------
 
@@ -826,8 +810,8 @@ class Store:
                 oldest = conn.execute(sa.select(sa.func.min(since)).where(waiting)).scalar()
                 retrying = conn.execute(sa.select(sa.func.count(), sa.func.min(table.c.available_at))
                                         .where(table.c.state == PENDING, table.c.attempts > 0)).one()
-                summary[table.name] = {"states": states, "oldest_waiting": _aware(oldest),
-                                       "retrying": int(retrying[0]), "next_retry": _aware(retrying[1])}
+                summary[table.name] = {"states": states, "oldest_waiting": oldest,
+                                       "retrying": int(retrying[0]), "next_retry": retrying[1]}
         return summary
 
     @staticmethod
@@ -846,9 +830,9 @@ class Store:
                                              outbox.c.last_error)
                                    .where(outbox.c.state == DEAD).order_by(outbox.c.id.desc()).limit(limit)).all()
         found = [{"queue": "inbox", "id": row.id, "what": f"{row.source} {row.dedup_key}", "attempts": row.attempts,
-                  "at": _aware(row.processed_at), "error": row.last_error or ""} for row in items]
+                  "at": row.processed_at, "error": row.last_error or ""} for row in items]
         found += [{"queue": "outbox", "id": row.id, "what": f"{row.action} on {row.tracker} {row.ticket_id} "
-                   f"(rule {row.rule!r})", "attempts": row.attempts, "at": _aware(row.available_at),
+                   f"(rule {row.rule!r})", "attempts": row.attempts, "at": row.available_at,
                    "error": row.last_error or ""} for row in effects]
         return sorted(found, key=lambda row: row["at"] or datetime.min.replace(tzinfo=UTC), reverse=True)[:limit]
 
@@ -939,7 +923,7 @@ class Store:
                      headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
                      available_at=now) for follow_up in follow_ups]
         if rows:
-            conn.execute(self._follow_up_insert, rows)
+            conn.execute(self._inbox_insert, rows)
 
     # -- failure origin and ticket facts ---------------------------------------------------------
 

@@ -251,8 +251,8 @@ class Worker:
             self.metrics.rule_seconds.labels(item.source).observe(time.perf_counter() - started)
         versions = {(row.clock.policy, row.clock.cycle): row.version for row in stored}
         rows = [book.row(clock, now, versions.get((clock.policy, clock.cycle), 0)) for clock in step.moved]
-        targeting = batch.records_targeting(event.tracker_kind, event.ticket_id)
-        follow_ups = self.records.on_event(event, ticket, targeting) if ticket is not None and event.triggers else []
+        follow_ups = [] if ticket is None or not event.triggers else \
+            self.records.on_event(event, ticket, batch.records_targeting(event.tracker_kind, event.ticket_id))
         facts = ticket_facts(rulebook, ticket, rulebook.staff.role_of, now) \
             if ticket is not None and event.triggers else None
         done = Completion(item.id, event.tracker_kind, event.ticket_id, step.effects,
