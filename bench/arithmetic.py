@@ -21,31 +21,48 @@ def example_text() -> str:
         return handle.read()
 
 
-def spans(count: int) -> list[tuple[datetime, timedelta]]:
-    """Seeded random (start, duration) pairs: starts over 2026 to the minute, up to 5 days long."""
+def spans(count: int, longest: timedelta) -> list[tuple[datetime, timedelta]]:
+    """Seeded random (start, duration) pairs: starts over 2026 to the minute, up to `longest`."""
     rng = random.Random(20261129)  # noqa: S311 - reproducible inputs, not secrets
     year = datetime(2026, 1, 1, tzinfo=UTC)
-    return [(year + timedelta(minutes=rng.randrange(365 * 24 * 60)), timedelta(minutes=rng.randrange(5 * 24 * 60)))
+    minutes = int(longest.total_seconds() // 60)
+    return [(year + timedelta(minutes=rng.randrange(365 * 24 * 60)), timedelta(minutes=rng.randrange(minutes)))
             for _ in range(count)]
 
 
 def calendar_rows() -> list[Row]:
+    """`add` for spans up to a week and up to six weeks (the target: 300,000 per second on one
+    core), `between`, and business days, each beside plain datetime arithmetic."""
     rulebook = load_rulebook([(EXAMPLE_RULEBOOK, example_text())])
     calendar = BusinessCalendar.from_calendar(rulebook.calendars["ba-office"])
-    inputs = spans(scaled(10_000, 200))
+    rows = []
+    rate = 0.0
+    for label, longest in (("a week", timedelta(days=7)), ("six weeks", timedelta(days=42))):
+        inputs = spans(scaled(50_000, 500), longest)
+        for start, duration in inputs[:50]:  # each year's index is built once, outside the timing
+            calendar.add(start, duration)
+        add = best_of(lambda inputs=inputs: [calendar.add(s, d) for s, d in inputs], 3)
+        plain = best_of(lambda inputs=inputs: [s + d for s, d in inputs], 3)
+        rate = len(inputs) / add
+        rows.append(Row(f"business time: add, spans up to {label}", "ops/s", rate,
+                        len(inputs) / plain, "datetime + timedelta",
+                        f"{len(inputs)} random spans over 2026, ba-office (AR holidays); target >= 300,000"))
+    inputs = spans(scaled(50_000, 500), timedelta(days=7))
     pairs = [(start, start + duration) for start, duration in inputs]
-    for start, duration in inputs[:50]:  # holidays of every year are computed once, outside the timing
-        calendar.add(start, duration)
-    count = len(inputs)
-    add = best_of(lambda: [calendar.add(s, d) for s, d in inputs], 3)
-    plain_add = best_of(lambda: [s + d for s, d in inputs], 3)
     between = best_of(lambda: [calendar.between(a, b) for a, b in pairs], 3)
     plain_between = best_of(lambda: [b - a for a, b in pairs], 3)
-    note = f"{count} random spans of 0-5 days over 2026, ba-office (AR holidays)"
-    return [
-        Row("business time: add", "ops/s", count / add, count / plain_add, "datetime + timedelta", note),
-        Row("business time: between", "ops/s", count / between, count / plain_between, "datetime - datetime"),
-    ]
+    rows.append(Row("business time: between", "ops/s", len(pairs) / between, len(pairs) / plain_between,
+                    "datetime - datetime"))
+    days = [(start, duration.days % 10 + 1) for start, duration in spans(scaled(20_000, 200), timedelta(days=42))]
+    business = best_of(lambda: [calendar.add_business_days(s, n) for s, n in days], 3)
+    plain_days = best_of(lambda: [s + timedelta(days=n) for s, n in days], 3)
+    rows.append(Row("business time: add business days (1-10bd)", "ops/s", len(days) / business,
+                    len(days) / plain_days, "datetime + days"))
+    decades = spans(scaled(2_000, 50), timedelta(days=20 * 366))
+    long_add = best_of(lambda: [calendar.add(s, d) for s, d in decades], 3)
+    rows.append(Row("business time: add, spans up to 20 years", "ops/s", len(decades) / long_add,
+                    rate, "add, spans up to six weeks", "one addition per whole year skipped"))
+    return rows
 
 
 def generated_rulebook(size: int) -> str:

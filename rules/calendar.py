@@ -17,6 +17,12 @@ time between its two wall-clock ends that day. Edge rules, documented for admins
   during working time), as other helpdesks' business-hours arithmetic has it: the moment from
   which working time is counted, so `add(t, a) <= add(t, b)` holds for `a = 0` too.
 - `between(a, b)` is the working time inside [a, b); it is negative when b is before a.
+- `add_business_days(start, n)` (`3bd`): the same point of the working day, n working days
+  later. A start outside working time counts from the next working moment; a start at the
+  beginning of a working day is due at the end of the n-th working day counting that day (the
+  same instant in working time, read as a deadline); a shorter day (a half day) is due at its
+  end.
+- Spans of any length are exact; whole years in between are counted by their totals.
 
 Holidays come from the `holidays` package (country and subdivision, less the days listed as
 worked), explicit dates and yearly dates; a holiday has no working hours at all. A special
@@ -26,7 +32,7 @@ holiday.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -35,7 +41,8 @@ from zoneinfo import ZoneInfo
 from rules.rulebook import Calendar
 from rules.schema import WEEKDAYS
 
-MAX_IDLE_DAYS = 3 * 366  # three years in a row without working time: the calendar has none
+MAX_IDLE_DAYS = 3 * 366  # three years in a row without a working day: the calendar has none
+MAX_IDLE_YEARS = 3
 _ALL_DAY = ((time(0, 0), time.max),)
 
 
@@ -65,6 +72,10 @@ class BusinessCalendar:
     working_days: frozenset[date] = frozenset()  # the country's holidays worked here
     special: dict[date, tuple[tuple[time, time], ...]] = field(default_factory=dict)
     special_yearly: dict[tuple[int, int], tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    # caches, shared by every clock on the calendar: built on first use, never changed after
+    _years: dict[int, _YearIndex] = field(default_factory=dict, compare=False, repr=False)
+    _totals: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    _starts: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_calendar(cls, calendar: Calendar) -> BusinessCalendar:
@@ -126,82 +137,299 @@ class BusinessCalendar:
                 high = middle
         return high
 
-    def intervals_from(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working intervals (UTC) that end after `moment`, clipped to start at it, in order;
-        they stop only after three years in a row without any."""
-        moment = moment.astimezone(UTC)
-        day = moment.astimezone(self.zone).date() - timedelta(days=1)  # an interval may span midnight
-        for intervals in self._working_days(day, timedelta(days=1)):
-            for begin, finish in intervals:
-                if finish > moment:
-                    yield max(begin, moment), finish
+    # -- the index ---------------------------------------------------------------------------------
+    #
+    # Every operation works on integer microseconds since the epoch against a per-year index:
+    # the year's working intervals (built once, on first use, from its days) with the working
+    # time before each, so a moment's position in working time is one binary search. Whole years
+    # in between are skipped by their totals, which come from the weekly hours corrected only on
+    # the days that differ (holidays, special days, the days around a clock change), so the cost
+    # of a span does not grow with its length beyond one addition per year.
 
-    def intervals_before(self, moment: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working intervals (UTC) that start before `moment`, clipped to end at it, newest first;
-        they stop only after three years in a row without any."""
-        moment = moment.astimezone(UTC)
-        day = moment.astimezone(self.zone).date() + timedelta(days=1)
-        for intervals in self._working_days(day, timedelta(days=-1)):
-            for begin, finish in reversed(intervals):
-                if begin < moment:
-                    yield begin, min(finish, moment)
+    def _year(self, year: int) -> _YearIndex:
+        found = self._years.get(year)
+        if found is None:
+            found = self._years[year] = _YearIndex.build(self, year)
+        return found
 
-    def _working_days(self, day: date, step: timedelta) -> Iterator[list[tuple[datetime, datetime]]]:
-        """Each day's working intervals from `day` on, a `step` at a time, until three years in
-        a row have none (then the calendar has no working time that way)."""
-        idle = 0
-        while idle < MAX_IDLE_DAYS:
-            intervals = self._intervals_of(day)
-            idle = 0 if intervals else idle + 1
-            yield intervals
-            day += step
+    def _year_start(self, year: int) -> int:
+        """The first instant of the local year (its January 1st, 00:00), in microseconds."""
+        found = self._starts.get(year)
+        if found is None:
+            found = self._starts[year] = _micros(self._utc(date(year, 1, 1), time(0)))
+        return found
+
+    def _year_of(self, micros: int, guess: int) -> int:
+        starts = self._starts
+        low, high = starts.get(guess), starts.get(guess + 1)
+        if low is not None and high is not None and low <= micros < high:
+            return guess  # the usual case: both ends already known
+        year = guess
+        while micros < self._year_start(year):
+            year -= 1
+        while micros >= self._year_start(year + 1):
+            year += 1
+        _check_year(year, self.name)
+        return year
+
+    def _total(self, year: int) -> int:
+        """The year's working time in microseconds, without building its index."""
+        _check_year(year, self.name)
+        built = self._years.get(year)
+        if built is not None:
+            return built.total
+        found = self._totals.get(year)
+        if found is None:
+            found = self._totals[year] = self._count_year(year)
+        return found
+
+    def _count_year(self, year: int) -> int:
+        """Weekly hours times the weekdays of the year, corrected on each day that differs."""
+        first, days = date(year, 1, 1), (date(year + 1, 1, 1) - date(year, 1, 1)).days
+        nominal = [sum(_wall_length(start, end) for start, end in self._weekday_ranges(weekday))
+                   for weekday in range(7)]
+        total = sum(nominal[(first.weekday() + n) % 7] for n in range(7)) * (days // 7)
+        total += sum(nominal[(first.weekday() + n) % 7] for n in range(days % 7))
+        for day in self._unusual_days(year):
+            real = sum((finish - begin for begin, finish in self._intervals_of(day)), _ZERO)
+            total += real // _ONE_MICRO - nominal[day.weekday()]
+        return total
+
+    def _weekday_ranges(self, weekday: int) -> tuple[tuple[time, time], ...]:
+        return _ALL_DAY if self.always else self.hours.get(weekday, ())
+
+    def _unusual_days(self, year: int) -> set[date]:
+        """The days of `year` whose working time may differ from their weekday's wall-clock hours."""
+        found = {day for day in self.dates if day.year == year}
+        found |= {day for day in self.special if day.year == year}
+        for month, day_of_month in (*self.yearly, *self.special_yearly):
+            try:
+                found.add(date(year, month, day_of_month))
+            except ValueError:  # 02-29 in a common year
+                continue
+        if self.country:
+            found |= {day for day in _country_holidays(self.country, self.subdivision, year) if day.year == year}
+        return found | self._clock_change_days(year)
+
+    def _clock_change_days(self, year: int) -> set[date]:
+        """The days (and their neighbours) whose local midnights differ in UTC offset: weekly
+        samples, then a binary search inside each week whose two ends differ."""
+        def offset(day: date) -> timedelta | None:
+            return datetime.combine(day, time(0), tzinfo=self.zone).utcoffset()
+
+        found: set[date] = set()
+        week_start = date(year, 1, 1) - timedelta(days=1)
+        last = date(year + 1, 1, 1)
+        while week_start < last:
+            week_end = min(week_start + timedelta(days=7), last + timedelta(days=1))
+            if offset(week_start) != offset(week_end):
+                low, high = week_start, week_end  # offsets differ between low and high
+                while (high - low).days > 1:
+                    middle = low + (high - low) // 2
+                    if offset(middle) == offset(low):
+                        low = middle
+                    else:
+                        high = middle
+                found |= {low - timedelta(days=1), low, high, high + timedelta(days=1)}
+            week_start = week_end
+        return {day for day in found if day.year == year}
+
+    def _position(self, micros: int, year: int) -> int:
+        """Working microseconds between the start of `year` and `micros` (inside that year)."""
+        index = self._years.get(year) or self._year(year)
+        i = bisect_right(index.starts, micros) - 1
+        if i < 0:
+            return 0
+        return index.before[i] + min(micros, index.ends[i]) - index.starts[i]
+
+    def _next_working(self, micros: int, year: int) -> int:
+        index = self._year(year)
+        i = bisect_right(index.ends, micros)
+        if i < len(index.ends):
+            return max(index.starts[i], micros)
+        for _ in range(MAX_IDLE_YEARS + 1):  # the next year that has working time starts with it
+            year += 1
+            if self._total(year):
+                return self._year(year).starts[0]
+        raise NoWorkingTime(f"calendar {self.name!r} has no working time after {_moment(micros).isoformat()}")
 
     # -- arithmetic ------------------------------------------------------------------------------
 
     def is_working(self, moment: datetime) -> bool:
-        first = next(self.intervals_from(moment), None)
-        return first is not None and first[0] == moment.astimezone(UTC)
+        micros = _micros(moment)
+        index = self._year(self._year_of(micros, _guess(moment)))
+        i = bisect_right(index.starts, micros) - 1
+        return i >= 0 and micros < index.ends[i]
 
     def next_working_moment(self, moment: datetime) -> datetime:
         """`moment` itself when working, else the start of the next working range."""
-        for begin, _ in self.intervals_from(moment):
-            return begin
-        raise NoWorkingTime(f"calendar {self.name!r} has no working time after {moment.isoformat()}")
+        micros = _micros(moment)
+        return _moment(self._next_working(micros, self._year_of(micros, _guess(moment))))
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The moment `duration` of working time after `start` (a deadline)."""
-        if duration < timedelta(0):
+        if duration < _ZERO:
             return self.subtract(start, -duration)
-        if duration == timedelta(0):
-            return self.next_working_moment(start)
-        remaining = duration
-        for begin, finish in self.intervals_from(start):
-            span = finish - begin
-            if remaining <= span:
-                return begin + remaining
-            remaining -= span
-        raise NoWorkingTime(f"calendar {self.name!r} has no working time after {start.isoformat()}")
+        micros = _micros(start)
+        year = self._year_of(micros, _guess(start))
+        if duration == _ZERO:
+            return _moment(self._next_working(micros, year))
+        wanted = self._position(micros, year) + duration // _ONE_MICRO
+        idle = 0
+        while wanted > (total := self._total(year)):
+            wanted -= total
+            year += 1
+            idle = idle + 1 if total == 0 else 0
+            if idle > MAX_IDLE_YEARS:
+                raise NoWorkingTime(f"calendar {self.name!r} has no working time after {start.isoformat()}")
+        index = self._years.get(year) or self._year(year)
+        i = bisect_left(index.after, wanted)
+        return _moment(index.starts[i] + wanted - index.before[i])
 
     def subtract(self, end: datetime, duration: timedelta) -> datetime:
         """The moment `duration` of working time before `end`."""
-        remaining = duration
-        if remaining == timedelta(0):
-            return end
-        for begin, finish in self.intervals_before(end):
-            span = finish - begin
-            if remaining <= span:
-                return finish - remaining
-            remaining -= span
-        raise NoWorkingTime(f"calendar {self.name!r} has no working time before {end.isoformat()}")
+        if duration <= _ZERO:
+            return end if duration == _ZERO else self.add(end, -duration)
+        micros = _micros(end)
+        year = self._year_of(micros, _guess(end))
+        wanted = self._position(micros, year) - duration // _ONE_MICRO
+        idle = 0
+        while wanted < 0:
+            year -= 1
+            total = self._total(year)
+            wanted += total
+            idle = idle + 1 if total == 0 else 0
+            if idle > MAX_IDLE_YEARS:
+                raise NoWorkingTime(f"calendar {self.name!r} has no working time before {end.isoformat()}")
+        index = self._year(year)
+        i = bisect_right(index.before, wanted) - 1
+        return _moment(index.starts[i] + wanted - index.before[i])
 
     def between(self, a: datetime, b: datetime) -> timedelta:
         """Working time inside [a, b); negative when b is before a."""
         if b < a:
             return -self.between(b, a)
-        total = timedelta(0)
-        b_utc = b.astimezone(UTC)
-        for begin, finish in self.intervals_from(a):
-            if begin >= b_utc:
-                break
-            total += min(finish, b_utc) - begin
-        return total
+        first, last = _micros(a), _micros(b)
+        year_a, year_b = self._year_of(first, _guess(a)), self._year_of(last, _guess(b))
+        total = self._position(last, year_b) - self._position(first, year_a)
+        total += sum(self._total(year) for year in range(year_a, year_b))
+        return timedelta(microseconds=total)
+
+    def add_business_days(self, start: datetime, days: int) -> datetime:
+        """The same point of the working day `days` working days later (`3bd`).
+
+        A start outside working time counts from the next working moment, and a start at the
+        beginning of a working day is due at the end of the last of its `days` working days (the
+        same instant in working time, read as a deadline like `add`'s). A day shorter than the
+        start's point in its day (a half day) is due at its end.
+        """
+        micros = _micros(start)
+        year = self._year_of(micros, _guess(start))
+        micros = self._next_working(micros, year)
+        year = self._year_of(micros, year)
+        index = self._year(year)
+        day = bisect_right(index.day_starts, micros) - 1
+        into = self._position(micros, year) - index.day_before[day]
+        if days <= 0:
+            return _moment(micros)
+        walked, idle = 0, 0
+        previous = (year, day)
+        while walked < days:
+            previous = (year, day)
+            day += 1
+            if day == len(index.day_starts):
+                year, day = year + 1, 0
+                index = self._year(year)
+            if index.day_before[day + 1] > index.day_before[day]:
+                walked, idle = walked + 1, 0
+            else:
+                idle += 1
+                if idle > MAX_IDLE_DAYS:
+                    raise NoWorkingTime(f"calendar {self.name!r} has no working day after {start.isoformat()}")
+        if into == 0:  # the start of a working day: the end of the day before (in working days)
+            year, day = previous
+            index = self._year(year)
+            wanted = index.day_before[day + 1]
+        else:
+            wanted = min(index.day_before[day] + into, index.day_before[day + 1])
+        i = bisect_left(index.after, wanted)
+        return _moment(index.starts[i] + wanted - index.before[i])
+
+    def business_days_between(self, a: datetime, b: datetime) -> int:
+        """How many working days `b` is after `a`, counted as `add_business_days` counts them."""
+        days = 0
+        while self.add_business_days(a, days + 1) <= b:
+            days += 1
+        return days
+
+
+@dataclass(frozen=True)
+class _YearIndex:
+    """One local year's working intervals in microseconds since the epoch, in order, with the
+    year's working time before each interval (`before`) and up to its end (`after`), and for
+    each local day its first instant and the working time before it."""
+
+    starts: list[int]
+    ends: list[int]
+    before: list[int]
+    after: list[int]
+    day_starts: list[int]
+    day_before: list[int]  # one more than days: the last is the year's total
+    total: int
+
+    @classmethod
+    def build(cls, calendar: BusinessCalendar, year: int) -> _YearIndex:
+        starts: list[int] = []
+        ends: list[int] = []
+        before: list[int] = []
+        after: list[int] = []
+        day_starts: list[int] = []
+        day_before: list[int] = []
+        total = 0
+        day, last = date(year, 1, 1), date(year + 1, 1, 1)
+        while day < last:
+            day_starts.append(_micros(calendar._utc(day, time(0))))
+            day_before.append(total)
+            for begin, finish in calendar._intervals_of(day):
+                first, end = _micros(begin), _micros(finish)
+                starts.append(first)
+                ends.append(end)
+                before.append(total)
+                total += end - first
+                after.append(total)
+            day += timedelta(days=1)
+        day_before.append(total)
+        return cls(starts, ends, before, after, day_starts, day_before, total)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICRO = timedelta(microseconds=1)
+_ZERO = timedelta(0)
+
+
+def _micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.astimezone(UTC)  # a naive moment is the machine's local time, as datetime has it
+    return (moment - _EPOCH) // _ONE_MICRO
+
+
+def _moment(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _guess(moment: datetime) -> int:
+    return moment.year
+
+
+def _wall_length(start: time, end: time) -> int:
+    """A range's length on the wall clock, in microseconds (time.max is 24:00)."""
+    def of(moment: time) -> int:
+        if moment == time.max:
+            return 86_400_000_000
+        return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1_000_000 + moment.microsecond
+    return max(of(end) - of(start), 0)
+
+
+def _check_year(year: int, name: str) -> None:
+    if not 2 <= year <= 9997:
+        raise NoWorkingTime(f"calendar {name!r}: no working time within the years datetime can show")

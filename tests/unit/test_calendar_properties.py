@@ -9,11 +9,16 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.calendar import BusinessCalendar
+from rules.calendar import BusinessCalendar, _YearIndex
 
-ZONES = ["Europe/Madrid", "America/New_York", "Australia/Sydney", "America/Argentina/Buenos_Aires"]
+# Ordinary DST zones, zones whose clocks change at midnight (Santiago, Havana), by half an hour
+# (Lord Howe), with a negative DST (Dublin), on the Chatham Islands' 12:45 offset, and without DST.
+ZONES = ["Europe/Madrid", "America/New_York", "Australia/Sydney", "America/Argentina/Buenos_Aires",
+         "America/Santiago", "America/Havana", "Australia/Lord_Howe", "Europe/Dublin", "Pacific/Chatham",
+         "Europe/London", "Asia/Tehran", "Asia/Kolkata", "America/Sao_Paulo"]
 # Windows of a few weeks around each 2026 DST change of those zones (and ordinary weeks).
 WINDOWS = [datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 3, 25, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC),
+           datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 9, 24, tzinfo=UTC),
            datetime(2026, 9, 30, tzinfo=UTC), datetime(2026, 10, 22, tzinfo=UTC), datetime(2026, 10, 29, tzinfo=UTC)]
 
 
@@ -22,12 +27,13 @@ def _time(quarter: int) -> time:
 
 
 @st.composite
-def calendars(draw) -> BusinessCalendar:
+def calendars(draw, night: bool = False) -> BusinessCalendar:
     """Ranges on the quarter hour (ends inside a skipped or repeated hour included), one or two
-    per day, some days off, holidays."""
+    per day, some days off, holidays; with `night`, ends only between 23:00 and 04:00."""
+    quarters = st.sampled_from([*range(0, 17), *range(92, 97)]) if night else st.integers(0, 96)
     hours = {}
     for weekday in range(7):
-        cuts = sorted(draw(st.sets(st.integers(0, 96), min_size=0, max_size=4)))
+        cuts = sorted(draw(st.sets(quarters, min_size=0, max_size=4)))
         if len(cuts) % 2:
             cuts = cuts[:-1]
         ranges = tuple((_time(cuts[i]), _time(cuts[i + 1])) for i in range(0, len(cuts), 2))
@@ -158,3 +164,114 @@ def next_range_end(cal: BusinessCalendar, moment: datetime, skip: int) -> dateti
 def test_a_deadline_falling_at_a_range_end_stays_there(cal, start, skip):
     end = next_range_end(cal, start, skip)
     assert cal.add(start, brute_between(cal, start, end)) == end
+
+
+# -- long spans, business days: against references built from single days ------------------------
+
+def _day_total(cal: BusinessCalendar, day: date) -> timedelta:
+    """The reference's working time of one local day (each range end found by brute force)."""
+    if day in cal.dates:
+        return timedelta(0)
+    return sum((_first_showing(cal.zone, day, end) - _first_showing(cal.zone, day, start)
+                for start, end in cal.hours.get(day.weekday(), ())), timedelta(0))
+
+
+def walked_between(cal: BusinessCalendar, a: datetime, b: datetime) -> timedelta:
+    """Working time in [a, b) as the sum of every local day's own working time (the days at each
+    end cut by the calendar's own per-day arithmetic, which the tests above check)."""
+    first, last = a.astimezone(cal.zone).date(), b.astimezone(cal.zone).date()
+    if first == last:
+        return cal.between(a, b)
+    total = cal.between(a, datetime.combine(first + timedelta(days=1), time(0), tzinfo=cal.zone))
+    total += cal.between(datetime.combine(last, time(0), tzinfo=cal.zone), b)
+    day = first + timedelta(days=1)
+    while day < last:
+        total += sum((finish - begin for begin, finish in cal._intervals_of(day)), timedelta(0))
+        day += timedelta(days=1)
+    return total
+
+
+@st.composite
+def year_calendars(draw) -> BusinessCalendar:
+    """Random weekly hours, holidays of a country, explicit and yearly holidays, special days;
+    half of them with range ends only in the night hours where clocks change, since a year's
+    spring and autumn changes cancel out on most calendars."""
+    base = draw(calendars(night=draw(st.booleans())))
+    years = st.integers(1995, 2060)
+    dates = draw(st.sets(st.builds(lambda y, d: date(y, 1, 1) + timedelta(days=d), years, st.integers(0, 364)),
+                         max_size=20))
+    yearly = draw(st.sets(st.tuples(st.integers(1, 12), st.integers(1, 28)), max_size=5)) | {(2, 29)}
+    special = {day: ((time(10), time(12)),) for day in draw(st.sets(
+        st.builds(lambda y, d: date(y, 1, 1) + timedelta(days=d), years, st.integers(0, 364)), max_size=10))}
+    country = draw(st.sampled_from([None, "AR", "ES", "US", "AU"]))
+    return BusinessCalendar("random", base.zone, base.hours, country=country, dates=frozenset(dates),
+                            yearly=frozenset(yearly), special=special,
+                            special_yearly={(12, 24): ((time(9), time(13)),)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(year_calendars(), st.integers(1995, 2060))
+def test_a_years_total_from_weekly_hours_equals_the_sum_of_its_days(cal, year):
+    """A year's total skips whole years in long spans: it must be exactly its days' sum."""
+    assert cal._count_year(year) == _YearIndex.build(cal, year).total
+
+
+long_moments = st.builds(lambda year, minutes: datetime(year, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
+                         st.integers(2000, 2040), st.integers(0, 366 * 24 * 60))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.booleans().flatmap(lambda night: calendars(night=night)), long_moments, st.integers(0, 19 * 366 * 24 * 60))
+def test_long_spans_are_counted_exactly(cal, a, minutes):
+    """Up to nineteen years: the day-by-day sum, and `add` gives back the end's position."""
+    b = a + timedelta(minutes=minutes)
+    total = cal.between(a, b)
+    assert total == walked_between(cal, a, b)
+    if total:
+        end = cal.add(a, total)
+        assert end <= b and cal.between(end, b) == timedelta(0)
+        assert cal.subtract(end, total) == cal.next_working_moment(a)
+
+
+@settings(max_examples=60, deadline=None)
+@given(calendars(), long_moments, st.integers(0, 5 * 366 * 24 * 3600), st.integers(0, 5 * 366 * 24 * 3600))
+def test_monotone_over_years(cal, start, s1, s2):
+    shorter, longer = sorted((timedelta(seconds=s1), timedelta(seconds=s2)))
+    assert cal.add(start, shorter) <= cal.add(start, longer)
+    assert cal.between(start, cal.add(start, longer)) == longer
+
+
+def brute_business_days(cal: BusinessCalendar, start: datetime, days: int) -> datetime:
+    """The documented rule for `Nbd`, by brute force on the minute: from the next working moment,
+    the same working time into the N-th working day after its day (that day's end if it is
+    shorter); a start at the very beginning of a working day is due at the end of its N-th
+    working day counting itself."""
+    moment = brute_add(cal, start, timedelta(0))
+    if days == 0:
+        return moment
+    day = moment.astimezone(cal.zone).date()
+    into = sum(working(cal, instant) for instant, _ in _day_minutes(cal.zone, day) if instant < moment)
+    counted, target = [], day
+    while len(counted) < days:
+        target += timedelta(days=1)
+        if _day_total(cal, target):
+            counted.append(target)
+    if into == 0:
+        last = counted[-2] if days > 1 else day
+        return max(instant for instant, _ in _day_minutes(cal.zone, last) if working(cal, instant)) \
+            + timedelta(minutes=1)
+    minutes = [instant for instant, _ in _day_minutes(cal.zone, counted[-1]) if working(cal, instant)]
+    return minutes[min(into, len(minutes)) - 1] + timedelta(minutes=1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(calendars(), moments, st.integers(0, 12))
+def test_business_days_agree_with_the_reference(cal, start, days):
+    assert cal.add_business_days(start, days) == brute_business_days(cal, start, days)
+
+
+@settings(max_examples=80, deadline=None)
+@given(calendars(), moments, st.integers(0, 12), st.integers(0, 12))
+def test_business_days_are_monotone(cal, start, d1, d2):
+    fewer, more = sorted((d1, d2))
+    assert cal.add_business_days(start, fewer) <= cal.add_business_days(start, more)
