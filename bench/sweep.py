@@ -188,7 +188,7 @@ def arithmetic_seconds(book: SlaBook, store: Store) -> float:
     for row in rows:
         policy = book.rulebook.sla[row.clock.policy]
         owed = due_notifications(row.clock, policy, book.calendar_of(row.clock.policy), NOW,
-                                 book.quiet_of(row.clock.policy))
+                                 book.quiet_of(row.clock.policy), book.calendars)
         updated = row.clock
         for marker, _ in owed:
             updated = updated.with_transition(marker)

@@ -36,10 +36,13 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from rules.rulebook import Calendar
 from rules.schema import WEEKDAYS
+
+if TYPE_CHECKING:  # the declaration's module loads actions, which use this one
+    from rules.rulebook import Calendar
 
 MAX_IDLE_DAYS = 3 * 366  # three years in a row without a working day: the calendar has none
 MAX_IDLE_YEARS = 3

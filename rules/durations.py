@@ -1,17 +1,22 @@
-"""Durations as admins write them: `90s`, `45m`, `4h`, `1h30m`, `3d`, `2w`.
+"""Durations as admins write them: `90s`, `45m`, `4h`, `1h30m`, `3d`, `2w`, and business days `3bd`.
 
 Days and weeks are plain multiples of 24 h here; business time (working hours, holidays) is
-the calendar's job, which interprets the same durations against working time.
+the calendar's job, which interprets the same durations against working time. Business days
+(`3bd`: the same point of the working day three working days later) have no length of their
+own: only a calendar and a start give them one.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 DURATION_PATTERN = r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
+SPAN_PATTERN = r"^((\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?|\d+bd)$"
+_BUSINESS_DAYS = re.compile(r"^(\d+)bd$")
 
 
 class DurationError(ValueError):
@@ -44,3 +49,26 @@ def format_duration(value: timedelta | float | int, largest: str = "d") -> str:
         if count:
             parts.append(f"{count}{unit}")
     return sign + (" ".join(parts) if parts else "0s")
+
+
+@dataclass(frozen=True)
+class BusinessDays:
+    """`3bd`: a number of working days on some calendar."""
+
+    days: int
+
+    def __str__(self) -> str:
+        return f"{self.days}bd"
+
+
+def parse_span(text: str) -> timedelta | BusinessDays:
+    """A duration, or business days (`3bd`); DurationError names both forms."""
+    cleaned = str(text).strip().replace(" ", "")
+    match = _BUSINESS_DAYS.match(cleaned)
+    if match:
+        return BusinessDays(int(match[1]))
+    try:
+        return parse_duration(cleaned)
+    except DurationError:
+        raise DurationError(f"malformed duration {text!r} (use e.g. 45m, 4h, 1h30m, 3d, 2w, "
+                            f"or 3bd for business days)") from None

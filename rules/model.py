@@ -91,6 +91,27 @@ class Ticket:
     custom_field_ids: Mapping[str, str] = field(default_factory=dict)
     tracker_slas: tuple[TrackerSla, ...] = ()  # SLAs the tracker times itself (Jira Service Management)
 
+    def before(self, changes: Sequence[Change]) -> Ticket:
+        """The ticket as it was before `changes` (what an event changed), as far as they tell:
+        plain fields take their old value, people their old person, multi-value fields lose
+        what came and regain what went, custom fields their old value."""
+        values: dict[str, Any] = {}
+        custom = dict(self.custom_fields)
+        for change in reversed(changes):
+            if change.field.startswith("cf:"):
+                custom[change.field[3:]] = change.old
+            elif change.field in _PLAIN_FIELDS:
+                values[change.field] = change.old or ""
+            elif change.field == "project":
+                values["project"] = values["project_name"] = change.old or ""
+            elif change.field in ("assignee", "author"):
+                values[change.field] = change.old_person or (Person("", name=change.old) if change.old else None)
+            elif change.field in _MULTI_FIELDS and change.of_values:
+                attribute = _MULTI_FIELDS[change.field]
+                current = values.get(attribute, getattr(self, attribute))
+                values[attribute] = tuple(v for v in current if v not in change.added) + tuple(change.removed)
+        return dataclasses.replace(self, custom_fields=custom, **values)
+
     def custom_field(self, reference: str) -> Any:
         """The value of a custom field referenced by name or id (None when absent)."""
         if reference in self.custom_fields:
@@ -99,6 +120,11 @@ class Ticket:
             if field_id == reference:
                 return self.custom_fields.get(name)
         return None
+
+
+_PLAIN_FIELDS = ("status", "priority", "tracker", "subject", "description")
+_MULTI_FIELDS = {"labels": "labels", "category": "categories", "components": "categories",
+                 "fix_versions": "fix_versions"}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rules.actions import ACTIONS, ActionSpec, CompileContext
 from rules.conditions import ConditionContext, ConditionSyntaxError, Group, Node, parse_condition
 from rules.context import Where
-from rules.durations import DurationError, parse_duration
+from rules.durations import BusinessDays, DurationError, parse_duration, parse_span
 from rules.errors import RulebookInvalid, RuleError
 from rules.messages import LOCALES, MESSAGES, Messages, placeholders
 from rules.people import StaffDefinition
@@ -34,6 +34,7 @@ from rules.schema import (
     MEASURE_WINDOWS,
     ORIGIN,
     RULE,
+    SCALE,
     SLA,
     STAFF,
     TARGET,
@@ -138,7 +139,16 @@ class Calendar:
 @dataclass(frozen=True)
 class Target:
     conditions: tuple[Node, ...]
-    target: timedelta
+    target: timedelta | BusinessDays
+    calendar: str | None = None  # its own calendar; None: the policy's
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Tickets whose conditions hold get their target multiplied by `factor`."""
+
+    conditions: tuple[Node, ...]
+    factor: float
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,14 @@ class SlaPolicy:
     target_change: str
     description: str = ""
     quiet_hours: str | None = None
+    scale: tuple[Scale, ...] = ()
+    since: str = "applies"  # with no start conditions: "applies" (when it starts to apply) or "created"
+
+    def calendar_of(self, choice: int | None) -> str:
+        """The calendar a target runs on: its own, else the policy's."""
+        if choice is not None and 0 <= choice < len(self.targets):
+            return self.targets[choice].calendar or self.calendar
+        return self.calendar
 
 
 @dataclass(frozen=True)
@@ -243,7 +261,7 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
     book = CompileContext(
         field_names=sorted(merged.fields), vocabulary=merged.vocabulary, field_values=merged.field_values,
         channels=frozenset(c.casefold() for c in channels) if channels is not None else None,
-        calendar_zones={name: c.timezone for name, c in calendars.items()})
+        calendar_zones={name: c.timezone for name, c in calendars.items()}, calendars=calendars)
 
     rules: list[Rule] = []
     seen_names: dict[str, str] = {}
@@ -661,17 +679,20 @@ def _compile_sla(name: str, where: Where, raw: Any, merged: _Merged, context: Co
             where.child(raw, key).error(f"undefined calendar {options[key]!r} used in sla {name!r}")
     conditions = {key: _compile_conditions(where.child(raw, key), options[key], context)
                   for key in ("applies", "start", "pause", "stop") if key in raw or options[key] is not None}
-    targets = _compile_targets(where.child(raw, "targets"), options["targets"], context) \
+    targets = _compile_targets(where.child(raw, "targets"), options["targets"], context, merged, name) \
         if options["targets"] is not None else ()
+    scale = _compile_scale(where.child(raw, "scale"), options["scale"], context)
     fraction, before_due = _compile_warn_at(where.child(raw, "warn_at"), options["warn_at"])
     if len(where.errors) > before:
         return None
     return SlaPolicy(name, options["calendar"], conditions.get("applies", ()), conditions.get("start", ()),
                      conditions.get("pause", ()), conditions.get("stop", ()), targets, fraction, before_due,
-                     options["reopen"], options["target_change"], options["description"], options["quiet_hours"])
+                     options["reopen"], options["target_change"], options["description"], options["quiet_hours"],
+                     scale, options["since"])
 
 
-def _compile_targets(where: Where, raw: Any, context: ConditionContext) -> tuple[Target, ...]:
+def _compile_targets(where: Where, raw: Any, context: ConditionContext, merged: _Merged,
+                     policy: str) -> tuple[Target, ...]:
     if not isinstance(raw, list) or not raw:
         where.error("expected a list of {when: conditions, target: duration}, the last without `when`")
         return ()
@@ -682,22 +703,47 @@ def _compile_targets(where: Where, raw: Any, context: ConditionContext) -> tuple
         if options is None:
             continue
         try:
-            duration = parse_duration(options["target"])
+            span = parse_span(options["target"])
         except DurationError as exc:
             here.child(item, "target").error(str(exc))
             continue
-        if duration <= timedelta(0):
+        if span == timedelta(0) or span == BusinessDays(0):
             here.child(item, "target").error("a target must be longer than zero")
             continue
-        if re.search(r"\d\s*d", str(options["target"])):
+        if isinstance(span, timedelta) and re.search(r"\d\s*d", str(options["target"])):
+            days = int(span.total_seconds() // 86400)
             here.child(item, "target").warn(
                 f"target {options['target']!r}: `d` is 24 hours of working time (three days of an 8-hour calendar), "
-                f"not a working day; write hours to say so (`{int(duration.total_seconds() // 3600)}h`)")
+                f"not a working day; write `{days}bd` for {days} working day{'s' if days != 1 else ''}, or hours to "
+                f"keep it (`{int(span.total_seconds() // 3600)}h`)")
+        if options["calendar"] is not None and options["calendar"] not in merged.calendars:
+            here.child(item, "calendar").error(f"undefined calendar {options['calendar']!r} used in sla {policy!r}")
+            continue
         when = _compile_conditions(here.child(item, "when"), options["when"], context)
-        targets.append(Target(when, duration))
+        targets.append(Target(when, span, options["calendar"]))
     if isinstance(raw[-1], dict) and raw[-1].get("when"):
         where.child(raw, len(raw) - 1).error("the last target is the default: it takes no `when`")
     return tuple(targets)
+
+
+def _compile_scale(where: Where, raw: Any, context: ConditionContext) -> tuple[Scale, ...]:
+    if raw in (None, []):
+        return ()
+    if not isinstance(raw, list):
+        where.error("expected a list of {when: conditions, factor: number}")
+        return ()
+    scales = []
+    for index, item in enumerate(raw):
+        here = where.child(raw, index)
+        options = check_options(SCALE, item, here)
+        if options is None:
+            continue
+        if not 0 < options["factor"] <= 100:
+            here.child(item, "factor").error(f"factor {options['factor']!r} must be above 0 (0.5 halves the target)")
+            continue
+        scales.append(Scale(_compile_conditions(here.child(item, "when"), options["when"], context),
+                            float(options["factor"])))
+    return tuple(scales)
 
 
 def _compile_warn_at(where: Where, raw: Any) -> tuple[float | None, timedelta | None]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rules.context import Where
-from rules.durations import DURATION_PATTERN
+from rules.durations import DURATION_PATTERN, SPAN_PATTERN
 
 TRIGGERS = (
     "ticket.created", "ticket.updated", "ticket.commented", "ticket.closed", "ticket.reopened",
@@ -49,6 +49,8 @@ _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "mapping": lambda v: isinstance(v, dict),
     "list": lambda v: isinstance(v, list) and all(isinstance(i, (str, int)) for i in v),
     "duration": lambda v: isinstance(v, str),
+    "span": lambda v: isinstance(v, str),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "text-or-list": lambda v: isinstance(v, (str, list)),
 }
 
@@ -101,7 +103,8 @@ def read_options(options: Mapping[str, Option], value: Any, where: Where) -> dic
 
 _TYPE_NAMES = {"list": "a list of text", "mapping": "a mapping", "text-or-list": "text or a list",
                "bool": "true or false", "int": "a whole number", "template": "text (a template)",
-               "duration": "a duration such as 4h"}
+               "duration": "a duration such as 4h", "span": "a duration such as 4h, or business days such as 3bd",
+               "number": "a number"}
 
 
 def _kind(value: Any) -> str:
@@ -156,7 +159,15 @@ CALENDAR = {
 }
 TARGET = {
     "when": Option("conditions", default=[], doc="conditions choosing this target; none = default"),
-    "target": Option("duration", required=True, doc="business time allowed", example="4h"),
+    "target": Option("span", required=True, doc="working time allowed (`4h`, `1h30m`), or business days "
+                     "(`3bd`: the same point of the working day three working days later)", example="4h"),
+    "calendar": Option("text", doc="a calendar of its own for this target (urgent tickets on a 24x7 "
+                       "calendar, say); default: the policy's", example="always"),
+}
+SCALE = {
+    "when": Option("conditions", required=True, doc="tickets whose target is scaled"),
+    "factor": Option("number", required=True, doc="multiplies the chosen target (0.5: half as long)",
+                     example="0.5"),
 }
 SLA = {
     "description": Option("text", default="", doc="what the policy promises"),
@@ -166,6 +177,11 @@ SLA = {
     "pause": Option("conditions", default=[], doc="while these hold, the clock stands still"),
     "stop": Option("conditions", required=True, doc="when these hold, the clock is met"),
     "targets": Option("targets", required=True, doc="first matching target wins; the last needs no `when`"),
+    "scale": Option("scales", default=[], doc="the first whose conditions hold multiplies the target "
+                    "(VIP customers: `factor: 0.5`)"),
+    "since": Option("enum", default="applies", choices=("applies", "created"),
+                    doc="with no `start`: the clock starts when the policy starts to apply (`applies`: at "
+                        "creation if it applied then), or always at the ticket's creation (`created`)"),
     "warn_at": Option("text", default="80%", doc="a fraction of the target (80%) or a duration before due (1h)"),
     "reopen": Option("enum", default="new_cycle", choices=("new_cycle", "continue"),
                      doc="what reopening does: a new clock cycle, or continue the last one"),
@@ -236,7 +252,7 @@ TOP_LEVEL = {
 }
 SECTIONS: dict[str, Mapping[str, Option]] = {
     "field": FIELD, "vocabulary": VOCABULARY, "staff": STAFF, "holidays": HOLIDAYS,
-    "calendar": CALENDAR, "target": TARGET, "sla": SLA, "rule": RULE, "rulebook": TOP_LEVEL,
+    "calendar": CALENDAR, "target": TARGET, "scale": SCALE, "sla": SLA, "rule": RULE, "rulebook": TOP_LEVEL,
     "origin": ORIGIN, "indicators": INDICATORS, "measure": MEASURE,
 }
 
@@ -298,6 +314,9 @@ def _property(option: Option) -> dict[str, Any]:
         "int": {"type": "integer"}, "mapping": {"type": "object"},
         "list": {"type": "array", "items": {"type": ["string", "integer"]}},
         "duration": {"type": "string", "pattern": DURATION_PATTERN},
+        "span": {"type": "string", "pattern": SPAN_PATTERN},
+        "number": {"type": "number"},
+        "scales": {"type": "array", "items": {"$ref": "#/$defs/scale"}},
         "text-or-list": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
         "conditions": {"$ref": "#/$defs/conditions"},
         "triggers": {"$ref": "#/$defs/triggers"},

@@ -19,7 +19,7 @@ from typing import Any
 from rules.calendar import BusinessCalendar
 from rules.conditions import Facts
 from rules.conditions import evaluate as evaluate_conditions
-from rules.durations import format_duration
+from rules.durations import BusinessDays, format_duration
 from rules.model import Event, Person, Ticket
 from rules.rulebook import Rulebook, SlaPolicy
 
@@ -27,6 +27,8 @@ STARTED, PAUSED, RESUMED, TARGET, STOPPED, REOPENED = \
     "started", "paused", "resumed", "target_changed", "stopped", "reopened"
 CANCELLED = "cancelled"  # the policy stopped applying: the cycle ends neither met nor breached
 WARNED, BREACHED = "warned", "breached"  # markers: a notification fired (exactly once per cycle)
+CLOSE_REFUSED = "close refused by a rule"  # a reopen that undoes a close: as if it never stopped
+Calendars = Mapping[str, BusinessCalendar]
 
 
 @dataclass(frozen=True)
@@ -36,23 +38,26 @@ class Transition:
     target: timedelta | None = None  # for started and target_changed: the target then
     reason: str = ""
     choice: int | None = None  # which of the policy's targets: a changed policy recalculates by it
+    scaled: int | None = None  # which of the policy's scales applied (None: none)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "at": self.at.isoformat(), "reason": self.reason, "choice": self.choice,
+        data = {"kind": self.kind, "at": self.at.isoformat(), "reason": self.reason, "choice": self.choice,
                 "target": self.target.total_seconds() if self.target is not None else None}
+        if self.scaled is not None:
+            data["scaled"] = self.scaled
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transition:
         target = data.get("target")
         return cls(data["kind"], datetime.fromisoformat(data["at"]),
                    timedelta(seconds=target) if target is not None else None, data.get("reason", ""),
-                   data.get("choice"))
+                   data.get("choice"), data.get("scaled"))
 
-    def target_under(self, policy: SlaPolicy) -> timedelta | None:
-        """The target this transition set, as the policy now defines that choice."""
-        if self.choice is not None and 0 <= self.choice < len(policy.targets):
-            return policy.targets[self.choice].target
-        return self.target
+    def target_under(self, policy: SlaPolicy, calendar: BusinessCalendar) -> timedelta | None:
+        """The target this transition set, as the policy now defines that choice (on `calendar`,
+        the target's own)."""
+        return target_length(policy, self.choice, self.scaled, calendar, self.at) or self.target
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,15 @@ class Status:
     breached_at: datetime | None  # the due moment, once the elapsed time has reached the target
 
 
-def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime) -> Status:
-    """Derive the clock's state at `now` from its history (transitions after `now` are ignored)."""
+def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime,
+           calendars: Calendars | None = None) -> Status:
+    """Derive the clock's state at `now` from its history (transitions after `now` are ignored).
+
+    `calendar` is the policy's; a target with a calendar of its own finds it in `calendars`, and
+    the time while that target is in force is counted on it.
+    """
+    policy_calendar = calendar
+    last_stop: datetime | None = None
     target = timedelta(0)
     elapsed = timedelta(0)
     running_since: datetime | None = None
@@ -126,12 +138,16 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
             break
         kind = transition.kind
         if kind == STARTED:
+            calendar = calendar_for(policy, transition.choice, policy_calendar, calendars)
             target, elapsed, running_since, stopped = \
-                transition.target_under(policy) or target, timedelta(0), transition.at, False
+                transition.target_under(policy, calendar) or target, timedelta(0), transition.at, False
             breached_at = warned_at = None
         elif kind == PAUSED and running_since is not None and not stopped:
             run_until(transition.at)
             running_since = None
+        elif kind == REOPENED and transition.reason == CLOSE_REFUSED and stopped and last_stop is not None \
+                and not cancelled:
+            running_since, stopped = last_stop, False  # the close never took: its time counts
         elif kind in (RESUMED, REOPENED) and running_since is None:
             running_since, stopped = transition.at, False
         elif kind == TARGET and transition.target is not None and not stopped:
@@ -139,7 +155,8 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
             if policy.target_change == "restart":
                 elapsed = timedelta(0)
                 breached_at = None
-            target = transition.target_under(policy) or transition.target
+            calendar = calendar_for(policy, transition.choice, policy_calendar, calendars)
+            target = transition.target_under(policy, calendar) or transition.target
             point = _warn_point(policy, target)
             if point is None or elapsed < point:
                 warned_at = None  # not reached under the new target
@@ -150,8 +167,10 @@ def status(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: dat
             elif breached_at is None and elapsed >= target:
                 breached_at = transition.at  # a shorter target already used up
         elif kind in (STOPPED, CANCELLED) and not stopped:
+            paused_then = running_since is None
             run_until(transition.at)
             running_since, stopped = None, True
+            last_stop = None if paused_then else transition.at
             cancelled = kind == CANCELLED
         elif kind == REOPENED:
             cancelled = False
@@ -186,9 +205,10 @@ def _warn_point(policy: SlaPolicy, target: timedelta) -> timedelta | None:
     return None
 
 
-def describe(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime) -> dict[str, Any]:
+def describe(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime,
+             calendars: Calendars | None = None) -> dict[str, Any]:
     """A clock as templates see it (`sla.due_local`, `sla.remaining`, ...)."""
-    current = status(clock, policy, calendar, now)
+    current = status(clock, policy, calendar, now, calendars)
 
     def local(moment: datetime | None) -> str:
         return moment.astimezone(calendar.zone).strftime("%Y-%m-%d %H:%M %Z") if moment else ""
@@ -209,7 +229,7 @@ def views(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks:
     for clock in sorted(clocks, key=lambda c: c.cycle):
         if clock.policy in rulebook.sla:
             newest[clock.policy] = clock
-    info = {name: describe(clock, rulebook.sla[name], calendars[rulebook.sla[name].calendar], now)
+    info = {name: describe(clock, rulebook.sla[name], calendars[rulebook.sla[name].calendar], now, calendars)
             for name, clock in newest.items()}
     return {name: described["state"] for name, described in info.items()}, info
 
@@ -235,12 +255,39 @@ class Update:
     events: list[SlaEvent] = field(default_factory=list)
 
 
-def target_for(policy: SlaPolicy, facts: Facts) -> tuple[int, timedelta]:
-    """The first target whose conditions hold (the last one is the default), and its position."""
-    for index, choice in enumerate(policy.targets):
-        if evaluate_conditions(choice.conditions, facts):
-            return index, choice.target
-    return len(policy.targets) - 1, policy.targets[-1].target
+def choose_target(policy: SlaPolicy, facts: Facts) -> tuple[int, int | None]:
+    """The first target whose conditions hold (the last one is the default), and the first
+    scale whose conditions hold (None: none), as positions in the policy."""
+    choice = next((index for index, target in enumerate(policy.targets)
+                   if evaluate_conditions(target.conditions, facts)), len(policy.targets) - 1)
+    scaled = next((index for index, scale in enumerate(policy.scale)
+                   if evaluate_conditions(scale.conditions, facts)), None)
+    return choice, scaled
+
+
+def calendar_for(policy: SlaPolicy, choice: int | None, calendar: BusinessCalendar,
+                 calendars: Calendars | None) -> BusinessCalendar:
+    """The calendar a target runs on: its own (found in `calendars`), else the policy's `calendar`."""
+    name = policy.calendar_of(choice)
+    if name == policy.calendar:
+        return calendar
+    if calendars is None or name not in calendars:
+        raise KeyError(f"sla {policy.name!r}: calendar {name!r} of target {choice} is not among the calendars given")
+    return calendars[name]
+
+
+def target_length(policy: SlaPolicy, choice: int | None, scaled: int | None, calendar: BusinessCalendar,
+                  at: datetime) -> timedelta | None:
+    """How much working time a target allows from `at` (business days are counted on the
+    target's calendar from there), scaled; None when the policy has no such target."""
+    if choice is None or not 0 <= choice < len(policy.targets):
+        return None
+    span = policy.targets[choice].target
+    length = calendar.between(at, calendar.add_business_days(at, span.days)) \
+        if isinstance(span, BusinessDays) else span
+    if scaled is not None and 0 <= scaled < len(policy.scale):
+        length = timedelta(seconds=max(round(length.total_seconds() * policy.scale[scaled].factor), 1))
+    return length
 
 
 def calendars_of(rulebook: Rulebook) -> dict[str, BusinessCalendar]:
@@ -260,14 +307,13 @@ def track(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks:
     updates = []
     for name, policy in rulebook.sla.items():
         mine = sorted((c for c in clocks if c.policy == name), key=lambda c: c.cycle)
-        update = _track_policy(policy, calendars[policy.calendar], mine[-1] if mine else None, event, ticket,
-                               facts)
+        update = _track_policy(policy, calendars, mine[-1] if mine else None, event, ticket, facts)
         if update is not None and update.added:
             updates.append(update)
     return updates
 
 
-def _track_policy(policy: SlaPolicy, calendar: BusinessCalendar, clock: Clock | None, event: Event,
+def _track_policy(policy: SlaPolicy, calendars: Calendars, clock: Clock | None, event: Event,
                   ticket: Ticket, facts: Facts) -> Update | None:
     at = event.occurred_at
     applies = evaluate_conditions(policy.applies, facts)
@@ -284,31 +330,47 @@ def _track_policy(policy: SlaPolicy, calendar: BusinessCalendar, clock: Clock | 
             return None
         if policy.start and not evaluate_conditions(policy.start, facts):
             return None
-        # With no start condition the clock runs from the ticket's creation, however late we hear of it.
-        begin = ticket.created if not policy.start and clock is None and ticket.created else at
+        begin = _first_start(policy, clock, event, ticket, facts)
         cycle = clock.cycle + 1 if clock is not None else 1
         update = Update(Clock(ticket.tracker_kind, ticket.id, policy.name, cycle))
-        choice, target = target_for(policy, facts)
-        _add(update, Transition(STARTED, begin, target, "started", choice))
+        choice, scaled = choose_target(policy, facts)
+        calendar = calendar_for(policy, choice, calendars[policy.calendar], calendars)
+        target = target_length(policy, choice, scaled, calendar, begin)
+        _add(update, Transition(STARTED, begin, target, "started", choice, scaled))
         update.events.append(SlaEvent("sla.started", policy.name, cycle, begin))
-        return _follow(policy, calendar, update, facts, at)
+        return _follow(policy, calendars, update, facts, at)
     assert clock is not None
     update = Update(clock)
     if clock.stopped:
         if "ticket.reopened" in event.triggers and reopen == "continue" and not clock.cancelled:
-            _add(update, Transition(REOPENED, at, reason="close refused by a rule" if event.close_refused
+            _add(update, Transition(REOPENED, at, reason=CLOSE_REFUSED if event.close_refused
                                     else "ticket reopened"))
-            return _follow(policy, calendar, update, facts, at)
+            return _follow(policy, calendars, update, facts, at)
         return update
-    return _follow(policy, calendar, update, facts, at)
+    return _follow(policy, calendars, update, facts, at)
 
 
-def _follow(policy: SlaPolicy, calendar: BusinessCalendar, update: Update, facts: Facts, at: datetime) -> Update:
+def _first_start(policy: SlaPolicy, clock: Clock | None, event: Event, ticket: Ticket, facts: Facts) -> datetime:
+    """When a new clock starts: with start conditions, now. Without, the ticket's creation when
+    the policy applied from then on (we may hear of a ticket late) or says `since: created`;
+    else now, the moment it started to apply (priority raised, ticket moved into a project)."""
+    at = event.occurred_at
+    if policy.start or clock is not None or ticket.created is None:
+        return at
+    if policy.since == "created" or not event.changes or "ticket.created" in event.triggers:
+        return ticket.created
+    earlier = ticket.before(event.changes)
+    applied = evaluate_conditions(policy.applies, dataclasses.replace(facts, ticket=earlier))
+    return ticket.created if applied else at
+
+
+def _follow(policy: SlaPolicy, calendars: Calendars, update: Update, facts: Facts, at: datetime) -> Update:
     """Stop, pause, resume or retarget an open clock to match the ticket now."""
     clock = update.clock
+    calendar = calendars[policy.calendar]
     if policy.stop and evaluate_conditions(policy.stop, facts):
         _add(update, Transition(STOPPED, at, reason="stop conditions hold"))
-        final = status(update.clock, policy, calendar, at)
+        final = status(update.clock, policy, calendar, at, calendars)
         if final.state == "met":
             update.events.append(SlaEvent("sla.met", policy.name, clock.cycle, at))
         elif not clock.has(BREACHED) and final.breached_at is not None:
@@ -323,9 +385,10 @@ def _follow(policy: SlaPolicy, calendar: BusinessCalendar, update: Update, facts
             _add(update, Transition(PAUSED, at, reason="pause conditions hold"))
         elif not should_pause and paused:
             _add(update, Transition(RESUMED, at, reason="pause conditions no longer hold"))
-    choice, wanted = target_for(policy, facts)
-    if choice != _current_choice(update.clock):
-        _add(update, Transition(TARGET, at, wanted, "another target applies", choice))
+    choice, scaled = choose_target(policy, facts)
+    if (choice, scaled) != _current_choice(update.clock):
+        wanted = target_length(policy, choice, scaled, calendar_for(policy, choice, calendar, calendars), at)
+        _add(update, Transition(TARGET, at, wanted, "another target applies", choice, scaled))
     return update
 
 
@@ -344,16 +407,17 @@ def _is_paused(clock: Clock) -> bool:
     return paused
 
 
-def _current_choice(clock: Clock) -> int | None:
-    choice = None
+def _current_choice(clock: Clock) -> tuple[int | None, int | None]:
+    choice: tuple[int | None, int | None] = (None, None)
     for transition in clock.transitions:
         if transition.kind in (STARTED, TARGET):
-            choice = transition.choice
+            choice = (transition.choice, transition.scaled)
     return choice
 
 
 def due_notifications(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime,
-                      quiet: BusinessCalendar | None = None) -> list[tuple[Transition, SlaEvent]]:
+                      quiet: BusinessCalendar | None = None,
+                      calendars: Calendars | None = None) -> list[tuple[Transition, SlaEvent]]:
     """The warning and breach this clock owes at `now`, each at most once per cycle.
 
     With a `quiet` calendar (the policy's `quiet_hours`), a warning that falls outside its
@@ -361,7 +425,7 @@ def due_notifications(clock: Clock, policy: SlaPolicy, calendar: BusinessCalenda
     """
     if clock.stopped:
         return []
-    current = status(clock, policy, calendar, now)
+    current = status(clock, policy, calendar, now, calendars)
     owed = []
     if current.warn_at is not None and not clock.has(WARNED) and current.state in ("running", "breached"):
         warn_at = quiet.next_working_moment(current.warn_at) if quiet else current.warn_at

@@ -424,7 +424,8 @@ class _Clocks:
         for name, clock in self.clocks.items():
             policy = self.rulebook.sla[name]
             quiet = self.calendars[policy.quiet_hours] if policy.quiet_hours else None
-            for marker, happened in due_notifications(clock, policy, self.calendars[policy.calendar], now, quiet):
+            for marker, happened in due_notifications(clock, policy, self.calendars[policy.calendar], now, quiet,
+                                                       self.calendars):
                 clock = clock.with_transition(marker)
                 owed_events.append(happened)
             self.cycles[(name, clock.cycle)] = clock
@@ -432,7 +433,7 @@ class _Clocks:
 
     def status(self, policy: str, now: datetime) -> Status:
         return status(self.clocks[policy], self.rulebook.sla[policy],
-                      self.calendars[self.rulebook.sla[policy].calendar], now)
+                      self.calendars[self.rulebook.sla[policy].calendar], now, self.calendars)
 
     def decide(self, happened: SlaEvent, ticket: Ticket, now: datetime) -> Decision:
         """The rules on an SLA event the sweep found, as the worker runs them (at `now`)."""

@@ -19,7 +19,7 @@ from rules.measures import ticket_facts
 from rules.model import Event, Ticket
 from rules.pipeline import process
 from rules.rulebook import Rulebook
-from rules.sla import Clock, due_notifications, status
+from rules.sla import Clock, due_notifications
 from ticketwarden.sla import SlaBook
 from ticketwarden.store import ClockRow, OriginChange, Store
 
@@ -84,11 +84,11 @@ def _replay(rulebook: Rulebook, book: SlaBook | None, steps: list[tuple[Event, T
             continue
         policy = rulebook.sla[clock.policy]
         # What fell due long ago is recorded as done, so the sweep does not announce it now.
-        for marker, _ in due_notifications(clock, policy, book.calendar_of(clock.policy), now, None):
+        for marker, _ in due_notifications(clock, policy, book.calendar_of(clock.policy), now, None, book.calendars):
             clock = clock.with_transition(marker)
         rows.append(book.row(clock, now, 0))
     return rows, changes
 
 
 def _breached(book: SlaBook, clock: Clock, now: datetime) -> bool:
-    return status(clock, book.rulebook.sla[clock.policy], book.calendar_of(clock.policy), now).breached_at is not None
+    return book.status(clock, now).breached_at is not None

@@ -43,7 +43,7 @@ class SlaBook:
         return self.calendars[quiet] if quiet else None
 
     def status(self, clock: Clock, now: datetime) -> Status:
-        return status(clock, self.rulebook.sla[clock.policy], self.calendar_of(clock.policy), now)
+        return status(clock, self.rulebook.sla[clock.policy], self.calendar_of(clock.policy), now, self.calendars)
 
     def row(self, clock: Clock, now: datetime, version: int) -> ClockRow:
         """The clock with what the sweep needs: its state and the next moment something is owed."""
@@ -101,7 +101,7 @@ def _firing(book: SlaBook, row: ClockRow, now: datetime) -> tuple[ClockRow, list
     if policy is None:  # the policy is gone from the rulebook: nothing more to owe
         return ClockRow(row.clock, row.state, row.due_at, None, row.version), [], []
     owed = due_notifications(row.clock, policy, book.calendar_of(row.clock.policy), now,
-                             book.quiet_of(row.clock.policy))
+                             book.quiet_of(row.clock.policy), book.calendars)
     updated = row.clock
     for marker, _ in owed:
         updated = updated.with_transition(marker)

@@ -48,6 +48,7 @@ class CompileContext:
     field_values: Mapping[str, Any] = field(default_factory=dict)
     channels: frozenset[str] | None = None  # None: channels are not known here (not checked)
     calendar_zones: Mapping[str, str] = field(default_factory=dict)
+    calendars: Mapping[str, Any] = field(default_factory=dict)  # name -> rules.rulebook.Calendar
     measured: bool = False  # the action belongs to a measured rule (templates see `measure`, `group`)
 
 

@@ -9,14 +9,15 @@ where `record_fields` maps them, into tracker fields.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from rules.actions import ActionSpec, CompileContext, PlanError, Scope, check_in_vocabulary, compile_options
 from rules.actions.escalate import compile_field_templates, one_line, render_fields
 from rules.actions.link import RELATIONS
+from rules.calendar import BusinessCalendar
 from rules.context import Where
-from rules.durations import DurationError, parse_duration
+from rules.durations import BusinessDays, DurationError, parse_duration, parse_span
 from rules.records import RECORD_PARTS, record_description
 from rules.schema import Option
 from rules.templates import render
@@ -34,9 +35,11 @@ OPTIONS = {
     "severity": Option("text", default="minor", doc="severity (e.g. minor, major)"),
     "containment": Option("template", doc="containment / correction already taken"),
     "owner": Option("text", doc="who owns the corrective action (assignee of the record)"),
-    "due": Option("duration", default="30d", doc="corrective action due this long after opening"),
-    "review_after": Option("duration", default="60d", doc="effectiveness review due this long after the "
-                                                          "corrective action"),
+    "due": Option("span", default="30d", doc="corrective action due this long after opening: `30d` is 30 "
+                  "calendar days, `20bd` 20 business days of `calendar`"),
+    "review_after": Option("span", default="60d", doc="effectiveness review due this long after the "
+                                                      "corrective action (`d` calendar days, `bd` business days)"),
+    "calendar": Option("text", doc="the calendar business days (`bd`) are counted on", example="ba-office"),
     "remind_before": Option("duration", default="3d", doc="reminder (`record.reminder`) this long before the "
                                                           "corrective action is due"),
     "relation": Option("enum", default="relates", choices=RELATIONS, doc="how a source ticket relates to the record"),
@@ -54,12 +57,13 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     if compiled is None:
         return None
     ok = True
-    for key in ("due", "review_after", "remind_before"):
+    for key, parse in (("due", parse_span), ("review_after", parse_span), ("remind_before", parse_duration)):
         try:
-            compiled[key] = parse_duration(compiled[key]) if compiled.get(key) else None
+            compiled[key] = parse(compiled[key]) if compiled.get(key) else None
         except DurationError as exc:
             where.child(value, key).error(str(exc))
             ok = False
+    ok = _compile_calendar(compiled, value, where, book) and ok
     ok = check_in_vocabulary(compiled.get("project"), "projects", where.child(value, "project"), book) and ok
     if compiled.get("tracker"):
         ok = check_in_vocabulary(compiled["tracker"], "trackers", where.child(value, "tracker"), book) and ok
@@ -76,6 +80,31 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     return compiled if ok and compiled["fields"] is not None else None
 
 
+def _compile_calendar(compiled: dict[str, Any], value: Any, where: Where, book: CompileContext) -> bool:
+    """Business days need a calendar to count on: the one named, built once here."""
+    name = compiled.get("calendar")
+    if name is not None and name not in book.calendars:
+        where.child(value, "calendar").error(f"undefined calendar {name!r} (defined: "
+                                             f"{', '.join(sorted(book.calendars)) or 'none'})")
+        return False
+    if name is None:
+        for key in ("due", "review_after"):
+            if isinstance(compiled.get(key), BusinessDays):
+                where.child(value, key).error(f"{key} {compiled[key]} counts business days: name the calendar "
+                                              f"they are counted on (`calendar: NAME`)")
+                return False
+        return True
+    compiled["calendar"] = BusinessCalendar.from_calendar(book.calendars[name])
+    return True
+
+
+def _after(moment: datetime, span: timedelta | BusinessDays, calendar: BusinessCalendar | None) -> datetime:
+    if isinstance(span, BusinessDays):
+        assert calendar is not None  # checked at load
+        return calendar.add_business_days(moment, span.days)
+    return moment + span
+
+
 def _text(compiled: dict[str, Any], key: str, context: Any) -> str:
     template = compiled.get(key)
     return render(template, context).strip() if template is not None else ""
@@ -89,8 +118,10 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     ticket = scope.ticket
     sources = [{"id": ticket.id, "key": ticket.key, "url": ticket.url}] if ticket.id else \
         [dict(source) for source in context.get("sources", [])]
-    action_due = scope.now + compiled["due"] if compiled.get("due") else None
-    review_due = (action_due or scope.now) + compiled["review_after"] if compiled.get("review_after") else None
+    calendar = compiled.get("calendar")
+    action_due = _after(scope.now, compiled["due"], calendar) if compiled.get("due") else None
+    review_due = _after(action_due or scope.now, compiled["review_after"], calendar) \
+        if compiled.get("review_after") else None
     parts = {
         "kind": compiled["kind"], "clause": compiled["clause"], "severity": compiled["severity"],
         "owner": compiled.get("owner") or "", "cause": cause, "sources": sources, "rule": scope.rule,

@@ -172,3 +172,28 @@ def test_a_calendar_that_cannot_work_is_a_load_error_with_its_line(text, message
     with pytest.raises(RulebookInvalid) as raised:
         calendar(text)
     assert "c.yaml:3" in str(raised.value) and message in str(raised.value), str(raised.value)
+
+
+WEEKDAYS_9_TO_5 = calendar('{timezone: UTC, hours: {mon-fri: ["09:00-17:00"]}, '
+                           'special: {"2026-11-26": ["09:00-13:00"]}}')
+
+
+def _utc_day(day: int, hour: int) -> datetime:
+    return datetime(2026, 11, day, hour, tzinfo=UTC)  # 2026-11-23 is a Monday
+
+
+@pytest.mark.parametrize(("start", "days", "due"), [
+    (_utc_day(23, 11), 1, _utc_day(24, 11)),  # the same point of the working day
+    (_utc_day(23, 11), 3, _utc_day(26, 11)),
+    (_utc_day(27, 15), 1, _utc_day(30, 15)),  # Friday: the weekend is not counted
+    (_utc_day(27, 15), 3, datetime(2026, 12, 2, 15, tzinfo=UTC)),
+    (_utc_day(28, 10), 1, _utc_day(30, 17)),  # Saturday: from Monday 09:00, the start of a working day
+    (_utc_day(28, 10), 3, datetime(2026, 12, 2, 17, tzinfo=UTC)),
+    (_utc_day(30, 9), 1, _utc_day(30, 17)),  # the start of a working day: its end
+    (_utc_day(25, 15), 1, _utc_day(26, 13)),  # a half day: due at its end
+    (_utc_day(25, 15), 3, _utc_day(30, 15)),
+    (_utc_day(28, 10), 0, _utc_day(30, 9)),  # 0bd: the next working moment
+])
+def test_business_days_as_documented(start, days, due):
+    """The table in docs/rules.md ("Business days"), with Thursday 26th a half day."""
+    assert WEEKDAYS_9_TO_5.add_business_days(start, days) == due

@@ -152,3 +152,39 @@ def test_a_rulebook_words_its_own_texts():
     assert effect.params["again_note"] == "Otra vez desde #42: http://redmine.test/issues/42"
     text = record_description({"kind": "observation"}, "es", book.messages)
     assert "Observación (ISO 9001:2015 10.2)" in text and "* Acciones: (pendiente)" in text
+
+
+RECORD_DAYS = """
+version: 1
+calendars:
+  office: {timezone: UTC, hours: {mon-fri: ["09:00-17:00"]}}
+rules:
+  - name: record
+    on: [ticket.created]
+    then:
+      - nonconformity: {project: quality, subject: s, cause: "c-{{ ticket.key }}", due: 10bd, review_after: 30d,
+                        calendar: office}
+"""
+
+
+def test_a_records_due_date_in_business_days_counts_working_days_of_its_calendar():
+    """Created on a Friday at 10:00: 10 business days later is the second Friday after, 10:00;
+    the review is 30 calendar days after that."""
+    friday = datetime(2026, 11, 27, 10, tzinfo=UTC)
+    decision = evaluate(load_rulebook([("r.yaml", RECORD_DAYS)]), event("ticket.created"), ticket(), friday)
+    [effect] = decision.effects
+    assert effect.params["action_due"] == datetime(2026, 12, 11, 10, tzinfo=UTC).isoformat()
+    assert effect.params["review_due"] == datetime(2027, 1, 10, 10, tzinfo=UTC).isoformat()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ("due: 10bd", "due 10bd counts business days: name the calendar they are counted on (`calendar: NAME`)"),
+    ("due: 10bd, calendar: nowhere", "undefined calendar 'nowhere' (defined: office)"),
+])
+def test_business_days_without_a_calendar_are_a_load_error(options, message):
+    from rules.errors import RulebookInvalid
+
+    text = RECORD_DAYS.replace("due: 10bd, review_after: 30d,\n                        calendar: office", options)
+    with pytest.raises(RulebookInvalid) as raised:
+        load_rulebook([("r.yaml", text)])
+    assert message in str(raised.value)

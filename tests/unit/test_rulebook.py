@@ -146,5 +146,6 @@ def test_a_target_in_days_loads_with_a_warning_that_d_is_not_a_working_day():
     book = load_rulebook([("d.yaml", source)])
     assert [str(warning) for warning in book.warnings] == [
         "d.yaml:7: sla → resolution → targets → 0 → target: target '1d': `d` is 24 hours of working time "
-        "(three days of an 8-hour calendar), not a working day; write hours to say so (`24h`)"]
+        "(three days of an 8-hour calendar), not a working day; write `1bd` for 1 working day, or hours to keep "
+            "it (`24h`)"]
     assert book.sla["resolution"].targets[0].target == timedelta(hours=24)  # what it means, unchanged
