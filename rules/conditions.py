@@ -29,6 +29,7 @@ from typing import Any
 from rules import jsm
 from rules.durations import DurationError, parse_duration
 from rules.model import Change, Event, Person, Ticket
+from rules.suggest import did_you_mean
 
 STANDARD_FIELDS = (
     "project", "tracker", "type", "status", "priority", "assignee", "author", "subject",
@@ -44,7 +45,8 @@ RELATED_FIELDS = {
 CHANGE_NAMES = {"type": "tracker"}
 ROLES = ("staff", "customer")
 _VOCABULARY_OF = {"status": "statuses", "priority": "priorities", "tracker": "trackers",
-                  "type": "trackers", "project": "projects"}
+                  "type": "trackers", "project": "projects", "labels": "labels",
+                  "development.status": "statuses", "development.previous_status": "statuses"}
 
 _HEAD = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.-]*)\s*(?P<rest>.*?)\s*$", re.S)
 SLA_STATES = ("running", "paused", "met", "breached", "cancelled")
@@ -142,10 +144,16 @@ def parse_condition(text: str, context: ConditionContext) -> Condition:
         related = [f"{prefix}.{name}" for prefix, names in RELATED_FIELDS.items() for name in names]
         known = ", ".join(sorted(set(STANDARD_FIELDS) | set(context.custom_fields) | set(policies) | set(related)
                                  | {"jsm.NAME", "jsm.NAME.FACT"}))
-        raise ConditionSyntaxError(f"unknown field {name!r} (known: {known})")
+        raise ConditionSyntaxError(f"unknown field {name!r}{did_you_mean(name, known.split(', '))} (known: {known})")
     match = _OPERATOR.match(rest)
     if not match:
-        raise ConditionSyntaxError(f"unknown operator in {text!r}")
+        word = rest.split()[0] if rest.split() else ""
+        likely = {"is": "=", "==": "=", "equals": "=", "not": "!=", "<>": "!=", "has": "contains",
+                  "includes": "contains", "matches": "~=", "like": "~="}.get(word.casefold())
+        hint = f": did you mean `{name} {likely} {rest[len(word):].strip()}`?" if likely else ""
+        raise ConditionSyntaxError(f"unknown operator in {text!r}{hint} (operators: =, !=, <, <=, >, >=, ~=, in, "
+                                   f"not in, contains, added, removed, changed, changed_to, changed_from, is empty, "
+                                   f"is not empty)")
     op = " ".join(match["op"].split())
     if match["value"][:1] in ("=", "<", ">", "~", "!"):
         raise ConditionSyntaxError(f"unknown operator {op + match['value'].split()[0]!r} in {text!r}")
@@ -241,14 +249,15 @@ def _check_values(name: str, custom: bool, op: str, values: tuple[str, ...], con
     else:
         table = _VOCABULARY_OF.get(name)
         allowed = context.vocabulary.get(table) if table else None
-        kind = name
+        kind = "label" if name == "labels" else name
     if not allowed:
         return
     folded = {str(item).casefold() for item in allowed}
     for value in values:
         if value.casefold() not in folded:
-            raise ConditionSyntaxError(
-                f"unknown {kind} {value!r} (declared: {', '.join(map(str, allowed))})")
+            raise ConditionSyntaxError(f"unknown {kind} {value!r}{did_you_mean(value, allowed)} "
+                                       f"(declared: {', '.join(map(str, allowed))})")
+
 
 
 def _unquote(raw: str) -> str:

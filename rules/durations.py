@@ -14,8 +14,10 @@ from datetime import timedelta
 
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-DURATION_PATTERN = r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
-SPAN_PATTERN = r"^((\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?|\d+bd)$"
+# The same forms for the JSON Schema: at least one part, spaces allowed as parse_duration allows them.
+DURATION_TEXT = r"(?=\d)(\d+ *w)? *(\d+ *d)? *(\d+ *h)? *(\d+ *m)? *(\d+ *s)?"
+DURATION_PATTERN = rf"^\s*{DURATION_TEXT}\s*$"
+SPAN_PATTERN = rf"^\s*(?:{DURATION_TEXT}|\d+ *bd)\s*$"
 _BUSINESS_DAYS = re.compile(r"^(\d+)bd$")
 
 

@@ -8,6 +8,7 @@ across them, and references between them (an SLA's calendar, a rule's channel) a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import re
@@ -20,8 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rules.actions import ACTIONS, ActionSpec, CompileContext
 from rules.conditions import ConditionContext, ConditionSyntaxError, Group, Node, parse_condition
 from rules.context import Where
-from rules.durations import BusinessDays, DurationError, parse_duration, parse_span
+from rules.cron import CronError, parse_cron
+from rules.durations import BusinessDays, DurationError, format_duration, parse_duration, parse_span
 from rules.errors import RulebookInvalid, RuleError
+from rules.interactions import report_cycles
 from rules.messages import LOCALES, MESSAGES, Messages, placeholders
 from rules.people import StaffDefinition
 from rules.schema import (
@@ -46,7 +49,8 @@ from rules.schema import (
     check_options,
     read_options,
 )
-from rules.source import MappingNode, SequenceNode, YamlSyntaxError, parse_yaml
+from rules.source import MappingNode, SequenceNode, YamlSyntaxError, parse_yaml, tab_lines, without_tabs
+from rules.suggest import did_you_mean
 
 DEFAULT_CHAIN_LIMIT = 10
 TICKET_FIELDS_FOR_SCHEDULE = ("actor", "actor_role", "comment", "comment_visibility", "sla.policy")
@@ -235,11 +239,14 @@ class _Merged:
     staff_by_email: Where | None = None  # where `staff: email_domains` is first given
 
 
-def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | None = None) -> Rulebook:
+def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | None = None,
+                  environment_errors: bool = True) -> Rulebook:
     """Validate and compile one rulebook from its files; raise RulebookInvalid with all errors.
 
     `channels` are the notify channels configured where the rulebook will run; None when
-    unknown (a bare `check`), in which case channel names are not checked.
+    unknown (rule tests, replay), in which case channel names are not checked. What depends on
+    the environment (channels) is an error where the rulebook runs (`serve`), and a warning
+    with `environment_errors=False` (`check`, which may run elsewhere).
     """
     errors: list[RuleError] = []
     warnings: list[RuleError] = []
@@ -261,6 +268,7 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
     book = CompileContext(
         field_names=sorted(merged.fields), vocabulary=merged.vocabulary, field_values=merged.field_values,
         channels=frozenset(c.casefold() for c in channels) if channels is not None else None,
+        environment_errors=environment_errors,
         calendar_zones={name: c.timezone for name, c in calendars.items()}, calendars=calendars)
 
     rules: list[Rule] = []
@@ -277,6 +285,7 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
             if rule is not None:
                 rules.append(rule)
 
+    report_cycles(rules, StaffDefinition.from_section(merged.staff), errors, warnings)
     if errors:
         order = {name: index for index, (name, _) in enumerate(sources)}
         raise RulebookInvalid(sorted(errors, key=lambda error: (order.get(error.file, 0), error.line)))
@@ -312,10 +321,15 @@ def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError]
     documents = []
     for file_name, text in sources:
         where = Where(file_name, 1, (), errors)
+        tabbed = tab_lines(text)
+        for line in tabbed:
+            errors.append(RuleError(file_name, line, (), "indented with a tab: YAML needs spaces, not tabs "
+                                                         "(set your editor to insert spaces)"))
         try:
-            document = parse_yaml(text)
+            document = without_tabs(text) if tabbed else parse_yaml(text)  # the file's other mistakes too
         except YamlSyntaxError as exc:
-            errors.append(RuleError(file_name, exc.line, (), f"YAML syntax error: {exc.message}"))
+            if not tabbed:
+                errors.append(RuleError(file_name, exc.line, (), f"YAML syntax error: {exc.message}"))
             continue
         if document is None:
             where.error("the file is empty")
@@ -329,8 +343,24 @@ def _parse_documents(sources: Sequence[tuple[str, str]], errors: list[RuleError]
 
 # -- sections ---------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _without_extensions(document: MappingNode) -> MappingNode:
+    """Top-level keys starting with `x-` hold YAML anchors to reuse (`<<: *base`): ignored."""
+    if not any(str(key).startswith("x-") for key in document):
+        return document
+    kept = MappingNode({key: value for key, value in document.items() if not str(key).startswith("x-")})
+    kept.line, kept.key_lines = document.line, document.key_lines
+    return kept
+
+
 def _merge_sections(where: Where, document: MappingNode, merged: _Merged) -> None:
-    read_options(TOP_LEVEL, document, where)
+    read_options(TOP_LEVEL, _without_extensions(document), where)
     if "locale" in document and document["locale"] in TOP_LEVEL["locale"].choices:
         if merged.locale is not None and merged.locale != document["locale"]:
             where.child(document, "locale").error(
@@ -524,8 +554,12 @@ def _compile_calendar(name: str, where: Where, raw: Any) -> Calendar | None:
         try:
             ZoneInfo(str(options["timezone"]))
         except (ZoneInfoNotFoundError, ValueError):
-            where.child(raw, "timezone").error(f"unknown time zone {options['timezone']!r} (use an IANA name)")
+            zone = str(options["timezone"])
+            where.child(raw, "timezone").error(f"unknown time zone {zone!r}{did_you_mean(zone, _zone_names())} "
+                                               f"(use an IANA name such as Europe/Madrid)")
+    errors_before = len(where.errors)
     hours = _compile_hours(where.child(raw, "hours"), options["hours"]) if options["hours"] is not None else None
+    hours_invalid = len(where.errors) > errors_before  # a bad range: "no working time" would only repeat it
     holidays = options.get("holidays") or {}
     country = subdivision = None
     dates: list[date] = []
@@ -557,7 +591,7 @@ def _compile_calendar(name: str, where: Where, raw: Any) -> Calendar | None:
                 here.child(holidays, "except").error(f"item {index}: expected a date YYYY-MM-DD, got {text!r}")
     special, special_yearly = _compile_special(where.child(raw, "special"), options["special"]) \
         if options.get("special") is not None else ({}, {})
-    if hours is not None and "hours" in raw and not any(hours.values()) \
+    if hours is not None and "hours" in raw and not any(hours.values()) and not hours_invalid \
             and not any(ranges for ranges in (*special.values(), *special_yearly.values())):
         where.child(raw, "hours").error(f"calendar {name!r} has no working time: give at least one weekday "
                                         f"HH:MM-HH:MM ranges (or use `24x7`)")
@@ -676,13 +710,15 @@ def _compile_sla(name: str, where: Where, raw: Any, merged: _Merged, context: Co
         return None
     for key in ("calendar", "quiet_hours"):
         if options[key] is not None and options[key] not in merged.calendars:
-            where.child(raw, key).error(f"undefined calendar {options[key]!r} used in sla {name!r}")
+            likely = did_you_mean(options[key], merged.calendars)
+            where.child(raw, key).error(f"undefined calendar {options[key]!r} used in sla {name!r}{likely}")
     conditions = {key: _compile_conditions(where.child(raw, key), options[key], context)
                   for key in ("applies", "start", "pause", "stop") if key in raw or options[key] is not None}
     targets = _compile_targets(where.child(raw, "targets"), options["targets"], context, merged, name) \
         if options["targets"] is not None else ()
     scale = _compile_scale(where.child(raw, "scale"), options["scale"], context)
     fraction, before_due = _compile_warn_at(where.child(raw, "warn_at"), options["warn_at"])
+    _warn_early_warning(where.child(raw, "warn_at"), before_due, targets)
     if len(where.errors) > before:
         return None
     return SlaPolicy(name, options["calendar"], conditions.get("applies", ()), conditions.get("start", ()),
@@ -717,13 +753,27 @@ def _compile_targets(where: Where, raw: Any, context: ConditionContext, merged: 
                 f"not a working day; write `{days}bd` for {days} working day{'s' if days != 1 else ''}, or hours to "
                 f"keep it (`{int(span.total_seconds() // 3600)}h`)")
         if options["calendar"] is not None and options["calendar"] not in merged.calendars:
-            here.child(item, "calendar").error(f"undefined calendar {options['calendar']!r} used in sla {policy!r}")
+            likely = did_you_mean(options["calendar"], merged.calendars)
+            here.child(item, "calendar").error(f"undefined calendar {options['calendar']!r} used in sla "
+                                               f"{policy!r}{likely}")
             continue
         when = _compile_conditions(here.child(item, "when"), options["when"], context)
         targets.append(Target(when, span, options["calendar"]))
     if isinstance(raw[-1], dict) and raw[-1].get("when"):
         where.child(raw, len(raw) - 1).error("the last target is the default: it takes no `when`")
     return tuple(targets)
+
+
+def _warn_early_warning(where: Where, before_due: timedelta | None, targets: Sequence[Target]) -> None:
+    """A warning `before_due` that is as long as a target is due the moment its clock starts."""
+    if before_due is None:
+        return
+    for index, target in enumerate(targets):
+        if isinstance(target.target, timedelta) and before_due >= target.target:
+            where.warn(f"warn_at {format_duration(before_due, 'h')} before due is as long as target {index} "
+                       f"({format_duration(target.target, 'h')}) or longer, so its warning comes as the clock starts: "
+                       f"warn closer to the due time, or use a percentage (80%)")
+            return
 
 
 def _compile_scale(where: Where, raw: Any, context: ConditionContext) -> tuple[Scale, ...]:
@@ -840,7 +890,8 @@ def _compile_triggers(where: Where, raw: Mapping[str, Any]) -> tuple[frozenset[s
             if schedule:
                 schedules.append(schedule)
         elif trigger not in TRIGGERS:
-            item_where.error(f"unknown trigger {trigger!r} (expected one of: {', '.join(TRIGGERS)}, "
+            item_where.error(f"unknown trigger {trigger!r}{did_you_mean(str(trigger), TRIGGERS)} "
+                             f"(expected one of: {', '.join(TRIGGERS)}, "
                              f"or {{schedule: cron}})")
         else:
             triggers.add(trigger)
@@ -851,13 +902,11 @@ def _compile_schedule(where: Where, trigger: Mapping[str, Any]) -> str | None:
     if set(trigger) != {"schedule"} or not isinstance(trigger["schedule"], str):
         where.error("a schedule trigger is {schedule: \"minute hour day month weekday\"}")
         return None
-    from apscheduler.triggers.cron import CronTrigger  # parsing only
-
     cron = trigger["schedule"]
     try:
-        CronTrigger.from_crontab(cron, timezone="UTC")
-    except ValueError as exc:
-        where.child(trigger, "schedule").error(f"invalid cron expression {cron!r}: {exc}")
+        parse_cron(cron)
+    except CronError as exc:
+        where.child(trigger, "schedule").error(str(exc))
         return None
     return cron
 
@@ -927,7 +976,8 @@ def _compile_actions(where: Where, raw: Mapping[str, Any], book: CompileContext)
         (action_name, options), = item.items()
         spec = ACTIONS.get(action_name)
         if spec is None:
-            item_where.error(f"unknown action {action_name!r} (expected one of: {', '.join(ACTIONS)})")
+            item_where.error(f"unknown action {action_name!r}{did_you_mean(str(action_name), ACTIONS)} "
+                             f"(expected one of: {', '.join(ACTIONS)})")
             continue
         compiled = spec.check(options, item_where.child(item, action_name), book)
         if compiled is not None:

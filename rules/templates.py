@@ -6,12 +6,14 @@ so `{{ ticket.subjet }}` fails at load time with file:line instead of at 3 a.m.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import StrictUndefined, TemplateError, pass_context
+from jinja2 import StrictUndefined, TemplateError, nodes, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -64,9 +66,18 @@ FILTERS = {"iso": "a time as ISO 8601", "localtime(zone)": "a time in a calendar
 Template = Any  # jinja2.Template; kept opaque to callers
 
 
+@lru_cache(maxsize=4096)
 def compile_template(text: str) -> Template:
-    """Compile a template; raises jinja2.TemplateError on a syntax error."""
-    return _ENV.from_string(text)
+    """Compile a template; raises jinja2.TemplateError on a syntax error. A compiled template
+    is immutable, so rules that share a text (a common note) share one: compiling is most of a
+    large rulebook's load."""
+    return _ENV.from_string(_parsed(text))
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> nodes.Template:
+    """A template's syntax tree, read once for both the name check and the compile."""
+    return _ENV.parse(text)
 
 
 def render(template: Template, context: Mapping[str, Any]) -> str:
@@ -170,13 +181,111 @@ SAMPLE_EVENT = Event(
 )
 
 
+def _sample_context(field_names: list[str], calendar_zones: Mapping[str, str] | None,
+                    measured: bool) -> dict[str, Any]:
+    return _shared_sample_context(tuple(field_names), tuple(sorted((calendar_zones or {}).items())), measured)
+
+
+@lru_cache(maxsize=64)
+def _shared_sample_context(field_names: tuple[str, ...], calendar_zones: tuple[tuple[str, str], ...],
+                           measured: bool) -> dict[str, Any]:
+    """The sample context of a rulebook's dry renders, built once per rulebook (renders only read it)."""
+    return template_context(SAMPLE_TICKET, SAMPLE_EVENT, {name: None for name in field_names},
+                            _SAMPLE_TIME, "sample rule", dict(calendar_zones), SAMPLE_SLA,
+                            {"jsm": jsm.SampleViews(), **(SAMPLE_MEASURED if measured else {})})
+
+
+def unknown_names(text: str, field_names: list[str], calendar_zones: Mapping[str, str] | None = None,
+                  measured: bool = False) -> list[str]:
+    """Every name, attribute and filter of a template that does not exist, each with the likely
+    one (`ticket.prioirty`: did you mean `ticket.priority`?): all of them at once, where
+    rendering would stop at the first with the template engine's own words."""
+    return list(_unknown_names(text, tuple(field_names), tuple(sorted((calendar_zones or {}).items())), measured))
+
+
+@lru_cache(maxsize=4096)
+def _unknown_names(text: str, field_names: tuple[str, ...], calendar_zones: tuple[tuple[str, str], ...],
+                   measured: bool) -> tuple[str, ...]:
+    tree = _parsed(text)
+    context = _sample_context(list(field_names), dict(calendar_zones), measured)
+    binders: list[Any] = list(tree.find_all((nodes.For, nodes.Assign, nodes.AssignBlock)))
+    targets = [binder.target for binder in binders]
+    local = {name.name for target in targets
+             for name in (target, *target.find_all(nodes.Name)) if isinstance(name, nodes.Name)}
+    local |= {argument.name for macro in tree.find_all(nodes.Macro) for argument in macro.args}
+    local |= {"loop", "caller", "varargs", "kwargs", *_ENV.globals}
+    problems: list[str] = []
+    for used in tree.find_all(nodes.Filter):
+        if used.name not in _ENV.filters:
+            problems.append(f"unknown filter `{used.name}`{_did_you_mean(used.name, _ENV.filters)}")
+    for lookup in _outermost_lookups(tree):
+        path = _lookup_path(lookup)
+        if path is None or path[0] in local:
+            continue
+        problem = _resolve(path, context)
+        if problem and problem not in problems:
+            problems.append(problem)
+    return tuple(problems)
+
+
+def _outermost_lookups(tree: nodes.Node) -> list[nodes.Node]:
+    """The `a.b.c` chains of a template, each once (its longest form)."""
+    lookups: list[Any] = list(tree.find_all((nodes.Getattr, nodes.Getitem)))
+    inner = {id(lookup.node) for lookup in lookups}
+    return [node for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name))
+            if id(node) not in inner and not (isinstance(node, nodes.Name) and node.ctx != "load")]
+
+
+def _lookup_path(node: Any) -> list[str] | None:
+    """`ticket.fields.origin` as ["ticket", "fields", "origin"]; None for what is not a plain chain."""
+    path: list[str] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            path.append(node.attr)
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            path.append(node.arg.value)
+        elif isinstance(node, nodes.Name):
+            path.append(node.name)
+            return path[::-1]
+        else:
+            return None
+        node = node.node
+
+
+def _resolve(path: list[str], context: Mapping[str, Any]) -> str | None:
+    """None when the chain exists in the sample context; else what is unknown, and a suggestion."""
+    value: Any = context
+    for depth, name in enumerate(path):
+        if type(value) is not dict:
+            return None  # a method of a text or list, any measure, a JSM view: not checked here
+        if name not in value:
+            known = ".".join(path[:depth + 1])
+            parent = ".".join(path[:depth])
+            hint = _did_you_mean(name, value, prefix=f"{parent}." if parent else "")
+            listed = "" if hint or not parent else f" ({parent} has: {', '.join(sorted(map(str, value)))})"
+            return f"unknown name `{known}`{hint}{listed}"
+        value = value[name]
+    return None
+
+
+def _did_you_mean(name: str, known: Iterable[Any], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.6)
+    return f": did you mean `{prefix}{close[0]}`?" if close else ""
+
+
+def clear_caches() -> None:
+    """Forget compiled templates and their name checks (a benchmark's cold load)."""
+    compile_template.cache_clear()
+    _parsed.cache_clear()
+    _unknown_names.cache_clear()
+    _shared_sample_context.cache_clear()
+
+
 def dry_render(template: Template, field_names: list[str],
                calendar_zones: Mapping[str, str] | None = None, measured: bool = False) -> str | None:
     """Render against the sample ticket (and sample measures, for a measured rule); the error
     message, or None when it renders."""
-    context = template_context(SAMPLE_TICKET, SAMPLE_EVENT, {name: None for name in field_names},
-                               _SAMPLE_TIME, "sample rule", calendar_zones, SAMPLE_SLA,
-                               {"jsm": jsm.SampleViews(), **(SAMPLE_MEASURED if measured else {})})
+    context = _sample_context(field_names, calendar_zones, measured)
     try:
         render(template, context)
     except TemplateError as exc:
@@ -186,4 +295,4 @@ def dry_render(template: Template, field_names: list[str],
     return None
 
 
-__all__ = ["TemplateError", "compile_template", "dry_render", "render", "template_context"]
+__all__ = ["TemplateError", "compile_template", "dry_render", "render", "template_context", "unknown_names"]

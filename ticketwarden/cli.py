@@ -55,31 +55,42 @@ def version() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-def check(paths: tuple[str, ...]) -> None:
+@click.option("--graph", is_flag=True, help="Also print which rules can trigger which, by the changes they make.")
+@click.option("--format", "graph_format", type=click.Choice(["text", "dot"]), default=None,
+              help="How --graph prints: text (the default), or Graphviz dot alone on stdout (the rest on stderr).")
+def check(paths: tuple[str, ...], graph: bool, graph_format: str | None) -> None:
     """Validate rule files or directories: SUCCESS / FAILED per file, exit 1 on any error.
 
-    A directory is one rulebook (names are shared across its files).
+    A directory is one rulebook (names are shared across its files). Rules that can undo each
+    other's changes forever are an error when that is certain, a warning when it may happen.
     """
     import os
+    from functools import partial
 
     from connector.notify import channels_from_environment
+    from rules.interactions import format_dot, format_text, graph_of
 
-    # Channel names are checked when this environment configures any (as `serve` would).
-    channels = list(channels_from_environment(os.environ)) or None
+    # What depends on the environment (channels) is checked against this one, as warnings.
+    channels = list(channels_from_environment(os.environ))
+    if graph_format and not graph:
+        raise click.UsageError("--format says how --graph prints: add --graph")
+    say = partial(click.echo, err=graph_format == "dot")  # dot alone on stdout, for `| dot -Tsvg`
     failed = False
     for path in paths:
         try:
-            rulebook = load_paths([path], channels=channels)
+            rulebook = load_paths([path], channels=channels, environment_errors=False)
         except RulebookInvalid as exc:
             failed = True
-            click.echo(f"FAILED {path}: {len(exc.errors)} error(s)")
+            say(f"FAILED {path}: {len(exc.errors)} error(s)")
             for error in exc.errors:
-                click.echo(f"  {error}")
+                say(f"  {error}")
             continue
         files = ", ".join(str(p) for p in rule_files([path]))
-        click.echo(f"SUCCESS {path}: {len(rulebook.rules)} rule(s) in {files}")
+        say(f"SUCCESS {path}: {len(rulebook.rules)} rule(s) in {files}")
         for warning in rulebook.warnings:
-            click.echo(f"  warning: {warning}")
+            say(f"  warning: {warning}")
+        if graph:
+            click.echo((format_dot if graph_format == "dot" else format_text)(graph_of(rulebook)))
     sys.exit(1 if failed else 0)
 
 
@@ -297,10 +308,18 @@ def sla_recalc(apply: bool, rules: tuple[str, ...], database_url: str | None) ->
 @main.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("-v", "--verbose", is_flag=True, help="List passing tests too.")
-def test_command(paths: tuple[str, ...], verbose: bool) -> None:
+@click.option("--watch", is_flag=True,
+              help="Run again whenever a test file or a rule file they use changes; Ctrl-C stops.")
+def test_command(paths: tuple[str, ...], verbose: bool, watch: bool) -> None:
     """Run declarative rule tests (YAML files, or directories of them); exit 1 on any failure."""
-    from ticketwarden.ruletests import run_test_files
+    from ticketwarden.ruletests import run_test_files, watch_test_files
 
+    if watch:
+        try:
+            watch_test_files(paths, click.echo, verbose)
+        except KeyboardInterrupt:
+            pass
+        sys.exit(0)
     report = run_test_files(paths)
     for line in report.lines(verbose):
         click.echo(line)
@@ -310,15 +329,17 @@ def test_command(paths: tuple[str, ...], verbose: bool) -> None:
 @main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write to this file instead of standard output.")
-def schema(output: str | None) -> None:
+@click.option("--tests", "tests", is_flag=True, help="The schema of rule test files (`ticketwarden test`) instead.")
+def schema(output: str | None, tests: bool) -> None:
     """Print the JSON Schema of rule files (for editors and the YAML language server)."""
-    from ticketwarden.gendocs import schema_text
+    from ticketwarden.gendocs import rule_test_schema_text, schema_text
 
+    text = rule_test_schema_text() if tests else schema_text()
     if output:
         with open(output, "w", encoding="utf-8") as handle:
-            handle.write(schema_text())
+            handle.write(text)
     else:
-        click.echo(schema_text(), nl=False)
+        click.echo(text, nl=False)
 
 
 @main.command()

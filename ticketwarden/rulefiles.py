@@ -36,7 +36,8 @@ def read_sources(paths: Iterable[str | Path]) -> tuple[list[tuple[str, str]], li
     return sources, errors
 
 
-def load_paths(paths: Iterable[str | Path], channels: Iterable[str] | None = None) -> Rulebook:
+def load_paths(paths: Iterable[str | Path], channels: Iterable[str] | None = None,
+               environment_errors: bool = True) -> Rulebook:
     """Load one rulebook from files and directories; RulebookInvalid lists every error."""
     paths = list(paths)
     if not paths:
@@ -45,7 +46,7 @@ def load_paths(paths: Iterable[str | Path], channels: Iterable[str] | None = Non
     if not sources and not errors:
         errors.append(RuleError(str(paths[0]), 1, (), "no *.yaml rule files found"))
     try:
-        rulebook = load_rulebook(sources, channels=channels)
+        rulebook = load_rulebook(sources, channels=channels, environment_errors=environment_errors)
     except RulebookInvalid as exc:
         errors.extend(exc.errors)
         raise RulebookInvalid(errors) from None

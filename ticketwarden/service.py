@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from connector.jira import JiraConnector
 from connector.notify import Notifier, channels_from_environment
 from connector.redmine import RedmineConnector
+from rules.cron import parse_cron
 from rules.errors import RulebookInvalid
 from rules.messages import Messages
 from rules.rulebook import Rulebook, load_rulebook
@@ -171,7 +173,7 @@ class Application:
                 job.remove()
         for rule in rulebook.rules:
             for index, cron in enumerate(rule.schedules):
-                scheduler.add_job(self.enqueue_scheduled, CronTrigger.from_crontab(cron, timezone="UTC"),
+                scheduler.add_job(self.enqueue_scheduled, scheduler_trigger(cron),
                                   args=[rule.name], id=f"{SCHEDULE_JOB_PREFIX}{rule.name}:{index}",
                                   max_instances=1, coalesce=True, misfire_grace_time=3600)
 
@@ -426,3 +428,10 @@ def _on_signals(application: Application, shutdown: Callable[..., None]) -> None
     signal.signal(signal.SIGHUP, reload_rules)
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+
+
+def scheduler_trigger(schedule: str) -> CronTrigger | OrTrigger:
+    """The scheduler's trigger for a rule's cron schedule, as crontab reads it (Sunday is 0 or
+    7; a restricted day of month and weekday fire on either)."""
+    triggers = [CronTrigger(**fields, timezone="UTC") for fields in parse_cron(schedule).scheduler_fields()]
+    return triggers[0] if len(triggers) == 1 else OrTrigger(triggers)

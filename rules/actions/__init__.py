@@ -18,7 +18,8 @@ from rules.messages import DEFAULT as DEFAULT_MESSAGES
 from rules.messages import Messages
 from rules.model import Event, Ticket
 from rules.schema import Option, read_options
-from rules.templates import Template, TemplateError, compile_template, dry_render, render
+from rules.suggest import did_you_mean
+from rules.templates import Template, TemplateError, compile_template, dry_render, render, unknown_names
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class CompileContext:
     vocabulary: Mapping[str, Any] = field(default_factory=dict)
     field_values: Mapping[str, Any] = field(default_factory=dict)
     channels: frozenset[str] | None = None  # None: channels are not known here (not checked)
+    environment_errors: bool = True  # False: what the environment lacks is a warning (`check`)
     calendar_zones: Mapping[str, str] = field(default_factory=dict)
     calendars: Mapping[str, Any] = field(default_factory=dict)  # name -> rules.rulebook.Calendar
     measured: bool = False  # the action belongs to a measured rule (templates see `measure`, `group`)
@@ -86,13 +88,18 @@ def checked_template(text: str, where: Where, book: CompileContext) -> Template 
     """Compile a template and dry-render it against the sample ticket; None (and an error
     recorded at `where`) when either fails, so a typo fails the load, not the event."""
     try:
+        unknown = unknown_names(text, book.field_names, book.calendar_zones, book.measured)
+        for problem in unknown:
+            where.error(problem)
+        if unknown:
+            return None
         template = compile_template(text)
     except TemplateError as exc:
         where.error(f"template error: {exc}")
         return None
-    problem = dry_render(template, book.field_names, book.calendar_zones, book.measured)
-    if problem:
-        where.error(problem)
+    failure = dry_render(template, book.field_names, book.calendar_zones, book.measured)
+    if failure:
+        where.error(failure)
         return None
     return template
 
@@ -127,8 +134,10 @@ def check_in_vocabulary(value: Any, table: str, where: Where, book: CompileConte
         return True
     if value.casefold() in {str(item).casefold() for item in allowed}:
         return True
-    singular = {"statuses": "status", "priorities": "priority", "trackers": "tracker", "projects": "project"}
-    where.error(f"unknown {singular.get(table, table)} {value!r} (declared: {', '.join(map(str, allowed))})")
+    singular = {"statuses": "status", "priorities": "priority", "trackers": "tracker", "projects": "project",
+                "labels": "label"}
+    where.error(f"unknown {singular.get(table, table)} {value!r}{did_you_mean(value, allowed)} "
+                f"(declared: {', '.join(map(str, allowed))})")
     return False
 
 

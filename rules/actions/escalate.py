@@ -59,6 +59,11 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     if compiled.get("waiting_status"):
         ok = check_in_vocabulary(compiled["waiting_status"], "statuses", where.child(value, "waiting_status"),
                                  book) and ok
+    resolved: list[Any] = compiled["resolved_statuses"] if isinstance(value, dict) and "resolved_statuses" in value \
+        else []
+    for index, status in enumerate(resolved):
+        ok = check_in_vocabulary(status, "statuses", where.child(value, "resolved_statuses").child(resolved, index),
+                                 book) and ok
     for index, name in enumerate(compiled["copy"]):
         if name not in book.field_names:
             where.child(value, "copy").child(compiled["copy"], index).error(

@@ -23,9 +23,16 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     compiled = compile_options(OPTIONS, value, where, book)
     if compiled is None:
         return None
-    if book.channels is not None and compiled["channel"].casefold() not in book.channels:
-        known = ", ".join(sorted(book.channels)) or "none configured"
-        where.child(value, "channel").error(f"undefined channel {compiled['channel']!r} (configured: {known})")
+    channel = compiled["channel"]
+    if book.channels is not None and channel.casefold() not in book.channels:
+        known = ", ".join(sorted(book.channels)) or "none"
+        variable = "TICKETWARDEN_CHANNEL_" + channel.upper().replace("-", "_")
+        here = where.child(value, "channel")
+        if not book.environment_errors:
+            here.warn(f"channel {channel!r} is not configured here (configured: {known}): set {variable}=<webhook "
+                      f"URL> where ticketwarden runs, or `serve` refuses this rulebook")
+            return compiled
+        here.error(f"undefined channel {channel!r} (configured: {known}): set {variable}=<webhook URL>")
         return None
     return compiled
 

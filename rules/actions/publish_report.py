@@ -14,14 +14,15 @@ from typing import Any
 from rules.actions import ActionSpec, CompileContext, PlanError, Scope, compile_options
 from rules.context import Where
 from rules.durations import DurationError, parse_duration
-from rules.schema import MEASURE_WINDOWS, REPORT_GROUPS, TRACKER_KINDS, Option
+from rules.schema import MEASURE_WINDOWS, REPORT_GROUPS, TRACKER_KINDS, WINDOW_PATTERN, Option
 from rules.templates import render
 
 OPTIONS = {
     "tracker": Option("enum", required=True, choices=TRACKER_KINDS, doc="where to publish"),
     "project": Option("text", required=True, doc="project (Redmine identifier, Jira key)"),
     "window": Option("text", default="previous_month", doc="the period: previous_month, this_month, or a "
-                                                           "duration back from the run (30d)"),
+                                                           "duration back from the run (30d)",
+                     schema={"pattern": WINDOW_PATTERN}),
     "by": Option("enum", choices=REPORT_GROUPS, doc="one column per group"),
     "title": Option("template", default="Quality indicators {{ window.month }}",
                     doc="wiki page title (Redmine) or issue summary (Jira)"),

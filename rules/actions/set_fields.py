@@ -12,6 +12,7 @@ from typing import Any
 
 from rules.actions import ActionSpec, CompileContext, PlanError, Scope, check_in_vocabulary, checked_template
 from rules.context import Where
+from rules.suggest import did_you_mean
 from rules.templates import render
 
 STANDARD_DOCS = {
@@ -36,7 +37,7 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
         here = where.child(value, name)
         if name not in STANDARD and name not in book.field_names:
             known = ", ".join(list(STANDARD) + sorted(book.field_names))
-            here.error(f"unknown field {name!r} (known: {known})")
+            here.error(f"unknown field {name!r}{did_you_mean(name, [*STANDARD, *book.field_names])} (known: {known})")
             ok = False
             continue
         if raw is None:
@@ -49,9 +50,14 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
         if name in _VOCABULARY and not check_in_vocabulary(str(raw), _VOCABULARY[name], here, book):
             ok = False
             continue
+        if name == "labels" and "{" not in str(raw) and not all(
+                check_in_vocabulary(label, "labels", here, book) for label in str(raw).replace(",", " ").split()):
+            ok = False
+            continue
         allowed = book.field_values.get(name)
         if allowed and "{" not in str(raw) and str(raw).casefold() not in {str(a).casefold() for a in allowed}:
-            here.error(f"unknown value of {name} {raw!r} (declared: {', '.join(map(str, allowed))})")
+            here.error(f"unknown value of {name} {raw!r}{did_you_mean(str(raw), allowed)} "
+                       f"(declared: {', '.join(map(str, allowed))})")
             ok = False
             continue
         template = checked_template(str(raw), here, book)

@@ -51,7 +51,8 @@ def test_validate_endpoint(app):
                    headers=auth())
     assert bad.status_code == 422
     assert bad.get_json() == {"status": "FAILED", "errors": [
-        "mine.yaml:5: rules → 0 → then → 0 → notify → channel: undefined channel 'sales' (configured: chat)"]}
+        "mine.yaml:5: rules → 0 → then → 0 → notify → channel: undefined channel 'sales' (configured: chat): "
+        "set TICKETWARDEN_CHANNEL_SALES=<webhook URL>"]}
     files = web.post("/admin/rules/validate", headers=auth(),
                      json={"files": {"b.yaml": "version: 1\nrules: []\n", "a.yaml": GOOD}})
     assert files.status_code == 200 and files.get_json()["files"] == ["a.yaml", "b.yaml"]

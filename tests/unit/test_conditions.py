@@ -202,7 +202,7 @@ VOCABULARY = ConditionContext(
 
 
 @pytest.mark.parametrize("text, message", [
-    ("status = Feedbak", "unknown status 'Feedbak' (declared: New, Feedback)"),
+    ("status = Feedbak", "unknown status 'Feedbak': did you mean 'Feedback'? (declared: New, Feedback)"),
     ("status changed_to Closed", "unknown status 'Closed'"),
     ("priority in (Normal, Critical)", "unknown priority 'Critical'"),
     ("origin = vendor", "unknown value of origin 'vendor' (declared: internal, customer)"),

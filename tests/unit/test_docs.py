@@ -11,7 +11,7 @@ from rules.actions import ACTIONS
 from rules.reference import render_reference
 from rules.schema import TRIGGERS
 from tests.conftest import ROOT
-from ticketwarden.gendocs import REFERENCE, SCHEMA, schema_text
+from ticketwarden.gendocs import REFERENCE, SCHEMA, TESTS_SCHEMA, render_rule_tests, rule_test_schema_text, schema_text
 
 DOCUMENT = REFERENCE.read_text()
 EXAMPLE = ROOT / "examples" / "rulebooks" / "redmine-support.yaml"
@@ -19,6 +19,7 @@ EXAMPLE = ROOT / "examples" / "rulebooks" / "redmine-support.yaml"
 
 def test_the_generated_parts_of_the_reference_are_current():
     assert render_reference(DOCUMENT) == DOCUMENT, "run `make docs`"
+    assert render_rule_tests(DOCUMENT) == DOCUMENT, "run `make docs`"
 
 
 def test_the_message_list_is_current():
@@ -30,6 +31,7 @@ def test_the_message_list_is_current():
 
 def test_the_shipped_schema_is_current():
     assert SCHEMA.read_text() == schema_text(), "run `make docs`"
+    assert TESTS_SCHEMA.read_text() == rule_test_schema_text(), "run `make docs`"
 
 
 def test_every_action_and_trigger_is_documented():
