@@ -102,7 +102,12 @@ def generated_blocks() -> dict[str, str]:
 
 def render_reference(document: str) -> str:
     """The document with every generated block replaced by its current content."""
-    for name, content in generated_blocks().items():
+    return replace_blocks(document, generated_blocks())
+
+
+def replace_blocks(document: str, blocks: Mapping[str, str]) -> str:
+    """The document with each named generated block (exactly one of each) holding `blocks`' content."""
+    for name, content in blocks.items():
         pattern = re.compile(re.escape(BEGIN.format(name=name)) + r".*?" + re.escape(END), re.S)
         replacement = f"{BEGIN.format(name=name)}\n{content}\n{END}".replace("\\", "\\\\")
         document, count = pattern.subn(replacement, document)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from rules import testing
-from rules.reference import BEGIN, END, messages_document, options_table, render_reference
+from rules.reference import messages_document, options_table, render_reference, replace_blocks
 from rules.schema import Option, json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,13 +44,7 @@ def _test_table(options: Mapping[str, Option]) -> str:
 
 def render_rule_tests(document: str) -> str:
     """docs/rules.md with the rule-test tables replaced by their current content."""
-    for name, content in rule_test_blocks().items():
-        pattern = re.compile(re.escape(BEGIN.format(name=name)) + r".*?" + re.escape(END), re.S)
-        replacement = f"{BEGIN.format(name=name)}\n{content}\n{END}".replace("\\", "\\\\")
-        document, count = pattern.subn(replacement, document)
-        if count != 1:
-            raise ValueError(f"docs/rules.md needs exactly one block {BEGIN.format(name=name)} ... {END}")
-    return document
+    return replace_blocks(document, rule_test_blocks())
 
 
 def main() -> None:
