@@ -32,11 +32,24 @@ def serve(fake: FakeJira, rules: str, folder: Path, database_url: str, secret: s
     application = build(settings, environ={}, clock=clock) if clock else build(settings, environ={})
     assert application.rules.current is not None, application.rules.last_errors
     server = create_server(application.app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    stopping = threading.Event()
+    thread = threading.Thread(target=_serve_until_closed, args=(server, stopping), daemon=True)
+    thread.start()
     fake.register_webhook(f"http://127.0.0.1:{server.effective_port}/webhooks/jira", secret)
     yield application
+    stopping.set()
     server.close()
+    thread.join(timeout=5)
     application.store.engine.dispose()
+
+
+def _serve_until_closed(server: Any, stopping: threading.Event) -> None:
+    """Serve until closed: the socket closed under the waiting loop is how waitress stops, not a fault."""
+    try:
+        server.run()
+    except (OSError, ValueError):
+        if not stopping.is_set():
+            raise
 
 
 def work(application: Application) -> None:
