@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -514,13 +514,20 @@ class JiraConnector:
             self._assign(str(created.key), assignee)
         return Created(str(created.id), str(created.key), f"{self.url}/browse/{created.key}")
 
-    def publish_issue(self, marker: str, project: str, issue_type: str, summary: str, description: str) -> str:
-        """An issue holding a report: created once per `marker` (a period), brought up to date
-        when the same period is published again. Returns its address."""
+    def publish_issue(self, marker: str, project: str, issue_type: str, summary: str, description: str,
+                      labels: Sequence[str] = ()) -> str:
+        """An issue holding a report or an article: created once per `marker` (a period, an
+        article's key), brought up to date when published again; `labels` are added (an
+        article's product index). Returns its address."""
         created = self.create_issue(marker, project, issue_type, summary, description)
         if not created.new:
             self._call(lambda: self._client().issue(created.key, fields="summary").update(
                 fields={"summary": " ".join(summary.split())[:255], "description": description}, notify=False))
+        if labels:
+            client = self._client()
+            body = json.dumps({"update": {"labels": [{"add": label} for label in labels]}})
+            self._call(lambda: client._session.put(client._get_url(f"issue/{created.key}"),
+                                                   params={"notifyUsers": "false"}, data=body))
         return created.url
 
     def _assign(self, issue_id: str, user: Any) -> None:

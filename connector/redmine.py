@@ -532,7 +532,7 @@ class RedmineConnector:
             self._call(lambda: self._redmine.issue.update(int(ident), custom_fields=custom))
 
     def publish_page(self, project: str, title: str, text: str,
-                     attachment: tuple[str, bytes] | None = None) -> str:
+                     attachment: tuple[str, bytes] | None = None, comments: str = "ticketwarden report") -> str:
         """Write a wiki page of `project` (created, or replaced by a new version), with one file
         attached in place of an older one of the same name. Returns the page's address."""
         page = wiki_title(title)
@@ -549,8 +549,22 @@ class RedmineConnector:
                             raise
                         log.warning("cannot replace attachment %s of wiki page %s: %s", name, page, exc)
             uploads.append({"path": io.BytesIO(content), "filename": name, "content_type": "text/html"})
+        extra = {"uploads": uploads} if uploads else {}  # python-redmine cannot send `uploads: None`
         self._call(lambda: self._redmine.wiki_page.update(page, project_id=project, text=text,
-                                                          comments="ticketwarden report", uploads=uploads or None))
+                                                          comments=comments, **extra))
+        return f"{self.url}/projects/{project}/wiki/{page}"
+
+    def create_page_once(self, project: str, title: str, text: str) -> str:
+        """Create a wiki page unless it exists: a page people write on after us (a review's
+        decisions) is never overwritten. Returns the page's address."""
+        page = wiki_title(title)
+        try:
+            self._call(lambda: self._redmine.wiki_page.get(page, project_id=project).raw())
+        except TrackerError as exc:
+            if exc.status != 404:
+                raise
+            self._call(lambda: self._redmine.wiki_page.update(page, project_id=project, text=text,
+                                                              comments="ticketwarden review"))
         return f"{self.url}/projects/{project}/wiki/{page}"
 
     def _page_attachments(self, project: str, page: str) -> list[dict[str, Any]]:

@@ -10,16 +10,20 @@ Grammar (one condition per string; a list of conditions is an implicit AND):
     - any: [cond, ...]          - all: [cond, ...]          - not: cond
 
 Text compares case-insensitively; `<`/`>` compare numbers, ISO dates or (for `age` and the
-durations of Jira Service Management's SLAs) durations. Multi-value fields (labels, components,
+durations of Jira Service Management's SLAs) durations; `age > 5bd on office` counts business
+days on a calendar of the rulebook. Multi-value fields (labels, components,
 fix versions, multi-selects) are sets: `contains` tests the ticket's values, `added` / `removed`
 what the change brought and took away, and `changed_to` / `changed_from` a value that came
-(went). People compare by id, login or display name, in the ticket and in its changes.
+(went). People compare by id, login or display name, in the ticket and in its changes, and
+`actor_role` / `author_role` by every role the person holds (staff or customer, and the
+rulebook's named roles such as `approver`).
 Values of fields with a declared vocabulary (statuses, priorities, ... and custom fields with
 `values`) are checked at load, so `status = Feedbak` is an error, not a rule that never fires.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +31,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rules import jsm
-from rules.durations import DurationError, parse_duration
+from rules.calendar import BusinessCalendar, NoWorkingTime
+from rules.durations import BusinessDays, DurationError, parse_duration, parse_span
 from rules.model import Change, Event, Person, Ticket
 from rules.suggest import did_you_mean
 
@@ -78,6 +83,8 @@ class ConditionContext:
     field_values: Mapping[str, Sequence[str]] = field(default_factory=dict)  # logical -> values
     sla_policies: Sequence[str] | None = None
     measures: Sequence[str] | None = None  # a measured rule: only these names may be tested
+    roles: Sequence[str] = ()  # the rulebook's named roles, besides staff and customer
+    calendars: Mapping[str, BusinessCalendar] = field(default_factory=dict)  # for `age > 5bd on NAME`
 
 
 def related_field(name: str) -> tuple[str, str] | None:
@@ -97,6 +104,8 @@ class Condition:
     custom: bool
     pattern: re.Pattern[str] | None = None
     duration: timedelta | None = None
+    business_days: int | None = None  # `age > 5bd on office`: counted on `calendar`
+    calendar: BusinessCalendar | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -188,11 +197,41 @@ def parse_condition(text: str, context: ConditionContext) -> Condition:
         _check_values(name, custom, op, values, context)
     if name == "age":
         if op not in ORDER_OPS:
-            raise ConditionSyntaxError("`age` compares with <, <=, > or >= and a duration, e.g. age > 2d")
+            raise ConditionSyntaxError("`age` compares with <, <=, > or >= and a duration, e.g. age > 2d, "
+                                       "or business days on a calendar, e.g. age > 5bd on office")
+        if _BUSINESS_AGE.match(values[0]):
+            days, calendar = _business_age(values[0], context)
+            return Condition(text, name, op, values, custom, business_days=days, calendar=calendar)
         duration = _duration(values[0])
     elif _jsm_fact(name, custom) in jsm.DURATION_FACTS and op in DURATION_OPS:
         duration = _duration(values[0])
     return Condition(text, name, op, values, custom, pattern, duration)
+
+
+_BUSINESS_AGE = re.compile(r"^\s*\d+\s*bd\b", re.I)
+
+
+def _business_age(text: str, context: ConditionContext) -> tuple[int, BusinessCalendar]:
+    """`5bd on office`: business days, and the calendar they are counted on. The calendar is
+    always named, as a record's `due` in business days names its own: a rulebook with several
+    calendars (an office, a 24x7 desk) has no obvious one."""
+    span_text, _, calendar_name = re.sub(r"\s+on\s+", " on ", text.strip(), count=1).partition(" on ")
+    try:
+        span = parse_span(span_text)
+    except DurationError as exc:
+        raise ConditionSyntaxError(str(exc)) from exc
+    assert isinstance(span, BusinessDays)
+    calendar_name = _unquote(calendar_name.strip())
+    known = sorted(context.calendars)
+    if not calendar_name:
+        example = known[0] if known else "office"
+        raise ConditionSyntaxError(f"{span} counts business days: name the calendar they are counted on, e.g. "
+                                   f"`age > {span} on {example}`" + (f" (calendars: {', '.join(known)})"
+                                                                     if known else " (define it in `calendars`)"))
+    if calendar_name not in context.calendars:
+        raise ConditionSyntaxError(f"undefined calendar {calendar_name!r}{did_you_mean(calendar_name, known)} "
+                                   f"(calendars: {', '.join(known) or 'none defined'})")
+    return span.days, context.calendars[calendar_name]
 
 
 def _duration(text: str) -> timedelta:
@@ -238,7 +277,7 @@ def _check_values(name: str, custom: bool, op: str, values: tuple[str, ...], con
         allowed = context.field_values.get(name)
         kind = f"value of {name}"
     elif name in ("actor_role", "author_role"):
-        allowed, kind = ROLES, "role"
+        allowed, kind = (*ROLES, *context.roles), "role"
     elif name == "comment_visibility":
         allowed, kind = ("public", "private"), "visibility"
     elif _jsm_fact(name, custom) in ("state", *jsm.BOOLEAN_FACTS):
@@ -298,7 +337,7 @@ class Facts:
     event: Event
     now: datetime
     field_refs: Mapping[str, str | None]
-    role_of: Callable[[Person | None, Ticket | None], str | None]
+    role_of: Callable[[Person | None, Ticket | None], str | Sequence[str] | None]  # a person's role(s)
     sla_states: Mapping[str, str] = field(default_factory=dict)  # policy -> running|paused|met|breached|cancelled
     measures: Mapping[str, Any] | None = None  # a measured rule's figures for one group
 
@@ -347,6 +386,8 @@ def evaluate_condition(condition: Condition, facts: Facts) -> tuple[bool, str]:
         return values is not None, shown
     if values is None:
         return op in ("!=", "not in"), shown
+    if condition.business_days is not None:  # age in business days
+        return _business_age_holds(condition, facts)
     if condition.duration is not None:  # age, or a duration of a JSM SLA
         span = _span(condition, facts)
         shown = "unknown" if span is None else _short(span)
@@ -363,6 +404,32 @@ def evaluate_condition(condition: Condition, facts: Facts) -> tuple[bool, str]:
         return any(condition.pattern.search(value) for value in values), shown
     pairs = [_ordered(value, wanted[0]) for value in values]
     return any(pair is not None and ORDER_OPS[op](*pair) for pair in pairs), shown
+
+
+def _business_age_holds(condition: Condition, facts: Facts) -> tuple[bool, str]:
+    """`age > 5bd on office`: the ticket's age against the span from its creation to the same
+    point of the working day five working days later (`add_business_days`), so `>` holds from
+    just after that moment, as an SLA clock is breached just after its due moment."""
+    calendar, created, days = condition.calendar, facts.ticket.created, condition.business_days
+    assert calendar is not None and days is not None
+    if created is None:
+        return False, "unknown"
+    try:
+        due = calendar.add_business_days(created, days)
+    except NoWorkingTime as exc:
+        return False, str(exc)
+    shown = f"{_business_days_since(calendar, created, facts.now, days)} on {calendar.name} " \
+            f"({days}bd at {due.isoformat()})"
+    return ORDER_OPS[condition.op](facts.now, due), shown
+
+
+def _business_days_since(calendar: BusinessCalendar, created: datetime, now: datetime, limit: int) -> str:
+    """How many working days old the ticket is, for the trace, counted as `business_days_between`
+    counts them but only up to one past `limit`: a ticket years old costs no more than a young one."""
+    elapsed = 0
+    while elapsed <= limit and calendar.add_business_days(created, elapsed + 1) <= now:
+        elapsed += 1
+    return f"{elapsed}bd" if elapsed <= limit else f"over {limit}bd"
 
 
 def _span(condition: Condition, facts: Facts) -> timedelta | None:

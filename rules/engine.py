@@ -21,6 +21,7 @@ from rules.conditions import ConditionTrace, Facts
 from rules.conditions import evaluate as evaluate_conditions
 from rules.messages import Messages
 from rules.model import Change, Effect, Event, Person, Ticket
+from rules.redaction import Redactor, redact_context
 from rules.rulebook import Rule, Rulebook
 from rules.templates import TemplateError, template_context
 
@@ -172,7 +173,7 @@ def evaluate_scheduled(rulebook: Rulebook, rule_name: str, fired_at: datetime, n
         return decision
     trace.matched = True
     _plan_actions(rule, event, ticket, now, {}, decision, trace, {}, rulebook.calendar_zones, locale=rulebook.locale,
-                  messages=rulebook.messages)
+                  messages=rulebook.messages, redaction=rulebook.redaction)
     return decision
 
 
@@ -197,20 +198,21 @@ def _run_measured(rulebook: Rulebook, rule: Rule, decision: Decision, fired_at: 
                       frozenset({"schedule"}), fired_at, SELF)
         ticket = Ticket(group.tracker, "", "-", "", "", "", "", "", "", "")
         refs = rulebook.field_refs(group.tracker)
-        facts = Facts(ticket, event, now, refs, rulebook.staff.role_of, measures=group.values)
+        facts = Facts(ticket, event, now, refs, rulebook.staff.roles_of, measures=group.values)
         trace.matched = evaluate_conditions(rule.conditions, facts, trace.conditions)
         if trace.matched:
             extra = {"measure": dict(group.values), "group": group.name, "window": dict(window),
                      "sources": list(group.sources)}
             _plan_actions(rule, event, ticket, now, refs, decision, trace, {}, rulebook.calendar_zones,
-                          locale=rulebook.locale, extra=extra, messages=rulebook.messages)
+                          locale=rulebook.locale, extra=extra, messages=rulebook.messages,
+                          redaction=rulebook.redaction)
 
 
 def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
                field_refs: dict[str, str | None], decision: Decision, set_by: dict[str, str],
                depth: int, sla_states: Mapping[str, str],
                sla_info: Mapping[str, Mapping[str, Any]]) -> list[Effect]:
-    facts = Facts(ticket, event, now, field_refs, rulebook.staff.role_of, sla_states)
+    facts = Facts(ticket, event, now, field_refs, rulebook.staff.roles_of, sla_states)
     before = len(decision.effects)
     for rule in rulebook.rules:
         trace = RuleTrace(rule.name, triggered=bool(rule.triggers & event.triggers), depth=depth)
@@ -223,7 +225,8 @@ def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
         trace.matched = evaluate_conditions(rule.conditions, facts, trace.conditions)
         if trace.matched:
             _plan_actions(rule, event, ticket, now, field_refs, decision, trace, set_by, rulebook.calendar_zones,
-                          sla_info, locale=rulebook.locale, messages=rulebook.messages)
+                          sla_info, locale=rulebook.locale, messages=rulebook.messages,
+                          redaction=rulebook.redaction)
     return decision.effects[before:]
 
 
@@ -231,14 +234,21 @@ def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
                   field_refs: dict[str, str | None], decision: Decision, trace: RuleTrace,
                   set_by: dict[str, str], calendar_zones: Mapping[str, str],
                   sla_info: Mapping[str, Mapping[str, Any]] | None = None, *, locale: str = "en",
-                  extra: Mapping[str, Any] | None = None, messages: Messages | None = None) -> None:
+                  extra: Mapping[str, Any] | None = None, messages: Messages | None = None,
+                  redaction: Redactor | None = None) -> None:
+    """Plan each action of a matched rule. An action that writes outside the ticket plans from
+    the ticket text with the rulebook's `redaction` applied (customer property, rules.redaction);
+    the others from the text as it is, since they write on the customer's own ticket."""
     scope = Scope(ticket, event, now, rule.name, field_refs,
                   template_context(ticket, event, field_refs, now, rule.name, calendar_zones, sla_info, extra),
                   locale, messages or Messages())
+    outside: list[Scope] = []  # made once, for the first action that writes outside the ticket
     for index, action in enumerate(rule.actions):
         name = action.spec.name
+        if action.spec.leaves_ticket and not outside:
+            outside.append(_redacted(scope, redaction))
         try:
-            params = action.spec.make(action.compiled, scope)
+            params = action.spec.make(action.compiled, outside[0] if action.spec.leaves_ticket else scope)
         except (PlanError, TemplateError) as exc:
             trace.actions.append(ActionTrace(name, f"error: {exc}"))
             continue
@@ -250,6 +260,12 @@ def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
         key = effect_key(ticket.tracker_kind, ticket.id, rule.name, event.id, index, name)
         decision.effects.append(Effect(key, name, ticket.tracker_kind, ticket.id, rule.name, params))
         trace.actions.append(ActionTrace(name, "planned", key))
+
+
+def _redacted(scope: Scope, redaction: Redactor | None) -> Scope:
+    if redaction is None:
+        return scope
+    return dataclasses.replace(scope, template_context=redact_context(scope.template_context, redaction))
 
 
 _STANDARD = {"status": "status", "priority": "priority", "subject": "subject", "description": "description"}

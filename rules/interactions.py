@@ -279,7 +279,7 @@ class _Reader:
         from rules.engine import SELF  # the engine imports the rulebook, which imports this module
 
         self.actor = SELF
-        self.actor_role = staff.role_of(SELF)
+        self.actor_role = staff.roles_of(SELF)
         self.refs: dict[str, str | None] = {name: name for name in custom_names}
 
     def holds(self, nodes: Sequence[Node], state: _State) -> Truth:
@@ -319,7 +319,7 @@ class _Reader:
         values = state.values
         author_role = values.get("author_role")
 
-        def role_of(person: Person | None, ticket: Ticket | None = None) -> str | None:
+        def role_of(person: Person | None, ticket: Ticket | None = None) -> str | Sequence[str] | None:
             if person is self.actor:
                 return self.actor_role
             return author_role if isinstance(author_role, str) else None

@@ -13,7 +13,7 @@ Definitions (also in docs/rules.md):
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +23,8 @@ from rules.model import Event, Person, Ticket
 from rules.rulebook import Measure, Rulebook
 
 
-def ticket_facts(rulebook: Rulebook, ticket: Ticket, role_of: Callable[[Person | None, Ticket | None], str | None],
+def ticket_facts(rulebook: Rulebook, ticket: Ticket,
+                 role_of: Callable[[Person | None, Ticket | None], str | Sequence[str] | None],
                  now: datetime) -> dict[str, Any]:
     """The row of facts a ticket contributes to measures and reports."""
     refs = rulebook.field_refs(ticket.tracker_kind)

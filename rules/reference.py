@@ -16,6 +16,8 @@ from rules.schema import (
     INDICATORS,
     MEASURE,
     ORIGIN,
+    REDACTION,
+    ROLE,
     RULE,
     SLA,
     STAFF,
@@ -43,6 +45,7 @@ def options_table(options: Mapping[str, Option]) -> str:
 
 _TYPE_DISPLAY = {
     "fields": "mapping name → field", "calendars": "mapping name → calendar", "slas": "mapping name → policy",
+    "roles": "mapping name → role",
     "rules": "list of rules", "conditions": "condition or list", "triggers": "trigger or list",
     "actions": "list of actions", "targets": "list of targets", "hours": "`24x7` or mapping day → ranges",
     "list": "list of text", "text-or-list": "text or list",
@@ -67,6 +70,7 @@ def generated_blocks() -> dict[str, str]:
         "field": options_table(FIELD),
         "vocabulary": options_table(VOCABULARY),
         "staff": options_table(STAFF),
+        "role": options_table(ROLE),
         "calendar": options_table(CALENDAR),
         "holidays": options_table(HOLIDAYS),
         "sla": options_table(SLA),
@@ -77,6 +81,7 @@ def generated_blocks() -> dict[str, str]:
                              + [f"| `{value}` | {meaning} |" for value, meaning in DEFAULT_ORIGINS.items()]),
         "indicators": options_table(INDICATORS),
         "measure": options_table(MEASURE),
+        "redaction": options_table(REDACTION),
         "filters": "\n".join(["| filter | meaning |", "|---|---|"]
                              + [f"| `{name}` | {meaning} |" for name, meaning in FILTERS.items()]),
         "jsm": "\n".join(["| fact | meaning |", "|---|---|"]

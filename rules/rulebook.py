@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rules.actions import ACTIONS, ActionSpec, CompileContext
+from rules.calendar import BusinessCalendar
 from rules.conditions import ConditionContext, ConditionSyntaxError, Group, Node, parse_condition
 from rules.context import Where
 from rules.cron import CronError, parse_cron
@@ -26,7 +27,9 @@ from rules.durations import BusinessDays, DurationError, format_duration, parse_
 from rules.errors import RulebookInvalid, RuleError
 from rules.interactions import report_cycles
 from rules.messages import LOCALES, MESSAGES, Messages, placeholders
-from rules.people import StaffDefinition
+from rules.people import BUILT_IN_ROLES, NamedRole, StaffDefinition
+from rules.redaction import DEFAULT as DEFAULT_REDACTION
+from rules.redaction import Redactor, compile_redaction
 from rules.schema import (
     CALENDAR,
     DEFAULT_ORIGINS,
@@ -36,6 +39,8 @@ from rules.schema import (
     MEASURE,
     MEASURE_WINDOWS,
     ORIGIN,
+    ROLE,
+    ROLE_NAME_PATTERN,
     RULE,
     SCALE,
     SLA,
@@ -98,6 +103,7 @@ class Indicators:
     customer: str = "author"  # author | project | a logical field
     first_response: str | None = None  # SLA policies timing first response and resolution
     resolution: str | None = None
+    targets: Mapping[str, str] = field(default_factory=dict)  # figure -> ">= 95%": the review's targets
 
 
 def measure_names(origin: OriginPolicy | None) -> tuple[str, ...]:
@@ -196,6 +202,7 @@ class Rulebook:
     origin: OriginPolicy | None = None
     indicators: Indicators = field(default_factory=Indicators)
     messages: Messages = field(default_factory=Messages)
+    redaction: Redactor = DEFAULT_REDACTION  # what is hidden in what leaves a ticket (rules.redaction)
     # What loads but will likely not do what its author means, each at its file:line.
     warnings: tuple[RuleError, ...] = ()
 
@@ -237,6 +244,7 @@ class _Merged:
     chain_limit: int = DEFAULT_CHAIN_LIMIT
     once: dict[str, tuple[Where, Any]] = field(default_factory=dict)  # origin, indicators
     staff_by_email: Where | None = None  # where `staff: email_domains` is first given
+    roles: dict[str, tuple[Where, Any]] = field(default_factory=dict)  # named roles
 
 
 def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | None = None,
@@ -256,13 +264,16 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
         _merge_sections(where, document, merged)
 
     origin = _compile_origin(merged)
-    condition_context = ConditionContext(
-        custom_fields=merged.fields, vocabulary=merged.vocabulary, field_values=merged.field_values,
-        sla_policies=tuple(merged.slas))
-    indicators = _compile_indicators(merged, condition_context)
-    messages = _compile_messages(merged)
     calendars = {name: calendar for name, (where, raw) in merged.calendars.items()
                  if (calendar := _compile_calendar(name, where, raw)) is not None}
+    named_roles = _compile_roles(merged)
+    condition_context = ConditionContext(
+        custom_fields=merged.fields, vocabulary=merged.vocabulary, field_values=merged.field_values,
+        sla_policies=tuple(merged.slas), roles=tuple(merged.roles),
+        calendars={name: BusinessCalendar.from_calendar(calendar) for name, calendar in calendars.items()})
+    indicators = _compile_indicators(merged, condition_context)
+    messages = _compile_messages(merged)
+    redaction = _compile_redaction(merged, messages)
     policies = {name: policy for name, (where, raw) in merged.slas.items()
                 if (policy := _compile_sla(name, where, raw, merged, condition_context)) is not None}
     book = CompileContext(
@@ -285,7 +296,8 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
             if rule is not None:
                 rules.append(rule)
 
-    report_cycles(rules, StaffDefinition.from_section(merged.staff), errors, warnings)
+    staff = StaffDefinition.from_section(merged.staff, named_roles)
+    report_cycles(rules, staff, errors, warnings)
     if errors:
         order = {name: index for index, (name, _) in enumerate(sources)}
         raise RulebookInvalid(sorted(errors, key=lambda error: (order.get(error.file, 0), error.line)))
@@ -293,9 +305,9 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
         rules=tuple(rules), fields=merged.fields, locale=merged.locale or "en",
         files=tuple(name for name, _ in sources), version=rulebook_version(sources),
         vocabulary=merged.vocabulary, field_values=merged.field_values,
-        staff=StaffDefinition.from_section(merged.staff), calendars=calendars, sla=policies,
+        staff=staff, calendars=calendars, sla=policies,
         chain_limit=merged.chain_limit, origin=origin, indicators=indicators, messages=messages,
-        warnings=(*_staff_warnings(merged), *warnings))
+        redaction=redaction, warnings=(*_staff_warnings(merged), *warnings))
 
 
 def _staff_warnings(merged: _Merged) -> tuple[RuleError, ...]:
@@ -373,7 +385,8 @@ def _merge_sections(where: Where, document: MappingNode, merged: _Merged) -> Non
         else:
             where.child(document, "chain_limit").error("expected a whole number from 1 to 100")
     _collect_fields(where, document, merged)
-    for section in ("origin", "indicators", "messages"):
+    _collect_roles(where, document, merged)
+    for section in ("origin", "indicators", "messages", "redaction"):
         if section in document:
             if section in merged.once:
                 first = merged.once[section][0]
@@ -441,6 +454,42 @@ def _collect_fields(where: Where, document: MappingNode, merged: _Merged) -> Non
             merged.field_values[name] = tuple(map(str, options["values"]))
 
 
+def _collect_roles(where: Where, document: MappingNode, merged: _Merged) -> None:
+    """`roles`: name -> who holds it; names are unique across the rulebook's files."""
+    raw = document.get("roles")
+    if raw is None:
+        return
+    here = where.child(document, "roles")
+    if not isinstance(raw, dict):
+        here.error("expected a mapping of role name → {logins, groups, roles, email_domains}")
+        return
+    for name, definition in raw.items():
+        item = here.child(raw, name)
+        if name in merged.roles:
+            first = merged.roles[name][0]
+            item.error(f"role {name!r} is defined twice (first at {first.file}:{first.line})")
+        elif str(name).casefold() in BUILT_IN_ROLES:
+            item.error(f"{name!r} is a built-in role, from the `staff` section: name your role otherwise")
+        elif not re.match(ROLE_NAME_PATTERN, str(name)):
+            item.error(f"role name {name!r} must be a word (letters, digits, _ and -)")
+        else:
+            merged.roles[str(name)] = (item, definition)
+
+
+def _compile_roles(merged: _Merged) -> tuple[NamedRole, ...]:
+    """The named roles; one that names nobody would never hold, so it is an error."""
+    roles = []
+    for name, (where, raw) in merged.roles.items():
+        options = check_options(ROLE, raw, where)
+        if options is None:
+            continue
+        if not any(options[key] for key in ("logins", "groups", "roles", "email_domains")):
+            where.error(f"role {name!r} names nobody: give its logins, groups, roles or email_domains")
+            continue
+        roles.append(NamedRole.from_section(name, options))
+    return tuple(roles)
+
+
 def _compile_origin(merged: _Merged) -> OriginPolicy | None:
     """The failure-origin policy: from an `origin` section, or the defaults when the rulebook
     maps a field called `origin`. Its vocabulary becomes the field's allowed values."""
@@ -480,6 +529,17 @@ def _compile_origin(merged: _Merged) -> OriginPolicy | None:
         return None
     merged.field_values[name] = tuple(values)
     return OriginPolicy(name, values, tuple(map(str, options["internal"])), tuple(map(str, options["unclassified"])))
+
+
+def _compile_redaction(merged: _Merged, messages: Messages) -> Redactor:
+    """What is hidden in what leaves a ticket, its markers in the rulebook's language: passwords
+    and tokens unless a `redaction` section says otherwise."""
+    locale = merged.locale or "en"
+    if "redaction" not in merged.once:
+        return DEFAULT_REDACTION if locale == "en" and not messages.overrides else \
+            compile_redaction(Where("", 1), {}, locale, messages) or DEFAULT_REDACTION
+    where, raw = merged.once["redaction"]
+    return compile_redaction(where, raw, locale, messages) or DEFAULT_REDACTION
 
 
 def _compile_messages(merged: _Merged) -> Messages:
@@ -539,7 +599,35 @@ def _compile_indicators(merged: _Merged, context: ConditionContext) -> Indicator
     if customer not in ("author", "project") and customer not in merged.fields:
         where.child(raw, "customer").error(
             f"customer must be `author`, `project` or a field declared in `fields`; got {customer!r}")
-    return Indicators(incidents, team, customer, timers["first_response"], timers["resolution"])
+    targets = _compile_indicator_targets(where.child(raw, "targets"), options.get("targets") or {}, merged)
+    return Indicators(incidents, team, customer, timers["first_response"], timers["resolution"], targets)
+
+
+REPORT_FIGURES = ("incidents", "internal", "internal_rate", "unclassified", "unclassified_rate", "breaches",
+                  "first_response_median_hours", "first_response_p90_hours", "resolution_median_hours",
+                  "resolution_p90_hours", "escalations", "nonconformities_opened", "nonconformities_closed",
+                  "nonconformities_overdue", "observations_opened", "observations_closed", "observations_overdue",
+                  "satisfaction_answers", "satisfaction_average")
+_INDICATOR_TARGET = re.compile(r"^\s*(<=|>=|<|>|=)\s*-?\d+(\.\d+)?\s*%?\s*$")
+
+
+def _compile_indicator_targets(where: Where, raw: Any, merged: _Merged) -> dict[str, str]:
+    """`targets: {breaches: "<= 5", sla_compliance.resolution: ">= 95%"}`: figures the monthly
+    review says are met or missed."""
+    if not isinstance(raw, dict):
+        where.error("expected a mapping of figure: target such as \">= 95%\"")
+        return {}
+    known = [*REPORT_FIGURES, *(f"sla_compliance.{policy}" for policy in merged.slas)]
+    targets = {}
+    for name, wanted in raw.items():
+        here = where.child(raw, name)
+        if name not in known:
+            here.error(f"unknown figure {name!r}{did_you_mean(str(name), known)} (figures: {', '.join(known)})")
+        elif not isinstance(wanted, (str, int, float)) or not _INDICATOR_TARGET.match(str(wanted)):
+            here.error(f"target {wanted!r}: expected a comparison and a number, such as \">= 95%\" or \"<= 5\"")
+        else:
+            targets[str(name)] = str(wanted)
+    return targets
 
 
 _RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")

@@ -158,6 +158,13 @@ STAFF = {
                                                 "`request_participants` (Jira Service Management); alone, "
                                                 "it makes everyone else staff"),
 }
+ROLE = {
+    "description": Option("text", default="", doc="what the role may do"),
+    "logins": Option("list", default=[], doc="logins of its holders (Jira Cloud: accountIds)"),
+    "groups": Option("list", default=[], doc="groups whose members hold it (e.g. `change-board`)"),
+    "roles": Option("list", default=[], doc="project roles that give it (Redmine roles, Jira project roles)"),
+    "email_domains": Option("list", default=[], doc="e-mail domains of its holders (not on Jira Cloud)"),
+}
 HOLIDAYS = {
     "country": Option("text", doc="ISO country code for the `holidays` package", example="AR",
                       schema={"pattern": r"^[A-Z]{2,3}$"}),
@@ -238,6 +245,21 @@ INDICATORS = {
     "first_response": Option("text", default="first-response",
                              doc="the SLA policy whose clock measures time to first response"),
     "resolution": Option("text", default="resolution", doc="the SLA policy whose clock measures time to resolution"),
+    "targets": Option("mapping", default={}, doc="figure -> target the monthly review checks, such as "
+                      "`sla_compliance.resolution: \">= 95%\"` or `breaches: \"<= 5\"`",
+                      example='{"sla_compliance.resolution": ">= 95%"}'),
+}
+REDACTION = {
+    "patterns": Option("list", default=["passwords", "tokens"],
+                       doc="built-in kinds to hide: `passwords`, `tokens` (or `secrets`), `emails`, `credit_cards`; "
+                           "`[]` hides none of them",
+                       schema={"items": {"enum": ["passwords", "tokens", "secrets", "emails", "credit_cards"]}}),
+    "custom": Option("mapping", default={}, doc="your own: name -> regular expression (a group named `secret` "
+                                               "hides only that part)", example='{contract: "CT-\\d{8}"}',
+                     schema={"propertyNames": {"pattern": r"^[A-Za-z_][\w-]*$"},
+                             "additionalProperties": {"type": "string", "minLength": 1}}),
+    "replacement": Option("text", doc="what a hidden value becomes; `{name}` names the kind (default: "
+                                      "`[redacted: {name}]`, in Spanish `[oculto: {name}]`)"),
 }
 MEASURE_WINDOWS = ("previous_month", "this_month")
 WINDOW_PATTERN = rf"^(?:{'|'.join(MEASURE_WINDOWS)})$|^\s*{DURATION_TEXT}\s*$"
@@ -269,18 +291,23 @@ TOP_LEVEL = {
     "fields": Option("fields", default={}, doc="logical field name -> tracker field"),
     "vocabulary": Option("section:vocabulary", doc="names conditions and actions may use"),
     "staff": Option("section:staff", doc="who counts as staff (everyone else is a customer)"),
+    "roles": Option("roles", default={}, doc="roles of your own by name (an `approver`), held by logins, groups, "
+                                             "project roles or e-mail domains; conditions test them as "
+                                             "`actor_role = approver`"),
     "calendars": Option("calendars", default={}, doc="business calendars by name"),
     "sla": Option("slas", default={}, doc="SLA policies by name"),
     "origin": Option("section:origin", doc="failure origin: its field and controlled vocabulary"),
     "indicators": Option("section:indicators", doc="what measures and reports count"),
+    "redaction": Option("section:redaction", doc="customer property: what is hidden in what ticketwarden copies out "
+                                                 "of a ticket (default: passwords and tokens)"),
     "messages": Option("mapping", default={}, doc="your own wording of ticketwarden's texts: language -> "
                                                  "message name -> text (docs/messages.md lists them)"),
     "rules": Option("rules", default=[], doc="the rules, in order"),
 }
 SECTIONS: dict[str, Mapping[str, Option]] = {
-    "field": FIELD, "vocabulary": VOCABULARY, "staff": STAFF, "holidays": HOLIDAYS,
+    "field": FIELD, "vocabulary": VOCABULARY, "staff": STAFF, "role": ROLE, "holidays": HOLIDAYS,
     "calendar": CALENDAR, "target": TARGET, "scale": SCALE, "sla": SLA, "rule": RULE, "rulebook": TOP_LEVEL,
-    "origin": ORIGIN, "indicators": INDICATORS, "measure": MEASURE,
+    "origin": ORIGIN, "indicators": INDICATORS, "measure": MEASURE, "redaction": REDACTION,
 }
 
 
@@ -301,6 +328,7 @@ CONDITION_PIECE_PATTERN = rf"{CONDITION_PATTERN}|^\s*[^\s=<>~!][^=<>~!]*$"
 CRON_PATTERN = r"^\s*[0-9A-Za-z*/,-]+(?:\s+[0-9A-Za-z*/,-]+){4}\s*$"
 FIELD_NAME_PATTERN = r"^[A-Za-z_](?:\w|[^\x00-\x7f])*$"
 _FIELD_NAME = {"type": "string", "pattern": FIELD_NAME_PATTERN}
+ROLE_NAME_PATTERN = r"^[A-Za-z_][\w-]*$"  # `approver`, `change-manager`: a value conditions can compare
 GROUPS = ("any", "all", "not")
 
 
@@ -465,6 +493,9 @@ def _property(option: Option) -> dict[str, Any]:
         "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
         "calendars": {"type": "object", "additionalProperties": {"$ref": "#/$defs/calendar"}},
         "slas": {"type": "object", "additionalProperties": {"$ref": "#/$defs/sla"}},
+        "roles": {"type": "object", "propertyNames": {"type": "string", "pattern": ROLE_NAME_PATTERN,
+                                                      "not": {"enum": ["staff", "customer"]}},
+                  "additionalProperties": {"$ref": "#/$defs/role"}},
         "fields": {"type": "object", "propertyNames": _FIELD_NAME, "additionalProperties": {
             "anyOf": [{"type": ["string", "integer"]}, {"$ref": "#/$defs/field"}]}},
         "hours": {"anyOf": [{"type": "string", "const": "24x7"}, {"type": "object", "minProperties": 1,

@@ -303,7 +303,7 @@ def track(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks:
     changed, with the transitions added and the SLA events to feed to the rules.
     """
     refs = rulebook.field_refs(ticket.tracker_kind)
-    facts = Facts(ticket, event, event.occurred_at, refs, role_of or rulebook.staff.role_of)
+    facts = Facts(ticket, event, event.occurred_at, refs, role_of or rulebook.staff.roles_of)
     updates = []
     for name, policy in rulebook.sla.items():
         mine = sorted((c for c in clocks if c.policy == name), key=lambda c: c.cycle)

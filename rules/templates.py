@@ -95,7 +95,8 @@ def template_context(
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The names a template may use. `field_refs` maps logical field names to this tracker's refs.
-    `extra` adds names of a measured rule (`measure`, `group`, `window`)."""
+    `extra` adds names of a measured rule (`measure`, `group`, `window`). The ticket text is as
+    it is here; an action that writes outside the ticket gets it redacted (rules.redaction)."""
     fields = {name: (ticket.custom_field(ref) if ref else None) for name, ref in field_refs.items()}
     return {
         "ticket": {

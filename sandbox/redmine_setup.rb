@@ -93,6 +93,7 @@ projects = [
   ensure_project('support', 'Support', [incident, support_tracker]),
   ensure_project('development', 'Development', [bug, Tracker.find_by!(name: 'Feature')]),
   ensure_project('quality', 'Quality', [nonconformity, observation]),
+  ensure_project('knowledge', 'Knowledge', []),  # knowledge-base articles: its wiki
 ]
 
 def ensure_user(login, firstname, lastname, password)

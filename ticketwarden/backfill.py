@@ -54,7 +54,7 @@ def backfill(store: Store, connector: HistoryReader, rulebook: Rulebook, since: 
             continue
         clocks, changes = _replay(rulebook, book, steps, now)
         final = steps[-1][1]
-        facts = ticket_facts(rulebook, final, rulebook.staff.role_of, now)
+        facts = ticket_facts(rulebook, final, rulebook.staff.roles_of, now)
         facts["breaches"] = sum(1 for row in clocks if book and _breached(book, row.clock, now))
         if store.backfill_ticket(connector.kind, ticket_id, clocks, changes, facts, now):
             summary.tickets += 1

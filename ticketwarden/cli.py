@@ -451,6 +451,29 @@ def report(since: Any, until: Any, by: str | None, fmt: str, output: str | None,
 
 
 @main.command()
+@click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Review the whole months before this date (UTC) [default: the first day of this month].")
+@click.option("--months", type=click.IntRange(1, 36), default=12, show_default=True,
+              help="How many months of trends.")
+@click.option("--format", "fmt", type=click.Choice(["text", "textile", "jira"]), default="text", show_default=True)
+@_RULES_OPTION
+@_DB_OPTION
+def review(until: Any, months: int, fmt: str, rules: tuple[str, ...], database_url: str | None) -> None:
+    """The support process review for the monthly SLA meeting: indicator trends, targets met or
+    missed, the worst tickets by SLA overrun, records per cause (Pareto) and lessons learned."""
+    from datetime import UTC
+
+    from ticketwarden.clock import utcnow
+    from ticketwarden.review import build_review, render_review
+
+    rulebook = _sla_book(rules).rulebook
+    now = utcnow()
+    end = until.replace(tzinfo=UTC) if until else now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    found = build_review(_store(database_url), rulebook, end, months, now)
+    click.echo(render_review(found, fmt, rulebook.locale, rulebook.messages), nl=False)
+
+
+@main.command()
 @click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), required=True,
               help="Tickets created from this date (UTC).")
 @click.option("--tracker", type=click.Choice(["redmine", "jira"]), default="redmine", show_default=True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,8 +68,10 @@ class Timers:
 
 def build_report(facts: Sequence[Mapping[str, Any]], clocks: Iterable[ClockFigure],
                  records: Iterable[RecordFigure], answers: Iterable[Answer], *, start: datetime, end: datetime,
-                 by: str | None, origin: OriginPolicy | None, timers: Timers) -> Report:
-    """Figures per group (and in total) for the incidents created in [start, end)."""
+                 by: str | None, origin: OriginPolicy | None, timers: Timers,
+                 helped: Collection[str] = frozenset()) -> Report:
+    """Figures per group (and in total) for the incidents created in [start, end). `helped`:
+    the tickets ("tracker:id") a knowledge-base article helped (`kb_deflected`)."""
     incidents = [row for row in facts if row["incident"] and start <= row["created_at"] < end]
     key_of = {_ref(row): row for row in facts}
     clocks_of: dict[str, list[ClockFigure]] = {}
@@ -83,7 +85,8 @@ def build_report(facts: Sequence[Mapping[str, Any]], clocks: Iterable[ClockFigur
         groups.setdefault(grouper(row), []).append(row)
     policies = sorted({c.policy for ticket in incidents for c in clocks_of.get(_ref(ticket), [])})
     report = Report(start, end, by, policies=policies)
-    context = _Context(clocks_of, records, answers_of, key_of, origin, timers, policies, start, end, grouper)
+    context = _Context(clocks_of, records, answers_of, key_of, origin, timers, policies, start, end, grouper,
+                       frozenset(helped))
     for name in sorted(groups) if by else ():  # without grouping, the total says it all
         report.rows.append({"group": name, **context.figures(groups[name], name)})
     report.rows.append({"group": "total", **context.figures(incidents, None)})
@@ -133,6 +136,7 @@ class _Context:
     start: datetime
     end: datetime
     grouper: Callable[[Mapping[str, Any]], str]
+    helped: frozenset[str] = frozenset()
 
     def figures(self, rows: list[Mapping[str, Any]], group: str | None) -> dict[str, Any]:
         total = len(rows)
@@ -159,10 +163,19 @@ class _Context:
             figures[f"{plural}_closed"] = sum(1 for r in mine if r.closed_at and self.start <= r.closed_at < self.end)
             figures[f"{plural}_overdue"] = sum(1 for r in mine if r.closed_at is None and r.action_due
                                                and r.action_due < self.end)
+        figures.update(self._deflected(rows, refs))
         scores = [self.answers_of[ref].score for ref in refs if ref in self.answers_of]
         figures["satisfaction_answers"] = len(scores)
         figures["satisfaction_average"] = round(statistics.mean(scores), 2) if scores else None
         return figures
+
+    def _deflected(self, rows: list[Mapping[str, Any]], refs: set[str]) -> dict[str, Any]:
+        """Incidents closed with a knowledge-base article's help and never escalated, and their
+        percentage of the closed incidents."""
+        escalated = {s for r in self.records if r.kind == "development" for s in r.sources} & refs
+        closed = [row for row in rows if row.get("closed_at") is not None]
+        deflected = sum(1 for row in closed if _ref(row) in self.helped and _ref(row) not in escalated)
+        return {"kb_deflected": deflected, "kb_deflected_share": _rate(deflected, len(closed))}
 
     def _hours(self, refs: set[str], policy: str | None) -> list[float]:
         """Business hours each ticket's clock of `policy` ran until it stopped."""

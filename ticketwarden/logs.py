@@ -5,7 +5,10 @@ ids a line is about when it has them (`event`, `ticket`, `rule`, `effect`, `inbo
 exception adds `exception`. Whatever the format, the values of the secrets this process was
 given (API keys, tokens, webhook secrets, channel URLs, the database password) are replaced by
 `***` in every line, including tracebacks: a library that puts a URL or a header in an error
-message cannot leak them.
+message cannot leak them. Ticket text that reaches a line (a trace showing the description a
+condition tested, a tracker's error quoting a field) is redacted with the patterns of the
+rulebook in force, as in everything else that leaves a ticket (rules.redaction): passwords and
+tokens until a rulebook says otherwise.
 """
 
 from __future__ import annotations
@@ -16,8 +19,17 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from rules.redaction import DEFAULT as DEFAULT_REDACTION
+from rules.redaction import Redactor
+
 CONTEXT_FIELDS = ("event", "ticket", "rule", "effect", "inbox")
 MASK = "***"
+_TICKET_TEXT: list[Redactor] = [DEFAULT_REDACTION]  # the rulebook in force's (one, replaced on reload)
+
+
+def use_redaction(redactor: Redactor) -> None:
+    """Redact log lines with these patterns from now on (the rulebook just put in force)."""
+    _TICKET_TEXT[0] = redactor
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,7 +56,7 @@ class Redacting(logging.Formatter):
         self.secrets = sorted({secret for secret in secrets if len(secret) >= 4}, key=len, reverse=True)
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(self.inner.format(record), self.secrets)
+        return _TICKET_TEXT[0].redact(redact(self.inner.format(record), self.secrets))
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -9,7 +9,9 @@ from connector.errors import TrackerError
 from rules.model import Effect
 from ticketwarden.clock import Clock
 from ticketwarden.records import marker
+from ticketwarden.report_html import render_html
 from ticketwarden.reports import gather, render
+from ticketwarden.review import Review, build_review, render_lessons, render_review
 from ticketwarden.rulefiles import RulebookHolder
 from ticketwarden.store import Store
 
@@ -29,14 +31,37 @@ class ReportPublisher:
                         datetime.fromisoformat(params["to"]), params.get("by"), self.clock())
         locale = str(params.get("locale") or rulebook.locale)
         title = str(params["title"])
+        months = int(params.get("review") or 0)
+        review = build_review(self.store, rulebook, datetime.fromisoformat(params["to"]), months, self.clock()) \
+            if months else None
         if params["tracker"] == "redmine":
             from connector.redmine import wiki_title
 
-            html = render(report, "html", locale, rulebook.messages).encode()
-            url = connector.publish_page(params["project"], title, render(report, "textile", locale, rulebook.messages),
-                                         (f"{wiki_title(title)}.html", html))
+            html = render_html(report, locale, messages=rulebook.messages, review=review).encode()
+            text = render(report, "textile", locale, rulebook.messages)
+            if review is not None:
+                text += self._redmine_review(connector, params["project"], title, review, locale)
+            url = connector.publish_page(params["project"], title, text, (f"{wiki_title(title)}.html", html))
         else:
+            text = render(report, "jira", locale, rulebook.messages)
+            if review is not None:
+                text += "\n" + render_review(review, "jira", locale, rulebook.messages)
             url = connector.publish_issue(marker("jira", "report", f"{params['project']}\x1f{title}"),
-                                          params["project"], params.get("issue_type") or "Task", title,
-                                          render(report, "jira", locale, rulebook.messages))
+                                          params["project"], params.get("issue_type") or "Task", title, text)
         return f"report published: {url}"
+
+    def _redmine_review(self, connector: Any, project: str, title: str, review: Review, locale: str) -> str:
+        """The review section of a report page: the year's lessons-learned register on a page of
+        its own (written again each time: it is derived), and a decisions page for this review,
+        created once and then left to the meeting (never overwritten)."""
+        rulebook = self.rules.current
+        assert rulebook is not None
+        messages = rulebook.messages
+        lessons = messages.text(locale, "review.lessons", year=str(review.year))
+        decisions = f"{messages.text(locale, 'review.decisions')} {title}"
+        connector.publish_page(project, lessons, render_lessons(review, "textile", locale, messages))
+        connector.create_page_once(project, decisions, f"h2. {decisions}\n\n"
+                                   f"{messages.text(locale, 'review.decisions_hint')}\n")
+        links = (f"[[{lessons}]]", f"[[{decisions}]]")
+        return f"\nh2. {messages.text(locale, 'review.title')}\n\n" + \
+            render_review(review, "textile", locale, messages, links=links)

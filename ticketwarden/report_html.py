@@ -30,7 +30,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #1d2228; }
 
 
 def render_html(report: Report, locale: str = "en", now: datetime | None = None,
-                messages: Messages = DEFAULT) -> str:
+                messages: Messages = DEFAULT, review: Any = None) -> str:
     def t(name: str, **values: Any) -> str:
         return messages.text(locale, f"report.{name}", **values)
 
@@ -54,9 +54,61 @@ def render_html(report: Report, locale: str = "en", now: datetime | None = None,
         _figure("resolution-distribution", t("distribution"),
                 _bar_chart(list(charts.get("resolution_distribution", {}).items()))),
         f"<h2>{escape(t('figures'))}</h2>", _table(report, t("figure"), t("total")),
+        *(_review_section(review, locale, messages) if review is not None else []),
         f'<p class="meta">{escape(t("generated", now=moment))}</p>', "</body>", "</html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _review_section(review: Any, locale: str, messages: Messages) -> list[str]:
+    """The support process review: trends and targets as tables, the causes as a Pareto chart,
+    the worst tickets and the year's lessons learned."""
+    def t(name: str, **values: Any) -> str:
+        return messages.text(locale, f"review.{name}", **values)
+
+    trends = _grid_html("review-trends", [t("indicator"), *review.months],
+                        [[name, *[_cell(v) for v in values]] for name, values in review.trends.items()])
+    targets = _grid_html("review-targets", [t("indicator"), t("target"), t("result")],
+                         [[c.figure, c.wanted, t("met") if c.met else t("missed") if c.met is False else "-"]
+                          for c in review.targets])
+    worst = _grid_html("review-worst", [t("ticket"), t("policy"), t("over_hours")],
+                       [[f"{o.tracker}:{o.ticket_id}", o.policy, _cell(o.over_hours)] for o in review.worst])
+    lessons = _grid_html("review-lessons", [t("record"), t("category"), t("cause"), t("correction"), t("closed")],
+                         [[x.key or x.kind, x.category, x.cause, x.correction, x.closed] for x in review.lessons])
+    return [f'<section id="review"><h2>{escape(t("title"))}</h2>', f"<h3>{escape(t('trends'))}</h3>", trends,
+            f"<h3>{escape(t('targets'))}</h3>", targets if review.targets else f"<p>{escape(t('no_targets'))}</p>",
+            f"<h3>{escape(t('worst'))}</h3>", worst if review.worst else f"<p>{escape(t('no_breaches'))}</p>",
+            _figure("pareto", t("causes"), _pareto_chart(review.causes)),
+            f"<h3>{escape(t('lessons', year=str(review.year)))}</h3>",
+            lessons if review.lessons else f"<p>{escape(t('no_lessons'))}</p>", "</section>"]
+
+
+def _grid_html(name: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{escape(str(cell))}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table id="{name}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _pareto_chart(causes: Sequence[Any]) -> str:
+    """Records per cause category, most first, as bars; the cumulative share as a line."""
+    width, height, left, bottom, top = 640, 240, 40, 200, 10
+    step = (width - left - 20) / max(len(causes), 1)
+    most = max([c.open + c.closed for c in causes] + [1])
+    body, points = [], []
+    for index, cause in enumerate(causes):
+        count = cause.open + cause.closed
+        x = left + index * step
+        h = (bottom - top) * count / most
+        body.append(f'<rect class="bar" data-label="{escape(cause.category)}" data-value="{count}" x="{x + 4:.1f}" '
+                    f'y="{bottom - h:.1f}" width="{step - 8:.1f}" height="{h:.1f}" fill="{PALETTE[3]}">'
+                    f"<title>{escape(cause.category)}: {count}</title></rect>")
+        body.append(f'<text x="{x + step / 2:.1f}" y="{bottom + 14}" text-anchor="middle">{escape(cause.category[:18])}'
+                    "</text>")
+        points.append(f"{x + step / 2:.1f},{bottom - (bottom - top) * cause.cumulative_share / 100:.1f}")
+    if points:
+        body.append(f'<polyline class="cumulative" points="{" ".join(points)}" fill="none" '
+                    f'stroke="{PALETTE[0]}" stroke-width="2"/>')
+    return _svg(width, height + 20, "pareto", body)
 
 
 def _figure(name: str, caption: str, svg: str) -> str:

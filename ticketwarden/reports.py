@@ -4,6 +4,7 @@ and written as a table, CSV, JSON or a self-contained HTML page with charts."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from datetime import datetime, timedelta
@@ -45,8 +46,16 @@ def gather(store: Store, rulebook: Rulebook, start: datetime, end: datetime, by:
     answers = [Answer(row["tracker"], row["ticket_id"], int(row["score"]), row["answered_at"])
                for row in store.survey_answers(start, end)]
     timers = Timers(rulebook.indicators.first_response, rulebook.indicators.resolution)
-    return build_report([*facts, *extra], clocks, figures, answers, start=start, end=end, by=by,
-                        origin=rulebook.origin, timers=timers)
+    helped = {f"{tracker}:{ticket_id}" for tracker, ticket_id in store.helped_by_articles()}
+    return redacted(rulebook, build_report([*facts, *extra], clocks, figures, answers, start=start, end=end, by=by,
+                        origin=rulebook.origin, timers=timers, helped=helped))
+
+
+def redacted(rulebook: Rulebook, report: Report) -> Report:
+    """The report with the rulebook's redaction applied to its groups and series: a group is a
+    team or customer name taken from tickets, and a report is read outside them."""
+    return dataclasses.replace(report, rows=rulebook.redaction.redact_value(report.rows),
+                               charts=rulebook.redaction.redact_value(report.charts))
 
 
 def _sources(tracker: str, sources: tuple[str, ...]) -> list[str]:

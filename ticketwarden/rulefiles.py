@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rules.errors import RulebookInvalid, RuleError
 from rules.rulebook import Rulebook, load_rulebook, rulebook_version
+from ticketwarden import logs
 
 log = logging.getLogger(__name__)
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -85,6 +86,7 @@ class RulebookHolder:
             return exc.errors
         with self._lock:
             self._current = rulebook
+        logs.use_redaction(rulebook.redaction)
         self.last_errors = []
         log.info("rulebook %s loaded: %d rules from %s", rulebook.version, len(rulebook.rules),
                  ", ".join(rulebook.files))

@@ -228,6 +228,33 @@ tickets_seen = sa.Table(
     sa.Column("seen_at", UTCDateTime, nullable=False),
 )
 
+# Knowledge-base articles, one per (tracker, project, key), and the incidents they helped.
+kb_articles = sa.Table(
+    "kb_articles", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tracker", sa.String(16), nullable=False),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("product", sa.String(255), nullable=False),
+    sa.Column("url", sa.String(512)),
+    sa.Column("parts", sa.Text, nullable=False),  # JSON: problem, cause, solution, product, version
+    sa.Column("sources", sa.Text, nullable=False),  # JSON: [{id, key, url}], the first drafted it
+    sa.Column("keywords", sa.Text, nullable=False),  # JSON: the significant words it is found by
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("tracker", "project", "key", name="uq_kb_articles_key"),
+)
+
+kb_links = sa.Table(
+    "kb_links", metadata,
+    sa.Column("tracker", sa.String(16), primary_key=True),
+    sa.Column("ticket_id", sa.String(64), primary_key=True),
+    sa.Column("article_id", BigId, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # drafted | source | suggested
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
 PENDING, PROCESSING, DONE, DEAD = "pending", "processing", "done", "dead"
 INSTANCE_VALUE = "instance:"  # + instance name: its heartbeat (a token that changes per process start)
 RULEBOOK_VALUE = "rulebook:"  # + instance name: the rulebook a process has in force (ticketwarden status)
@@ -421,6 +448,22 @@ class SurveyRow:
     answered_at: datetime | None
     score: int | None
     comment: str | None
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """A knowledge-base article as kept in the store (what its page or issue is written from)."""
+
+    id: int
+    tracker: str
+    project: str
+    key: str
+    title: str
+    product: str
+    url: str | None
+    parts: Mapping[str, str]
+    sources: tuple[Mapping[str, str], ...]
+    keywords: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -1281,6 +1324,73 @@ class Store:
                                           surveys.c.answered_at).where(
                 surveys.c.answered_at >= start, surveys.c.answered_at < end).order_by(surveys.c.answered_at))
             return [dict(row._mapping) for row in rows]  # oldest first: a ticket's latest answer counts
+
+    # -- knowledge base --------------------------------------------------------------------------
+
+    def save_article(self, *, tracker: str, project: str, key: str, title: str, product: str,
+                     parts: Mapping[str, str], sources: Sequence[Mapping[str, str]], keywords: Sequence[str],
+                     now: datetime) -> tuple[ArticleRow, bool]:
+        """The article of a key with these sources in it, and whether this call drafted it. An
+        existing article keeps its title and product (its page is named by them); its empty
+        parts are filled in, new sources appended, new keywords added."""
+        with self._writing() as conn:
+            drafted = conn.execute(self._insert(kb_articles).values(
+                tracker=tracker, project=project, key=key[:255], title=title[:255], product=product[:255],
+                parts=_dumps(dict(parts)), sources=_dumps([dict(s) for s in sources]), keywords=_dumps(list(keywords)),
+                created_at=now, updated_at=now,
+            ).on_conflict_do_nothing(index_elements=["tracker", "project", "key"]).returning(kb_articles.c.id)).all()
+            where = (kb_articles.c.tracker == tracker, kb_articles.c.project == project, kb_articles.c.key == key[:255])
+            query = sa.select(kb_articles).where(*where)
+            row = conn.execute(query.with_for_update() if self._skip_locked else query).one()
+            if not drafted:
+                known = json.loads(row.parts)
+                merged = {name: known.get(name) or parts.get(name) or "" for name in {**parts, **known}}
+                listed = json.loads(row.sources)
+                ids = {str(s["id"]) for s in listed}
+                listed += [dict(s) for s in sources if str(s["id"]) not in ids]
+                words = list(dict.fromkeys([*json.loads(row.keywords), *keywords]))
+                conn.execute(sa.update(kb_articles).where(kb_articles.c.id == row.id).values(
+                    parts=_dumps(merged), sources=_dumps(listed), keywords=_dumps(words), updated_at=now))
+                row = conn.execute(sa.select(kb_articles).where(kb_articles.c.id == row.id)).one()
+            for number, source in enumerate(json.loads(row.sources)):
+                kind = "drafted" if number == 0 else "source"
+                conn.execute(self._insert(kb_links).values(
+                    tracker=tracker, ticket_id=str(source["id"]), article_id=row.id, kind=kind, at=now,
+                ).on_conflict_do_nothing(index_elements=["tracker", "ticket_id", "article_id"]))
+            return self._article_row(row), bool(drafted)
+
+    def article_written(self, article_id: int, url: str, now: datetime) -> None:
+        with self._writing() as conn:
+            conn.execute(sa.update(kb_articles).where(kb_articles.c.id == article_id).values(url=url[:512]))
+
+    def articles(self, tracker: str, project: str | None = None, product: str | None = None) -> list[ArticleRow]:
+        """A tracker's articles (of one project, of one product), oldest first."""
+        query = sa.select(kb_articles).where(kb_articles.c.tracker == tracker).order_by(kb_articles.c.id)
+        if project is not None:
+            query = query.where(kb_articles.c.project == project)
+        if product is not None:
+            query = query.where(kb_articles.c.product == product)
+        with self._reading() as conn:
+            return [self._article_row(row) for row in conn.execute(query)]
+
+    def article_suggested(self, tracker: str, ticket_id: str, article_ids: Iterable[int], now: datetime) -> None:
+        with self._writing() as conn:
+            for article_id in article_ids:
+                conn.execute(self._insert(kb_links).values(
+                    tracker=tracker, ticket_id=ticket_id, article_id=article_id, kind="suggested", at=now,
+                ).on_conflict_do_nothing(index_elements=["tracker", "ticket_id", "article_id"]))
+
+    def helped_by_articles(self) -> set[tuple[str, str]]:
+        """Tickets an article helped: suggested to them, or a source of an article they did not draft."""
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(kb_links.c.tracker, kb_links.c.ticket_id).where(
+                kb_links.c.kind.in_(("source", "suggested"))).distinct())
+            return {(str(tracker), str(ticket_id)) for tracker, ticket_id in rows}
+
+    @staticmethod
+    def _article_row(row: Any) -> ArticleRow:
+        return ArticleRow(row.id, row.tracker, row.project, row.key, row.title, row.product, row.url,
+                          json.loads(row.parts), tuple(json.loads(row.sources)), tuple(json.loads(row.keywords)))
 
     # -- named values (watermarks) -------------------------------------------------------------
 

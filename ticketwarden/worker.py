@@ -28,6 +28,7 @@ from rules.pipeline import decide_sla, process
 from rules.rulebook import Rulebook
 from ticketwarden import records, sla
 from ticketwarden.clock import Clock, utcnow
+from ticketwarden.knowledge import KnowledgeBase
 from ticketwarden.publish import ReportPublisher
 from ticketwarden.records import RecordKeeper
 from ticketwarden.rulefiles import RulebookHolder
@@ -120,6 +121,7 @@ class Worker:
         self.records = RecordKeeper(store, clock, lease)
         self.surveys = surveys or Surveys(store, clock, "http://127.0.0.1:8080")
         self.publisher = ReportPublisher(store, rules, clock)
+        self.knowledge = KnowledgeBase(store, rules, clock)
         self.applier = SerialPool(concurrency)
         self._closing = False  # set by close(): no more effects are claimed
         self._outcomes: queue.SimpleQueue[Applied | Failed] = queue.SimpleQueue()  # from the pool, to record
@@ -253,7 +255,7 @@ class Worker:
         rows = [book.row(clock, now, versions.get((clock.policy, clock.cycle), 0)) for clock in step.moved]
         follow_ups = [] if ticket is None or not event.triggers else \
             self.records.on_event(event, ticket, batch.records_targeting(event.tracker_kind, event.ticket_id))
-        facts = ticket_facts(rulebook, ticket, rulebook.staff.role_of, now) \
+        facts = ticket_facts(rulebook, ticket, rulebook.staff.roles_of, now) \
             if ticket is not None and event.triggers else None
         done = Completion(item.id, event.tracker_kind, event.ticket_id, step.effects,
                           [decision.to_dict() for decision in step.decisions], rows, follow_ups,
@@ -552,6 +554,8 @@ class Worker:
                                       close_refused=self.store.close_refused_with(item))
         if effect.action == "publish_report":
             return self.publisher.apply(effect, connector)
+        if effect.action in ("knowledge_article", "suggest_articles"):
+            return self.knowledge.apply(effect, connector, item.attempts <= 1)
         self._before_write(effect)
         return connector.apply(effect, first_attempt=item.attempts <= 1)
 

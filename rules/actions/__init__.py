@@ -69,6 +69,8 @@ class ActionSpec:
     sets_fields: Callable[[Any], list[str]] = lambda compiled: []
     changes: Callable[[Mapping[str, Any]], dict[str, Any]] = lambda params: {}
     needs_ticket: bool = True
+    # It writes outside the ticket (another issue, a channel): it plans from redacted ticket text.
+    leaves_ticket: bool = False
 
     def check(self, value: Any, where: Where, book: CompileContext) -> Any:
         """The compiled options, or None with the errors recorded at `where`."""
@@ -147,17 +149,19 @@ def _registry() -> dict[str, ActionSpec]:
         assign,
         comment,
         escalate,
+        knowledge_article,
         link,
         nonconformity,
         notify,
         publish_report,
         set_fields,
+        suggest_articles,
         survey,
         transition,
     )
 
     modules = (set_fields, comment, transition, assign, add_watcher, link, notify, escalate,
-               nonconformity, survey, publish_report)
+               nonconformity, survey, publish_report, knowledge_article, suggest_articles)
     return {module.SPEC.name: module.SPEC for module in modules}
 
 

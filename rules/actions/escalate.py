@@ -136,6 +136,6 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
 
 SPEC = ActionSpec(
     name="escalate", summary="Create (once) a linked issue in the development project.", options=OPTIONS,
-    compile=compile_action, plan=plan,
+    compile=compile_action, plan=plan, leaves_ticket=True,
     example="- escalate: {project: development, tracker: Bug, copy: [origin], waiting_status: Needs development}",
 )

@@ -163,7 +163,7 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
 
 SPEC = ActionSpec(
     name="nonconformity", summary="Open a nonconformity or observation (ISO 9001 10.2), once per cause.",
-    options=OPTIONS, compile=compile_action, plan=plan, needs_ticket=False,
+    options=OPTIONS, compile=compile_action, plan=plan, needs_ticket=False, leaves_ticket=True,
     example='- nonconformity: {project: quality, subject: "SLA breach on {{ ticket.key }}", '
             'cause: "sla-breach-{{ ticket.key }}"}',
 )

@@ -41,7 +41,8 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     params = render_options(compiled, scope)
     params["channel"] = params["channel"].casefold()
     ticket = scope.ticket
-    params["ticket"] = {"key": ticket.key, "url": ticket.url, "subject": ticket.subject,
+    shown = scope.template_context.get("ticket", {})  # the subject as redacted for what leaves the ticket
+    params["ticket"] = {"key": ticket.key, "url": ticket.url, "subject": shown.get("subject", ticket.subject),
                         "status": ticket.status, "priority": ticket.priority} if ticket.id else None
     params["rule"] = scope.rule
     return params
@@ -49,6 +50,6 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
 
 SPEC = ActionSpec(
     name="notify", summary="Post a message to an outgoing webhook (chat channel).", options=OPTIONS,
-    compile=compile_action, plan=plan, needs_ticket=False,
+    compile=compile_action, plan=plan, needs_ticket=False, leaves_ticket=True,
     example='- notify: {channel: support-chat, message: "{{ ticket.key }} breached its SLA"}',
 )

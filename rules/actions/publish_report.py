@@ -27,6 +27,9 @@ OPTIONS = {
     "title": Option("template", default="Quality indicators {{ window.month }}",
                     doc="wiki page title (Redmine) or issue summary (Jira)"),
     "issue_type": Option("text", default="Task", doc="Jira: the type of the report's issue"),
+    "review": Option("int", default=0, doc="months of the support process review to add (trends, targets, worst "
+                     "tickets, causes, lessons learned, a decisions page); 0: none", example="12",
+                     schema={"minimum": 0, "maximum": 36}),
 }
 
 
@@ -36,6 +39,9 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     # the title sees `window` (the period), as a measured rule's templates do
     compiled = compile_options(OPTIONS, value, where, dataclasses.replace(book, measured=True))
     if compiled is None:
+        return None
+    if not 0 <= compiled["review"] <= 36:
+        where.child(value, "review").error(f"review {compiled['review']}: months from 0 (none) to 36")
         return None
     spec = str(compiled["window"])
     if spec not in MEASURE_WINDOWS:
@@ -60,11 +66,11 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
         raise PlanError("publish_report: the title renders empty")
     return {"tracker": compiled["tracker"], "project": compiled["project"], "title": title[:255],
             "from": start.isoformat(), "to": end.isoformat(), "by": compiled.get("by"),
-            "issue_type": compiled["issue_type"], "locale": scope.locale}
+            "issue_type": compiled["issue_type"], "locale": scope.locale, "review": compiled["review"]}
 
 
 SPEC = ActionSpec(
     name="publish_report", summary="Publish the indicators into the tracker (a Redmine wiki page, a Jira issue).",
-    options=OPTIONS, compile=compile_action, plan=plan, needs_ticket=False,
+    options=OPTIONS, compile=compile_action, plan=plan, needs_ticket=False, leaves_ticket=True,
     example='- publish_report: {tracker: redmine, project: quality, window: previous_month, by: team}',
 )
