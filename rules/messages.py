@@ -64,6 +64,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "review.cause": "What caused it",
         "review.correction": "Correction",
         "review.action_due": "Corrective action due",
+        "review.corrective_action": "Corrective action",
+        "review.result_of_review": "Effectiveness",
         "review.no_lessons": "No record closed this year yet.",
         "review.decisions": "Decisions of the review",
         "review.decisions_hint": "Decisions taken, with their owner and date, go on the decisions page of this review.",
@@ -161,6 +163,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "review.cause": "Qué lo causó",
         "review.correction": "Corrección",
         "review.action_due": "Acción correctiva para",
+        "review.corrective_action": "Acción correctiva",
+        "review.result_of_review": "Eficacia",
         "review.no_lessons": "Ningún registro cerrado este año todavía.",
         "review.decisions": "Decisiones de la revisión",
         "review.decisions_hint": "Las decisiones tomadas, con su responsable y fecha, van en la página de decisiones "

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from rules.messages import DEFAULT, Messages
+from rules.messages import DEFAULT, LOCALES, Messages
 
 # Lifecycle markers, in the order they normally fire.
 REMINDER, OVERDUE, REVIEW_DUE = "reminder", "overdue", "review_due"
@@ -62,6 +62,60 @@ def record_description(parts: Mapping[str, Any], locale: str = "en", messages: M
         f"* {text('record.result')}: {text('record.to_fill')}",
     ]
     return "\n".join(lines)
+
+
+def record_outcome(description: str, messages: Messages = DEFAULT) -> dict[str, str]:
+    """What people wrote in a closed record's skeleton (`record_description`): the root cause
+    (the answered whys), the corrective actions and the effectiveness review's result, for the
+    lessons-learned register. Read in whichever language the skeleton was written; parts still
+    "(to fill in)" are left out."""
+    lines = (description or "").splitlines()
+    sections = _sections(lines)
+    for locale in LOCALES:
+        def text(key: str, locale: str = locale) -> str:
+            return messages.text(locale, key)
+
+        if text("record.corrective_action") not in sections and text("record.root_cause") not in sections:
+            continue
+        unfilled = {text("record.to_fill"), text("record.why"), "-", ""}
+        whys = [line.strip().lstrip("#*").strip() for line in sections.get(text("record.root_cause"), [])
+                if line.strip().startswith(("#", "*"))]
+        found = {
+            "root_cause": "; ".join(why for why in whys if why not in unfilled),
+            "corrective_action": _item(sections.get(text("record.corrective_action"), []), text("record.actions")),
+            "result": _item(sections.get(text("record.effectiveness"), []), text("record.result")),
+        }
+        return {part: value for part, value in found.items() if value and value not in unfilled}
+    return {}
+
+
+def _sections(lines: list[str]) -> dict[str, list[str]]:
+    """The lines under each `h3.` heading (Textile and Jira markup alike) or `### ` heading."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        stripped = line.strip()
+        heading = stripped[4:].strip() if stripped.startswith("h3. ") else \
+            stripped[4:].strip() if stripped.startswith("### ") else None
+        if heading is not None:
+            current = sections.setdefault(heading, [])
+        elif current is not None and stripped:
+            current.append(line.rstrip())
+    return sections
+
+
+def _item(lines: list[str], label: str) -> str:
+    """`* Label: value` and its indented continuation lines, as one text."""
+    found: list[str] = []
+    for line in lines:
+        item = line.strip().lstrip("*").strip()
+        if item.startswith(f"{label}:"):
+            found = [item[len(label) + 1:].strip()]
+        elif found and line[:1].isspace() and not line.strip().startswith(("*", "#")):
+            found.append(line.strip())
+        elif found:
+            break
+    return " ".join(part for part in found if part)
 
 
 def _day(value: Any) -> str:

@@ -19,7 +19,7 @@ from connector.errors import Created, TrackerError
 from rules.actions.escalate import DEVELOPMENT_KEY, DEVELOPMENT_URL
 from rules.actions.nonconformity import RECORD_KEY, RECORD_URL
 from rules.model import Effect, Event, Ticket
-from rules.records import OVERDUE, REMINDER, TRIGGER_OF, due_markers, next_check, reminders
+from rules.records import OVERDUE, REMINDER, TRIGGER_OF, due_markers, next_check, record_outcome, reminders
 from ticketwarden.clock import Clock
 from ticketwarden.store import FollowUp, RecordRow, Store
 
@@ -196,7 +196,9 @@ class RecordKeeper:
     def _follow_record_state(self, record: RecordRow, ticket: Ticket) -> None:
         now = self.clock()
         if ticket.is_closed and record.state != "closed":
-            self.store.record_state(record.id, "closed", None, now)
+            # what people wrote in it (root cause, actions, result) goes to the lessons learned
+            outcome = record_outcome(ticket.description) if record.kind != DEVELOPMENT else {}
+            self.store.record_state(record.id, "closed", None, now, outcome=outcome or None)
         elif not ticket.is_closed and record.state == "closed":
             owed = _owed(record, record.action_due)
             self.store.record_state(record.id, "open", next_check(owed, record.fired), now)

@@ -73,8 +73,10 @@ def _review_section(review: Any, locale: str, messages: Messages) -> list[str]:
                           for c in review.targets])
     worst = _grid_html("review-worst", [t("ticket"), t("policy"), t("over_hours")],
                        [[f"{o.tracker}:{o.ticket_id}", o.policy, _cell(o.over_hours)] for o in review.worst])
-    lessons = _grid_html("review-lessons", [t("record"), t("category"), t("cause"), t("correction"), t("closed")],
-                         [[x.key or x.kind, x.category, x.cause, x.correction, x.closed] for x in review.lessons])
+    lessons = _grid_html("review-lessons", [t("record"), t("category"), t("cause"), t("correction"),
+                                            t("corrective_action"), t("result_of_review"), t("closed")],
+                         [[x.key or x.kind, x.category, x.cause, x.correction, x.corrective_action, x.result, x.closed]
+                          for x in review.lessons])
     return [f'<section id="review"><h2>{escape(t("title"))}</h2>', f"<h3>{escape(t('trends'))}</h3>", trends,
             f"<h3>{escape(t('targets'))}</h3>", targets if review.targets else f"<p>{escape(t('no_targets'))}</p>",
             f"<h3>{escape(t('worst'))}</h3>", worst if review.worst else f"<p>{escape(t('no_breaches'))}</p>",

@@ -59,8 +59,10 @@ class Lesson:
     key: str
     url: str
     category: str  # the rule that opened the record: what kind of failure it answers
-    cause: str
+    cause: str  # the root cause people found, else the cause the record was opened for
     correction: str
+    corrective_action: str
+    result: str  # of the effectiveness review
     action_due: str
     closed: str
 
@@ -143,10 +145,18 @@ def _worst(store: Store, rulebook: Rulebook, start: datetime, end: datetime, now
 def _lessons(records: list[RecordRow], year: int) -> list[Lesson]:
     """The records closed in `year`, oldest first: what was learned, for the register."""
     closed = [r for r in records if r.closed_at is not None and r.closed_at.year == year]
-    return [Lesson(r.kind, r.target_key or "", r.target_url or "", _category(r), str(r.detail.get("cause") or r.cause),
-                   str(r.detail.get("containment") or ""), r.action_due.date().isoformat() if r.action_due else "",
-                   r.closed_at.date().isoformat() if r.closed_at else "")
-            for r in sorted(closed, key=lambda r: r.closed_at or r.created_at)]
+    return [_lesson(r) for r in sorted(closed, key=lambda r: r.closed_at or r.created_at)]
+
+
+def _lesson(record: RecordRow) -> Lesson:
+    """A closed record as the register shows it: what people wrote in it when it closed
+    (root cause, actions, result), with what it was opened for where they wrote nothing."""
+    outcome = dict(record.detail.get("outcome") or {})
+    return Lesson(record.kind, record.target_key or "", record.target_url or "", _category(record),
+                  str(outcome.get("root_cause") or record.detail.get("cause") or record.cause),
+                  str(record.detail.get("containment") or ""), str(outcome.get("corrective_action") or ""),
+                  str(outcome.get("result") or ""), record.action_due.date().isoformat() if record.action_due else "",
+                  record.closed_at.date().isoformat() if record.closed_at else "")
 
 
 def _category(record: RecordRow) -> str:
@@ -205,9 +215,11 @@ def render_lessons(review: Review, fmt: str, locale: str = "en", messages: Messa
     t = _texts(locale, messages)
     heading = "h3. " if fmt in ("textile", "jira") else "## "
     lines = [f"{heading}{t('lessons', year=str(review.year))}", ""]
-    lines += _grid(fmt, [t("record"), t("category"), t("cause"), t("correction"), t("action_due"), t("closed")],
-                   [[_linked(lesson, fmt), lesson.category, lesson.cause, lesson.correction, lesson.action_due,
-                     lesson.closed] for lesson in review.lessons]) if review.lessons else [t("no_lessons")]
+    lines += _grid(fmt, [t("record"), t("category"), t("cause"), t("correction"), t("corrective_action"),
+                         t("result_of_review"), t("closed")],
+                   [[_linked(lesson, fmt), lesson.category, lesson.cause, lesson.correction, lesson.corrective_action,
+                     lesson.result, lesson.closed] for lesson in review.lessons]) \
+        if review.lessons else [t("no_lessons")]
     return "\n".join(lines) + "\n"
 
 

@@ -1246,11 +1246,18 @@ class Store:
             conn.execute(sa.update(records).where(records.c.id == record.id).values(
                 action_due=action_due, fired=_dumps(list(fired)), next_check=next_check, updated_at=now))
 
-    def record_state(self, record_id: int, state: str, next_check: datetime | None, now: datetime) -> None:
-        """A record's issue was closed (or reopened): stop (or resume) watching its dates."""
+    def record_state(self, record_id: int, state: str, next_check: datetime | None, now: datetime,
+                     outcome: Mapping[str, str] | None = None) -> None:
+        """A record's issue was closed (or reopened): stop (or resume) watching its dates. The
+        `outcome` people wrote in it when it closed is kept with its detail."""
         with self._writing() as conn:
-            conn.execute(sa.update(records).where(records.c.id == record_id).values(
-                state=state, next_check=next_check, updated_at=now, closed_at=now if state == "closed" else None))
+            values: dict[str, Any] = {"state": state, "next_check": next_check, "updated_at": now,
+                                      "closed_at": now if state == "closed" else None}
+            if outcome:
+                row = self._record_where(conn, records.c.id == record_id)
+                if row is not None:
+                    values["detail"] = _dumps({**dict(row.detail), "outcome": dict(outcome)})
+            conn.execute(sa.update(records).where(records.c.id == record_id).values(**values))
 
     def _record_where(self, conn: Connection, *conditions: Any) -> RecordRow | None:
         row = conn.execute(sa.select(records).where(*conditions)).first()

@@ -385,3 +385,36 @@ def test_a_retry_after_a_lost_answer_finds_the_issue_instead_of_creating_another
     [record] = quality_records(redmine, f"Lost {cause}")
     assert related_ids(redmine, incident["id"]) == {record["id"]}
     assert store.record("redmine", "observation", cause).target_id == str(record["id"])
+
+
+def test_a_closed_nonconformity_brings_what_people_wrote_into_the_lessons_learned(service, redmine_env):
+    """The quality team fills in the record's skeleton in Redmine (the whys, the actions, the
+    effectiveness review's result) and closes it: the register of lessons learned has it."""
+    from ticketwarden.review import build_review
+
+    application, clock = service
+    redmine = SandboxRedmine(redmine_env)
+    incident = start(application, redmine, "Reports time out (lessons)", fields={"Failure origin": "internal"})
+    clock.offset = timedelta(minutes=31)
+    application.sweep_sla()
+    settle(application)
+    [record] = quality_records(redmine, f"Resolution breached on #{incident['id']}")
+    description = record["description"] \
+        .replace("# Why? (to fill in)", "# The report query had no index", 1) \
+        .replace("* Actions: (to fill in)", "* Actions: index added; slow queries alert") \
+        .replace("* Result: (to fill in)", "* Result: no timeout in 60 days")
+    redmine.update(record["id"], description=description)
+    clock.offset = timedelta(days=2)
+    redmine.update(record["id"], status="Closed")
+    settle(application)
+    stored = application.store.record("redmine", "nonconformity", f"breach-#{incident['id']}")
+    assert stored is not None and stored.state == "closed"
+    assert stored.detail["outcome"] == {"root_cause": "The report query had no index",
+                                        "corrective_action": "index added; slow queries alert",
+                                        "result": "no timeout in 60 days"}
+    now = application.clock()
+    first_of_next_month = (now.replace(day=1) + timedelta(days=32)).replace(day=1)
+    review = build_review(application.store, application.rules.current, first_of_next_month, 1, now)
+    [lesson] = [x for x in review.lessons if x.key == f"#{record['id']}"]
+    assert (lesson.cause, lesson.corrective_action, lesson.result) == (
+        "The report query had no index", "index added; slow queries alert", "no timeout in 60 days")

@@ -188,3 +188,21 @@ def test_business_days_without_a_calendar_are_a_load_error(options, message):
     with pytest.raises(RulebookInvalid) as raised:
         load_rulebook([("r.yaml", text)])
     assert message in str(raised.value)
+
+
+def test_what_people_wrote_in_a_closed_record_is_read_back_in_either_language():
+    from rules.records import record_outcome
+
+    for locale, whys, actions, result in (("en", "# Why? (to fill in)", "* Actions: (to fill in)",
+                                           "* Result: (to fill in)"),
+                                          ("es", "# ¿Por qué? (a completar)", "* Acciones: (a completar)",
+                                           "* Resultado: (a completar)")):
+        skeleton = record_description({"kind": "nonconformity", "sources": []}, locale)
+        assert record_outcome(skeleton) == {}  # nothing filled in yet
+        filled = skeleton.replace(whys, "# The disk filled up", 1).replace(whys, "# Nobody watched it", 1) \
+            .replace(actions, actions.split(":")[0] + ": alert at 80% full\n  and rotate the logs daily") \
+            .replace(result, result.split(":")[0] + ": no outage in 60 days")
+        assert record_outcome(filled) == {"root_cause": "The disk filled up; Nobody watched it",
+                                          "corrective_action": "alert at 80% full and rotate the logs daily",
+                                          "result": "no outage in 60 days"}
+    assert record_outcome("a description someone rewrote entirely") == {}
