@@ -106,6 +106,15 @@ def checked_template(text: str, where: Where, book: CompileContext) -> Template 
     return template
 
 
+def with_template_defaults(options: Mapping[str, Option], value: Any) -> Any:
+    """An action's mapping with the defaults of its templates filled in, so they are compiled
+    and dry-rendered like the templates written (a default is text the action writes too)."""
+    if not isinstance(value, dict):
+        return value
+    return {**{key: option.default for key, option in options.items()
+               if option.type == "template" and option.default}, **value}
+
+
 def compile_options(options: Mapping[str, Option], value: Any, where: Where,
                     book: CompileContext) -> dict[str, Any] | None:
     """Check the options, then compile every template-typed option. None on any error."""

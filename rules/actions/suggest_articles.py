@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, Scope, check_in_vocabulary, compile_options
+from rules.actions import (
+    ActionSpec,
+    CompileContext,
+    Scope,
+    check_in_vocabulary,
+    compile_options,
+    with_template_defaults,
+)
 from rules.context import Where
 from rules.knowledge import keywords
 from rules.schema import Option
@@ -30,8 +37,7 @@ OPTIONS = {
 
 
 def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        value = {**{k: o.default for k, o in OPTIONS.items() if o.type == "template" and o.default}, **value}
+    value = with_template_defaults(OPTIONS, value)
     compiled = compile_options(OPTIONS, value, where, book)
     if compiled is None:
         return None
