@@ -358,10 +358,11 @@ class BusinessCalendar:
         i = bisect_left(index.after, wanted)
         return _moment(index.starts[i] + wanted - index.before[i])
 
-    def business_days_between(self, a: datetime, b: datetime) -> int:
-        """How many working days `b` is after `a`, counted as `add_business_days` counts them."""
+    def business_days_between(self, a: datetime, b: datetime, limit: int) -> int:
+        """How many working days `b` is after `a`, counted as `add_business_days` counts them, up
+        to one past `limit`: counting stops there, so a span years long costs no more than that."""
         days = 0
-        while self.add_business_days(a, days + 1) <= b:
+        while days <= limit and self.add_business_days(a, days + 1) <= b:
             days += 1
         return days
 

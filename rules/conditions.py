@@ -424,11 +424,8 @@ def _business_age_holds(condition: Condition, facts: Facts) -> tuple[bool, str]:
 
 
 def _business_days_since(calendar: BusinessCalendar, created: datetime, now: datetime, limit: int) -> str:
-    """How many working days old the ticket is, for the trace, counted as `business_days_between`
-    counts them but only up to one past `limit`: a ticket years old costs no more than a young one."""
-    elapsed = 0
-    while elapsed <= limit and calendar.add_business_days(created, elapsed + 1) <= now:
-        elapsed += 1
+    """How many working days old the ticket is, for the trace (past `limit`, only that it is)."""
+    elapsed = calendar.business_days_between(created, now, limit)
     return f"{elapsed}bd" if elapsed <= limit else f"over {limit}bd"
 
 

@@ -608,7 +608,8 @@ REPORT_FIGURES = ("incidents", "internal", "internal_rate", "unclassified", "unc
                   "resolution_p90_hours", "escalations", "nonconformities_opened", "nonconformities_closed",
                   "nonconformities_overdue", "observations_opened", "observations_closed", "observations_overdue",
                   "satisfaction_answers", "satisfaction_average")
-_INDICATOR_TARGET = re.compile(r"^\s*(<=|>=|<|>|=)\s*-?\d+(\.\d+)?\s*%?\s*$")
+# An indicator target: a comparison and a number, a percentage or not (`>= 95%`, `<= 5`).
+INDICATOR_TARGET = re.compile(r"^\s*(?P<op><=|>=|<|>|=)\s*(?P<value>-?\d+(?:\.\d+)?)\s*%?\s*$")
 
 
 def _compile_indicator_targets(where: Where, raw: Any, merged: _Merged) -> dict[str, str]:
@@ -623,7 +624,7 @@ def _compile_indicator_targets(where: Where, raw: Any, merged: _Merged) -> dict[
         here = where.child(raw, name)
         if name not in known:
             here.error(f"unknown figure {name!r}{did_you_mean(str(name), known)} (figures: {', '.join(known)})")
-        elif not isinstance(wanted, (str, int, float)) or not _INDICATOR_TARGET.match(str(wanted)):
+        elif not isinstance(wanted, (str, int, float)) or not INDICATOR_TARGET.match(str(wanted)):
             here.error(f"target {wanted!r}: expected a comparison and a number, such as \">= 95%\" or \"<= 5\"")
         else:
             targets[str(name)] = str(wanted)

@@ -102,10 +102,11 @@ def _markup(report: Report, fmt: str, locale: str, messages: Messages) -> str:
     names = [name for name in columns(report) if name != "group"]
     if fmt == "textile":
         lines = [f"h2. {t('title')}", "", period, "", "|_. " + " |_. ".join([t("figure"), *groups]) + " |"]
-        lines += ["| " + " | ".join([name, *[_cell(row.get(name)) for row in report.rows]]) + " |" for name in names]
+        lines += ["| " + " | ".join([name, *[cell_text(row.get(name)) for row in report.rows]]) + " |"
+                  for name in names]
     else:
         lines = [f"h2. {t('title')}", "", period, "", "||" + "||".join([t("figure"), *groups]) + "||"]
-        lines += ["|" + "|".join([name, *[_cell(row.get(name)) for row in report.rows]]) + "|" for name in names]
+        lines += ["|" + "|".join([name, *[cell_text(row.get(name)) for row in report.rows]]) + "|" for name in names]
     return "\n".join(lines) + "\n"
 
 
@@ -113,7 +114,7 @@ def _table(report: Report) -> str:
     """Groups across, figures down: readable in a terminal whatever the number of figures."""
     names = [name for name in columns(report) if name != "group"]
     header = ["figure", *[str(row["group"]) for row in report.rows]]
-    lines = [header] + [[name, *[_cell(row.get(name)) for row in report.rows]] for name in names]
+    lines = [header] + [[name, *[cell_text(row.get(name)) for row in report.rows]] for name in names]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     title = f"incidents created {report.start.date().isoformat()} to {report.end.date().isoformat()}" + \
         (f", by {report.by}" if report.by else "")
@@ -126,7 +127,8 @@ def _table(report: Report) -> str:
     return "\n".join(text) + "\n"
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A figure as text tables show it: `-` for none, floats without trailing zeros."""
     if value is None:
         return "-"
     if isinstance(value, float):

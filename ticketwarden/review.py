@@ -16,7 +16,6 @@ markup, and as a section of the HTML report.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,9 +23,9 @@ from itertools import pairwise
 from typing import Any
 
 from rules.messages import DEFAULT, Messages
-from rules.rulebook import Rulebook
+from rules.rulebook import INDICATOR_TARGET, Rulebook
 from rules.sla import BREACHED
-from ticketwarden.reports import gather
+from ticketwarden.reports import cell_text, gather
 from ticketwarden.sla import SlaBook
 from ticketwarden.store import RecordRow, Store
 
@@ -34,7 +33,6 @@ RECORD_KINDS = ("nonconformity", "observation")
 # The indicators a review shows when the rulebook sets no targets, in this order.
 DEFAULT_TRENDS = ("incidents", "internal_rate", "breaches", "first_response_p90_hours", "resolution_p90_hours",
                   "nonconformities_opened", "satisfaction_average")
-TARGET = re.compile(r"^\s*(?P<op><=|>=|<|>|=)\s*(?P<value>-?\d+(?:\.\d+)?)\s*%?\s*$")
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,7 @@ def build_review(store: Store, rulebook: Rulebook, end: datetime, months: int, n
 
 
 def _check(figure: str, wanted: str, value: Any) -> TargetCheck:
-    match = TARGET.match(wanted)
+    match = INDICATOR_TARGET.match(wanted)
     if match is None or value is None:
         return TargetCheck(figure, wanted, value, None)
     goal, number = float(match["value"]), float(value)
@@ -187,14 +185,14 @@ def render_review(review: Review, fmt: str, locale: str = "en", messages: Messag
     heading = "h3. " if fmt in ("textile", "jira") else "## "
     lines = [f"{heading}{t('trends')}", ""]
     lines += _grid(fmt, [t("indicator"), *review.months],
-                   [[name, *[_cell(v) for v in values]] for name, values in review.trends.items()])
+                   [[name, *[cell_text(v) for v in values]] for name, values in review.trends.items()])
     lines += ["", f"{heading}{t('targets')}", ""]
     lines += _grid(fmt, [t("indicator"), t("target"), review.months[-1] if review.months else "", t("result")],
-                   [[c.figure, c.wanted, _cell(c.value), t("met") if c.met else t("missed") if c.met is False
+                   [[c.figure, c.wanted, cell_text(c.value), t("met") if c.met else t("missed") if c.met is False
                      else "-"] for c in review.targets]) if review.targets else [t("no_targets")]
     lines += ["", f"{heading}{t('worst')}", ""]
     lines += _grid(fmt, [t("ticket"), t("policy"), t("over_hours")],
-                   [[f"{o.tracker}:{o.ticket_id}", o.policy, _cell(o.over_hours)] for o in review.worst]) \
+                   [[f"{o.tracker}:{o.ticket_id}", o.policy, cell_text(o.over_hours)] for o in review.worst]) \
         if review.worst else [t("no_breaches")]
     lines += ["", f"{heading}{t('causes')}", ""]
     lines += _grid(fmt, [t("category"), t("open"), t("closed"), t("cumulative")],
@@ -257,10 +255,3 @@ def _escape(cell: str) -> str:
         return text
     return text.replace("|", "/")
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)

@@ -106,6 +106,12 @@ def checked_template(text: str, where: Where, book: CompileContext) -> Template 
     return template
 
 
+def rendered_option(compiled: Mapping[str, Any], key: str, context: Mapping[str, Any]) -> str:
+    """An optional template option rendered and trimmed; empty when the rule gives none."""
+    template = compiled.get(key)
+    return render(template, context).strip() if template is not None else ""
+
+
 def with_template_defaults(options: Mapping[str, Option], value: Any) -> Any:
     """An action's mapping with the defaults of its templates filled in, so they are compiled
     and dry-rendered like the templates written (a default is text the action writes too)."""

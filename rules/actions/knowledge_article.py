@@ -20,13 +20,13 @@ from rules.actions import (
     Scope,
     check_in_vocabulary,
     compile_options,
+    rendered_option,
     with_template_defaults,
 )
 from rules.actions.escalate import one_line
 from rules.context import Where
 from rules.knowledge import keywords
 from rules.schema import Option
-from rules.templates import render
 
 OPTIONS = {
     "project": Option("text", required=True, doc="knowledge project (Redmine identifier, Jira key)"),
@@ -55,11 +55,6 @@ def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, 
     return compiled if ok else None
 
 
-def _text(compiled: dict[str, Any], key: str, context: Any) -> str:
-    template = compiled.get(key)
-    return render(template, context).strip() if template is not None else ""
-
-
 def _sources(scope: Scope) -> list[dict[str, str]]:
     """The ticket the rule runs on; in a measured rule, the group's incidents."""
     ticket = scope.ticket
@@ -71,20 +66,20 @@ def _sources(scope: Scope) -> list[dict[str, str]]:
 
 def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     context = scope.template_context
-    key = one_line(_text(compiled, "key", context))
+    key = one_line(rendered_option(compiled, "key", context))
     if not key:
         raise PlanError("knowledge_article: the key renders empty, so articles could not be told apart")
     sources = _sources(scope)
     if not scope.ticket.id and "sources" not in context:
         raise PlanError("knowledge_article: no ticket (a rule on a ticket, or a measured rule's incidents)")
-    parts = {name: _text(compiled, name, context) for name in TEXT_PARTS}
+    parts = {name: rendered_option(compiled, name, context) for name in TEXT_PARTS}
     parts["title"] = one_line(parts["title"]) or key
     parts["product"] = one_line(parts["product"] or scope.ticket.project_name or scope.ticket.project
                                 or scope.messages.text(scope.locale, "kb.general"))
     return {
         "project": compiled["project"], "key": key, "parts": parts, "sources": sources,
         "keywords": keywords(parts["title"], parts["problem"], parts["cause"],
-                             _text(compiled, "keywords", context)),
+                             rendered_option(compiled, "keywords", context)),
         "issue_type": compiled["issue_type"], "locale": scope.locale,
     }
 

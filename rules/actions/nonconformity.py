@@ -12,7 +12,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from rules.actions import ActionSpec, CompileContext, PlanError, Scope, check_in_vocabulary, compile_options
+from rules.actions import (
+    ActionSpec,
+    CompileContext,
+    PlanError,
+    Scope,
+    check_in_vocabulary,
+    compile_options,
+    rendered_option,
+)
 from rules.actions.escalate import compile_field_templates, one_line, render_fields
 from rules.actions.link import RELATIONS
 from rules.calendar import BusinessCalendar
@@ -20,7 +28,6 @@ from rules.context import Where
 from rules.durations import BusinessDays, DurationError, parse_duration, parse_span
 from rules.records import RECORD_PARTS, record_description
 from rules.schema import Option
-from rules.templates import render
 
 OPTIONS = {
     "kind": Option("enum", default="nonconformity", choices=("nonconformity", "observation"),
@@ -107,14 +114,9 @@ def _after(moment: datetime, span: timedelta | BusinessDays, calendar: BusinessC
     return moment + span
 
 
-def _text(compiled: dict[str, Any], key: str, context: Any) -> str:
-    template = compiled.get(key)
-    return render(template, context).strip() if template is not None else ""
-
-
 def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     context = scope.template_context
-    cause = _text(compiled, "cause", context)
+    cause = rendered_option(compiled, "cause", context)
     if not cause:
         raise PlanError("nonconformity: the cause renders empty, so records could not be told apart")
     ticket = scope.ticket
@@ -127,8 +129,8 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     parts = {
         "kind": compiled["kind"], "clause": compiled["clause"], "severity": compiled["severity"],
         "owner": compiled.get("owner") or "", "cause": cause, "sources": sources, "rule": scope.rule,
-        "opened": scope.now.isoformat(), "description": _text(compiled, "description", context),
-        "containment": _text(compiled, "containment", context),
+        "opened": scope.now.isoformat(), "description": rendered_option(compiled, "description", context),
+        "containment": rendered_option(compiled, "containment", context),
         "action_due": action_due.isoformat() if action_due else "",
         "review_due": review_due.isoformat() if review_due else "",
     }
@@ -150,11 +152,12 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
     return {
         "kind": compiled["kind"], "project": compiled["project"],
         "tracker": compiled.get("tracker") or compiled["kind"].capitalize(),
-        "cause": cause, "subject": one_line(_text(compiled, "subject", context)),
+        "cause": cause, "subject": one_line(rendered_option(compiled, "subject", context)),
         "description": record_description(parts, scope.locale, scope.messages), "fields": fields,
         "owner": compiled.get("owner"), "action_due": parts["action_due"], "review_due": parts["review_due"],
         "remind_before": remind.total_seconds() if remind else 0, "relation": compiled["relation"],
-        "sources": sources, "note": _text(compiled, "note", note_context), "private": compiled["private"],
+        "sources": sources, "note": rendered_option(compiled, "note", note_context),
+        "private": compiled["private"],
         "another_notes": {s["id"]: scope.messages.text(scope.locale, "record.another_source", key=s["key"],
                                                        url=s["url"]) for s in sources},
         "record": {k: v for k, v in parts.items() if k not in ("description", "sources")},
