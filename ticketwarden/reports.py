@@ -23,15 +23,18 @@ PAGE_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "c
 
 
 def gather(store: Store, rulebook: Rulebook, start: datetime, end: datetime, by: str | None,
-           now: datetime) -> Report:
-    """The report for incidents created in [start, end), as the store knows them at `now`."""
+           now: datetime, book: SlaBook | None = None) -> Report:
+    """The report for incidents created in [start, end), as the store knows them at `now`.
+    `book`: the rulebook's calendars when the caller already built them (a review reads a
+    year of months with one)."""
     facts = store.facts_between(start, end)
     refs = {(row["tracker"], row["ticket_id"]) for row in facts}
     records = store.all_records()
     sources = {(r.tracker, source) for r in records for source in r.sources}
     extra = store.facts_for(sources - refs)  # records whose tickets were created before the period
     priorities = {(row["tracker"], row["ticket_id"]): row["priority"] for row in facts}
-    book = SlaBook(rulebook) if rulebook.sla else None
+    if book is None and rulebook.sla:
+        book = SlaBook(rulebook)
     clocks = []
     for row in store.clocks_of(refs):
         clock = row.clock

@@ -96,18 +96,20 @@ def build_review(store: Store, rulebook: Rulebook, end: datetime, months: int, n
     """The review of the `months` months up to the one before `end` (a review looks back on
     whole months): `end` is normally the first day of the month being reviewed in."""
     bounds = month_bounds(end.replace(day=1) - timedelta(days=1), months)
+    book = SlaBook(rulebook) if rulebook.sla else None  # the calendars' indexes, built once for every month
     labels, totals = [], []
     for start, stop in pairwise(bounds):
         labels.append(start.strftime("%Y-%m"))
-        totals.append(gather(store, rulebook, start, stop, None, now).rows[-1])
+        totals.append(gather(store, rulebook, start, stop, None, now, book).rows[-1])
     wanted = dict(rulebook.indicators.targets)
     names = [*wanted, *[name for name in DEFAULT_TRENDS if name not in wanted]]
     trends = {name: [row.get(name) for row in totals] for name in names}
     checks = tuple(_check(name, text, totals[-1].get(name) if totals else None) for name, text in wanted.items())
     records = [r for r in store.all_records() if r.kind in RECORD_KINDS]
     year = bounds[-2].year if len(bounds) > 1 else end.year
-    return Review(tuple(labels), trends, checks, tuple(_worst(store, rulebook, bounds[0], bounds[-1], now, worst)),
-                  tuple(_lessons(records, year)), tuple(pareto(records)), year)
+    overruns = _worst(store, rulebook, book, bounds[0], bounds[-1], now, worst)
+    return Review(tuple(labels), trends, checks, tuple(overruns), tuple(_lessons(records, year)),
+                  tuple(pareto(records)), year)
 
 
 def _check(figure: str, wanted: str, value: Any) -> TargetCheck:
@@ -120,12 +122,11 @@ def _check(figure: str, wanted: str, value: Any) -> TargetCheck:
     return TargetCheck(figure, wanted, number, met)
 
 
-def _worst(store: Store, rulebook: Rulebook, start: datetime, end: datetime, now: datetime,
-           count: int) -> list[Overrun]:
+def _worst(store: Store, rulebook: Rulebook, book: SlaBook | None, start: datetime, end: datetime,
+           now: datetime, count: int) -> list[Overrun]:
     """The breached clocks of incidents created in the period, by how far they overran."""
-    if not rulebook.sla:
+    if book is None:
         return []
-    book = SlaBook(rulebook)
     refs = {(row["tracker"], row["ticket_id"]) for row in store.facts_between(start, end)}
     overruns = []
     for row in store.clocks_of(refs):
