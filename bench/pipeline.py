@@ -18,7 +18,7 @@ from bench.databases import database
 from bench.intake import HEADERS, TOKEN
 from bench.loadgen import post_all
 from bench.payloads import JOURNAL_BASE, opened, recorded, status_changed
-from bench.servers import serving
+from bench.servers import Counters, own_process, serving
 from bench.standin_redmine import PRIORITIES, PROJECTS, STATUSES, TRACKERS, Model, issue_after_update, standin_redmine
 from connector.redmine_payloads import Vocabulary, event_from_body, ticket_from_issue
 from rules.engine import evaluate
@@ -92,8 +92,9 @@ def take_in(app: Application, posted: list[bytes], threads: int = 2) -> None:
         raise RuntimeError(f"intake refused deliveries: {answers.statuses}")
 
 
-def timed_drain(app: Application, model: Model, deliveries: int) -> Outcome:
-    """Time the worker draining what was taken in; every inbox item must end done."""
+def timed_drain(app: Application, model: Model | Counters, deliveries: int) -> Outcome:
+    """Time the worker draining what was taken in; every inbox item must end done. `model`:
+    the stand-in's model, or its counters when it serves from its own process."""
     model.reset_calls()
     start = time.perf_counter()
     items, effects = drain(app)
@@ -106,13 +107,14 @@ def timed_drain(app: Application, model: Model, deliveries: int) -> Outcome:
 
 
 def run_worker(kind: str, tickets: int, server_url: str | None) -> Outcome:
-    """Post every delivery (untimed), then time the worker draining them."""
+    """Post every delivery (untimed), then time the worker draining them, the stand-in Redmine
+    answering from a process of its own as a tracker does."""
     model = model_for(tickets)
     posted = [json.dumps(body).encode() for body in bodies(tickets)]
-    with standin_redmine(model) as redmine_url, database(kind, "e2e", server_url) as url, \
-            application(url, redmine_url) as app:
+    with own_process(standin_redmine, model) as (redmine_url, counters), \
+            database(kind, "e2e", server_url) as url, application(url, redmine_url) as app:
         take_in(app, posted)
-        return timed_drain(app, model, len(posted))
+        return timed_drain(app, counters, len(posted))
 
 
 def vocabulary() -> Vocabulary:

@@ -58,7 +58,13 @@ class Decision:
     ignored: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready trace for the audit log."""
+        """A JSON-ready trace for the audit log. A rule the event did not trigger is listed by
+        name only, under its chain depth: most rules are not triggered by a given event, and
+        their full entries were most of every audit record."""
+        not_triggered: dict[str, list[str]] = {}
+        for r in self.rules:
+            if not r.triggered:
+                not_triggered.setdefault(str(r.depth), []).append(r.rule)
         return {
             "event": self.event_id, "ticket": self.ticket_id, "triggers": self.triggers,
             "rulebook": self.rulebook_version, "ignored": self.ignored, "warnings": self.warnings,
@@ -68,15 +74,17 @@ class Decision:
                  "conditions": [{"condition": c.text, "result": c.result, "actual": c.actual, "depth": c.depth}
                                 for c in r.conditions],
                  "actions": [{"action": a.action, "outcome": a.outcome, "key": a.key} for a in r.actions]}
-                for r in self.rules
+                for r in self.rules if r.triggered
             ],
+            "not_triggered": not_triggered,
             "effects": [{"key": e.key, "action": e.action, "rule": e.rule, "params": dict(e.params)}
                         for e in self.effects],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
-        """A decision back from its audit record (for `explain`)."""
+        """A decision back from its audit record (for `explain`); records written before rules
+        not triggered were listed by name hold them as full entries, and read the same."""
         decision = cls(data.get("event", ""), data.get("ticket", ""), list(data.get("triggers", [])),
                        data.get("rulebook", ""), warnings=list(data.get("warnings", [])),
                        ignored=data.get("ignored", ""))
@@ -87,6 +95,9 @@ class Decision:
                  for c in rule.get("conditions", [])],
                 [ActionTrace(a["action"], a["outcome"], a.get("key", "")) for a in rule.get("actions", [])],
                 rule.get("skipped", ""), rule.get("matched", False), rule.get("depth", 0)))
+        for depth, names in data.get("not_triggered", {}).items():
+            decision.rules.extend(RuleTrace(name, False, depth=int(depth)) for name in names)
+        decision.rules.sort(key=lambda r: r.depth)  # stable: each depth's rules keep their order
         for effect in data.get("effects", []):
             decision.effects.append(Effect(effect["key"], effect["action"], "", "", effect["rule"],
                                            effect.get("params", {})))
@@ -98,11 +109,11 @@ class Decision:
         lines = [f"event {self.event_id} on ticket {self.ticket_id}: {', '.join(self.triggers) or '-'}{version}"]
         if self.ignored:
             lines.append(f"  ignored: {self.ignored}")
+        idle: dict[int, list[str]] = {}  # rules not triggered, by chain depth: one line each depth
         for rule in self.rules:
             chain = f" [chain {rule.depth}]" if rule.depth else ""
             if not rule.triggered:
-                if verbose:
-                    lines.append(f"  rule {rule.rule!r}{chain}: not triggered")
+                idle.setdefault(rule.depth, []).append(rule.rule)
                 continue
             verdict = "matched" if rule.matched else (rule.skipped or "not matched")
             lines.append(f"  rule {rule.rule!r}{chain}: {verdict}")
@@ -112,6 +123,10 @@ class Decision:
                 lines.append(f"    {indent}[{'x' if condition.result else ' '}] {condition.text}{actual}")
             for action in rule.actions:
                 lines.append(f"    -> {action.action}: {action.outcome}")
+        if verbose:
+            for depth, names in sorted(idle.items()):
+                chain = f" [chain {depth}]" if depth else ""
+                lines.append(f"  not triggered{chain}: {', '.join(names)}")
         lines.extend(f"  warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)
 

@@ -1,6 +1,7 @@
+import json
 import textwrap
 
-from rules.engine import effect_key, evaluate
+from rules.engine import Decision, effect_key, evaluate
 from rules.model import Change, Comment, Person
 from rules.rulebook import load_rulebook
 from tests.conftest import EXAMPLE_RULEBOOK
@@ -62,11 +63,39 @@ def test_change_rule_and_template_values():
     assert [e.rule for e in decision.effects] == ["origin classified"]
     assert decision.effects[0].params["body"] == \
         "ticketwarden: failure origin classified as internal by Alice Agent."
-    assert decision.to_dict()["rules"][2]["conditions"] == [
+    traced = {r["rule"]: r for r in decision.to_dict()["rules"]}
+    assert traced["origin classified"]["conditions"] == [
         {"condition": "project = support", "result": True, "actual": "support | Support", "depth": 0},
         {"condition": "origin changed", "result": True, "actual": "unknown → internal", "depth": 0},
         {"condition": "origin is not empty", "result": True, "actual": "internal", "depth": 0},
         {"condition": "origin != unknown", "result": True, "actual": "internal", "depth": 0}]
+
+
+def test_the_audit_trace_names_rules_not_triggered_and_reads_back_the_same():
+    changed = event("ticket.updated", changes=(Change("status", "New", "In Progress"),))
+    decision = evaluate(example(), changed, ticket(), T0)
+    record = decision.to_dict()
+    idle = [r.rule for r in decision.rules if not r.triggered and r.depth == 0]
+    assert idle and record["not_triggered"]["0"] == idle
+    assert all(r["triggered"] for r in record["rules"])  # full entries only for rules the event triggered
+    back = Decision.from_dict(json.loads(json.dumps(record)))
+    assert back.format() == decision.format() and back.format(verbose=False) == decision.format(verbose=False)
+    assert f"  not triggered: {', '.join(idle)}" in decision.format()
+    assert "not triggered" not in decision.format(verbose=False)
+
+
+def test_an_audit_record_with_every_rule_in_full_still_reads():
+    """Records written before rules not triggered were listed by name only."""
+    decision = evaluate(example(), event("ticket.updated", changes=(Change("status", "New", "In Progress"),)),
+                        ticket(), T0)
+    record = decision.to_dict()
+    full = {r.rule: r for r in decision.rules}
+    record["rules"] = [{"rule": r.rule, "depth": r.depth, "triggered": r.triggered, "matched": r.matched,
+                        "skipped": r.skipped, "conditions": [], "actions": []}
+                       if not r.triggered else next(x for x in record["rules"] if x["rule"] == r.rule)
+                       for r in full.values()]
+    del record["not_triggered"]
+    assert Decision.from_dict(record).format() == decision.format()
 
 
 def test_disabled_rules_and_conflicting_sets_are_reported():
