@@ -1,4 +1,4 @@
-"""Every YAML example in README.md and docs/*.md loads, or is marked as a mistake and fails.
+"""Every YAML example in README.md, docs/*.md and docs/es/*.md loads, or is marked as a mistake and fails.
 
 A block that is a whole rulebook (it has `version:`) is loaded as it is. A fragment (a few
 sections, rules, one rule's conditions, actions, an action's options) is wrapped into the
@@ -28,7 +28,7 @@ from rules.testing import EVENT, build_cases, read_test_file, run_case
 from tests.conftest import ROOT
 from ticketwarden.rulefiles import load_paths
 
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "docs" / "es").glob("*.md"))]
 INVALID = "<!-- example: invalid -->"
 RULE_TESTS = ROOT / "examples" / "rulebooks" / "tests"  # where the docs' rule tests are written from
 SHARED = {  # what the docs' examples refer to, by section
