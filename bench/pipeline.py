@@ -5,6 +5,7 @@ Redmine; beside the same deliveries parsed and evaluated by the pure engine in-p
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from ticketwarden.config import Settings
 from ticketwarden.service import Application, build
 from ticketwarden.store import DEAD, PENDING, PROCESSING, create_db_engine
 
+WORKER_PROCESSES = 2  # one per core of the 2-core target machine
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)  # a fixed clock: the same SLA arithmetic every run
 FIRST_ID = 500_000
 
@@ -117,6 +119,59 @@ def run_worker(kind: str, tickets: int, server_url: str | None) -> Outcome:
         return timed_drain(app, counters, len(posted))
 
 
+def _drain_in_child(url: str, redmine_url: str, number: int, ready: Any, go: Any, answers: Any) -> None:
+    """One worker process of several sharing the store: its own application, named as the
+    deployment names them; says when it is ready, drains when told, answers what it did."""
+    import logging
+    logging.basicConfig(level=logging.ERROR)
+    settings = Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), redmine_url=redmine_url,
+                        redmine_api_key="bench-key", webhook_token=TOKEN, poll_overlap=0, webhook_rate=0,
+                        instance=f"bench-worker-{number}")
+    app = build(settings, clock=lambda: NOW, environ={})
+    try:
+        ready.put(number)
+        go.wait()
+        answers.put(drain(app))
+    finally:
+        app.store.engine.dispose()
+
+
+def run_workers(kind: str, tickets: int, server_url: str | None, processes: int) -> Outcome:
+    """As `run_worker`, drained by `processes` worker processes at once (each claims batches
+    of inbox items, and a ticket's effects are written by one at a time), timed from the
+    moment all are ready to the moment the last has nothing left."""
+    model = model_for(tickets)
+    posted = [json.dumps(body).encode() for body in bodies(tickets)]
+    context = multiprocessing.get_context("spawn")
+    with own_process(standin_redmine, model) as (redmine_url, counters), \
+            database(kind, "e2e-workers", server_url) as url:
+        with application(url, redmine_url) as app:
+            take_in(app, posted)
+        counters.reset_calls()
+        ready, go, answers = context.Queue(), context.Event(), context.Queue()
+        workers = [context.Process(target=_drain_in_child, args=(url, redmine_url, n, ready, go, answers))
+                   for n in range(processes)]
+        for worker in workers:
+            worker.start()
+        try:
+            for _ in workers:
+                ready.get(timeout=120)
+            start = time.perf_counter()
+            go.set()
+            done = [answers.get(timeout=600) for _ in workers]
+            seconds = time.perf_counter() - start
+        finally:
+            for worker in workers:
+                worker.join(timeout=30)
+        with application(url, redmine_url) as app:
+            for name, rows in (("inbox items", app.store.inbox_rows), ("effects", app.store.outbox_rows)):
+                failed = [row for state in (PENDING, PROCESSING, DEAD) for row in rows(state=state)]
+                if failed:
+                    raise RuntimeError(f"{len(failed)} {name} not done, e.g. {failed[0].get('last_error')}")
+        return Outcome(len(posted), sum(items for items, _ in done), sum(effects for _, effects in done),
+                       seconds, Counter(counters.calls))
+
+
 def vocabulary() -> Vocabulary:
     """The names behind the stand-in's ids, as the connector would read them."""
     return Vocabulary(
@@ -143,8 +198,16 @@ def run_pure(tickets: int) -> tuple[float, int]:
 def measure(kind: str, server_url: str | None = None) -> tuple[list[Row], Outcome]:
     tickets = scaled(300, 10)
     outcome = run_worker(kind, tickets, server_url)
-    return end_to_end_rows(f"end to end {kind}", outcome, *run_pure(tickets),
-                           f"{tickets} tickets × (opened + status change)"), outcome
+    pure = run_pure(tickets)
+    rows = end_to_end_rows(f"end to end {kind}", outcome, *pure, f"{tickets} tickets × (opened + status change)")
+    if kind == "postgresql":  # several workers share a store on PostgreSQL (SQLite takes one writer)
+        many = run_workers(kind, tickets, server_url, WORKER_PROCESSES)
+        rows.append(Row(f"end to end {kind}, {WORKER_PROCESSES} workers: processed", "deliveries/s",
+                        many.deliveries / many.seconds, outcome.deliveries / outcome.seconds, "one worker, same run",
+                        f"{WORKER_PROCESSES} worker processes; {many.inbox_items} inbox items, "
+                        f"{many.effects} effects applied, "
+                        f"{sum(many.calls.values()) / many.deliveries:.2f} tracker calls/delivery"))
+    return rows, outcome
 
 
 def end_to_end_rows(label: str, outcome: Outcome, pure_seconds: float, pure_effects: int, what: str) -> list[Row]:

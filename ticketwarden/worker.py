@@ -189,8 +189,9 @@ class Worker:
         for decided in batch.decided:
             try:
                 self._log([decided], self.store.complete([decided.completion], self.clock()))
-            except ClockConflict as exc:
-                self._retry_inbox(decided.item, str(exc))
+            except ClockConflict as exc:  # another worker moved the clock: decide again on its state, now
+                log.info("inbox %s: %s; deciding again", decided.item.id, exc)
+                self.store.retry_inbox(decided.item.id, str(exc), self.clock())
             except Exception as exc:
                 log.exception("inbox %s: its decision could not be recorded", decided.item.id)
                 self._retry_inbox(decided.item, f"{type(exc).__name__}: {exc}")

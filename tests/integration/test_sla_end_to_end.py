@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from connector.redmine_payloads import parse_time
 from tests.helpers import MovableClock
 from tests.integration.redmine_service import serve, settle, start_incident
 from tests.integration.sandbox import SandboxRedmine
 from ticketwarden.service import Application
+from ticketwarden.store import sla_clocks
 
 pytestmark = pytest.mark.redmine
 
@@ -135,6 +137,36 @@ def test_a_pause_in_feedback_moves_the_due_time(service, redmine_env):
     assert parse_time(written["SLA due at"]) == first_due + paused_for
     rows = application.store.clocks_for("redmine", str(created["id"]))
     assert [t.kind for t in rows[0].clock.transitions] == ["started", "paused", "resumed"]
+
+
+def test_a_clock_another_worker_moved_meanwhile_is_decided_again_at_once(service, redmine_env):
+    """Two workers deciding on one ticket at once: the second to record finds the clock changed
+    since it read it. Its event is decided again on the clock as it now is, at the next pass,
+    not after a retry's back-off (nothing failed)."""
+    application, _ = service
+    redmine = SandboxRedmine(redmine_env)
+    created = start_incident(application, redmine, "Invoices stuck (clock moved meanwhile)")
+    redmine.update(created["id"], status="Feedback", notes="Which invoices?")
+    record, raced = application.store.complete, []
+
+    def another_worker_first(completions, now):
+        if not raced:  # the other worker records its change of the same clock first
+            raced.append(True)
+            with application.store.engine.begin() as conn:
+                conn.execute(sa.update(sla_clocks).where(sla_clocks.c.ticket_id == str(created["id"]))
+                             .values(version=sla_clocks.c.version + 1))
+        return record(completions, now)
+
+    application.store.complete = another_worker_first  # type: ignore[method-assign]
+    settle(application)
+    assert raced
+    assert fields(redmine, created["id"])["SLA status"] == "paused"
+    rows = [row for row in application.store.inbox_rows(source="redmine")
+            if row["dedup_key"].startswith(f"redmine:issue:{created['id']}:")]
+    assert all(row["state"] == "done" for row in rows), rows
+    assert max(row["attempts"] for row in rows) == 2  # the change, decided a second time
+    [clock] = application.store.clocks_for("redmine", str(created["id"]))
+    assert [t.kind for t in clock.clock.transitions] == ["started", "paused"]
 
 
 def test_show_and_recalc(service, redmine_env, tmp_path):
