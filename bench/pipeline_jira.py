@@ -21,7 +21,7 @@ from bench.common import ROOT, Row, scaled
 from bench.databases import database
 from bench.jira_payloads import SECRET, created, recorded, signed, status_changed
 from bench.pipeline import NOW, Outcome, drain, end_to_end_rows, summary
-from bench.servers import serving
+from bench.servers import Counters, own_process, serving
 from bench.standin_jira import Model, field_list, issue_after_update, standin_jira
 from connector.jira_payloads import event_from_body, ticket_from_issue
 from rules.engine import evaluate
@@ -91,24 +91,25 @@ def post_signed(url: str, posted: Sequence[Delivery], threads: int = 2) -> Count
     return statuses
 
 
-def run_worker(kind: str, tickets: int, server_url: str | None) -> tuple[Outcome, Model]:
-    """Post every delivery (untimed), then time the worker draining them."""
+def run_worker(kind: str, tickets: int, server_url: str | None) -> tuple[Outcome, Counters]:
+    """Post every delivery (untimed), then time the worker draining them, the stand-in Jira
+    answering from a process of its own as a tracker does."""
     model = model_for(tickets)
     posted = deliveries(tickets)
-    with standin_jira(model) as jira_url, database(kind, "e2e-jira", server_url) as url, \
+    with own_process(standin_jira, model) as (jira_url, counters), database(kind, "e2e-jira", server_url) as url, \
             application(url, jira_url) as app:
         with serving(app.app) as base:
             statuses = post_signed(base + "/webhooks/jira", posted)
         if statuses.get(202) != len(posted):
             raise RuntimeError(f"intake refused deliveries: {dict(statuses)}")
-        model.reset_calls()
+        counters.reset_calls()
         start = time.perf_counter()
         items, effects = drain(app)
         seconds = time.perf_counter() - start
         failed = [row for row in app.store.inbox_rows() if row["state"] != "done"]
         if failed:
             raise RuntimeError(f"{len(failed)} inbox items not done, e.g. {failed[0].get('last_error')}")
-        return Outcome(len(posted), items, effects, seconds, Counter(model.calls)), model
+        return Outcome(len(posted), items, effects, seconds, Counter(counters.calls)), counters
 
 
 def field_names() -> dict[str, str]:

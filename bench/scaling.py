@@ -32,6 +32,7 @@ from bench.common import Row, scaled
 from bench.databases import database, run_alone
 from bench.payloads import JOURNAL_BASE
 from bench.pipeline import Outcome, application, bodies, model_for, take_in, timed_drain
+from bench.servers import own_process
 from bench.standin_redmine import issue_after_update, standin_redmine
 from ticketwarden.store import _dumps, audit, inbox, origin_history, outbox, sla_clocks, ticket_facts, tickets_seen
 
@@ -229,14 +230,14 @@ def drained(kind: str, server_url: str | None, tickets: int, stored: int = 0, jo
     the worker draining them against issues with `journals` journals each."""
     model = model_for(tickets, journals=journals)
     posted = [json.dumps(body).encode() for body in bodies(tickets)]
-    with standin_redmine(model) as redmine_url, database(kind, "scaling", server_url) as url, \
-            application(url, redmine_url) as app:
+    with own_process(standin_redmine, model) as (redmine_url, counters), \
+            database(kind, "scaling", server_url) as url, application(url, redmine_url) as app:
         start = time.perf_counter()
         rows = populate(app.store.engine, stored) if stored else 0
         took = time.perf_counter() - start
         take_in(app, posted)
-        outcome = timed_drain(app, model, len(posted))
-        return Drained(outcome, rows, took, model.journal_reads)
+        outcome = timed_drain(app, counters, len(posted))
+        return Drained(outcome, rows, took, counters.journal_reads)
 
 
 def store_row(kind: str, size: Sizes, small: Drained, large: Drained) -> Row:

@@ -66,6 +66,7 @@ class Polled:
     dedup_key: str
     body: dict[str, Any]
     updated: datetime | None
+    ticket_id: str = ""  # the ticket it is about: one worker at a time decides on a ticket
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,15 @@ class Created:
     key: str
     url: str
     new: bool = True
+
+
+@dataclass(frozen=True)
+class WrittenText:
+    """A page or an issue description ticketwarden keeps, as it stands in the tracker: its
+    text, whether ticketwarden wrote the current version of it (no person has edited it
+    since), its address, and the version a conditional write names (Redmine's wiki)."""
+
+    text: str
+    ours: bool
+    url: str
+    version: int | None = None

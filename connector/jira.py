@@ -23,7 +23,7 @@ from jira import JIRA, JIRAError
 
 from connector import notes
 from connector.delivery import Delivered
-from connector.errors import Created, Polled, TrackerError
+from connector.errors import Created, Polled, TrackerError, WrittenText
 from connector.jira_payloads import (
     KIND,
     classify,
@@ -305,7 +305,7 @@ class JiraConnector:
                     bodies.append({"poll": {"issue": issue, "changelog": None, "comment": comment}})
             for body in bodies:
                 delivery = classify(body)
-                yield Polled(delivery.shape, delivery.dedup_key, body, updated)
+                yield Polled(delivery.shape, delivery.dedup_key, body, updated, str(delivery.issue_id))
 
     def _search(self, jql: str) -> Iterator[dict[str, Any]]:
         client = self._client()
@@ -530,6 +530,40 @@ class JiraConnector:
                                                    params={"notifyUsers": "false"}, data=body))
         return created.url
 
+    def link_issues(self, key: str, others: Sequence[str], type_name: str = "Relates") -> list[str]:
+        """Link issue `key` (the inward side) to each of `others` unless a link of `type_name`
+        already joins the two, so publishing again adds none (a report to its review's lessons
+        and decisions issues). Returns the keys newly linked."""
+        issue: Any = self._call(lambda: self._client().issue(key, fields="issuelinks").raw)
+        added = []
+        for other in others:
+            if other != key and not _linked(issue, other, type_name):
+                self._call(lambda other=other: self._client().create_issue_link(  # type: ignore[misc]
+                    type_name, key, other))
+                added.append(other)
+        return added
+
+    def read_published(self, marker: str, project: str) -> WrittenText | None:
+        """The description of the issue `publish_issue` keeps for `marker` (None before it is
+        created), and whether ticketwarden wrote it: nobody else has changed the description
+        since the issue was created (its changelog)."""
+        label = creation_label(marker)
+        found: Any = self._call(lambda: self._client().search_issues(
+            f'project = "{project}" AND labels = "{label}"', maxResults=1, fields="summary", json_result=True))
+        if not found.get("issues"):
+            return None
+        key = str(found["issues"][0]["key"])
+        issue = self.fetch_issue(key, expand="changelog")
+        if issue is None:
+            return None
+        me, ours = self.service_user().id, True
+        histories = (issue.get("changelog") or {}).get("histories") or []
+        for history in sorted(histories, key=lambda h: t.timestamp() if (t := parse_time(h.get("created"))) else 0.0):
+            if any("description" in (item.get("fieldId"), item.get("field")) for item in history.get("items") or []):
+                ours = (person(history.get("author")) or Person("")).id == me
+        description = text_of((issue.get("fields") or {}).get("description"))
+        return WrittenText(description, ours, f"{self.url}/browse/{key}")
+
     def _assign(self, issue_id: str, user: Any) -> None:
         target = None if not user or str(user).casefold() == "nobody" else str(user)
         self._call(lambda: self._client().assign_issue(issue_id, target))
@@ -550,13 +584,20 @@ class JiraConnector:
         if this is None:
             raise TrackerError(f"issue {effect.ticket_id} not found", transient=False, status=404)
         other = str(effect.params["to"])
-        for link in (this.get("fields") or {}).get("issuelinks") or []:
-            linked = link.get("outwardIssue") or link.get("inwardIssue") or {}
-            if other in (linked.get("key"), linked.get("id")) and (link.get("type") or {}).get("name") == type_name:
-                return f"already linked to {other} ({type_name})"
+        if _linked(this, other, type_name):
+            return f"already linked to {other} ({type_name})"
         inward, outward = (this["key"], other) if this_is_inward else (other, this["key"])
         self._call(lambda: self._client().create_issue_link(type_name, inward, outward))
         return f"linked to {other} ({type_name})"
+
+
+def _linked(issue: dict[str, Any], other: str, type_name: str) -> bool:
+    """Whether the issue (as GET /issue shows it) has a link of `type_name` to `other` (key or id)."""
+    for link in (issue.get("fields") or {}).get("issuelinks") or []:
+        linked = link.get("outwardIssue") or link.get("inwardIssue") or {}
+        if other in (linked.get("key"), linked.get("id")) and (link.get("type") or {}).get("name") == type_name:
+            return True
+    return False
 
 
 def creation_label(marker: str) -> str:

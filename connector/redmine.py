@@ -23,7 +23,7 @@ from redminelib.engines.sync import SyncEngine
 
 from connector import notes
 from connector.delivery import Delivered, without_history
-from connector.errors import Created, Polled, TrackerError, UnknownReference
+from connector.errors import Created, Polled, TrackerError, UnknownReference, WrittenText
 from connector.ratelimit import RateLimit
 from connector.redmine_payloads import (
     KIND,
@@ -110,6 +110,36 @@ class Layout:
         _, ids = custom_fields(issue)
         fields = {name: int(ident) for name, ident in ids.items()} | {ident: int(ident) for ident in ids.values()}
         return cls(str((issue.get("project") or {}).get("id")), fields)
+
+
+def project_members(memberships: Iterable[dict[str, Any]], group_users: dict[str, list[dict[str, Any]]],
+                    logins: dict[str, str]) -> dict[str, Person]:
+    """The people of a project's memberships (GET /projects/:id/memberships.json) by user id: each
+    with their login, their roles in the project and the groups they are members through (what
+    staff and named roles look at). A group's membership names the group, not its users:
+    `group_users` are each member group's users by the group's id; Redmine lists them one by one
+    as well, with the group's roles marked inherited."""
+    members: dict[str, Person] = {}
+    groups: dict[str, list[str]] = {}
+
+    def add(user: dict[str, Any], roles: Iterable[str], group: str | None = None) -> None:
+        ident = str(user["id"])
+        known = members.get(ident)
+        if group is not None:
+            groups.setdefault(ident, []).append(group)
+        members[ident] = Person(ident, logins.get(ident, ""), (known.name if known else "") or user.get("name", ""),
+                                "", tuple(dict.fromkeys(groups.get(ident, ()))),
+                                tuple(dict.fromkeys((known.roles if known else ()) + tuple(roles))))
+
+    for membership in memberships:
+        roles = [str(role["name"]) for role in membership.get("roles", [])]
+        if membership.get("user"):
+            add(membership["user"], roles)
+        elif membership.get("group"):
+            group = membership["group"]
+            for user in group_users.get(str(group["id"]), []):
+                add(user, roles, str(group.get("name", "")))
+    return members
 
 
 # Effects one PUT /issues/:id.json can carry together (fields, status, assignee and one note).
@@ -280,25 +310,32 @@ class RedmineConnector:
     # -- people ------------------------------------------------------------------------------
 
     def _members(self, project_id: str) -> dict[str, Person]:
-        """Members of a project with login and roles (what staff rules look at), cached a while."""
+        """Members of a project with login, roles and groups (what staff rules look at), cached a while."""
         cached = self._member_cache.get(project_id)
         if cached and time.monotonic() - cached[0] < MEMBERS_TTL:
             return cached[1]
-        members: dict[str, Person] = {}
         memberships = self._call(lambda: list(
             self._redmine.project_membership.filter(project_id=int(project_id)).values()))
-        for membership in memberships:
-            user = membership.get("user")
-            if not user:
-                continue  # a group's membership: its users also appear one by one
-            ident = str(user["id"])
-            roles = tuple(role["name"] for role in membership.get("roles", []))
-            login = self._login_of(ident)
-            known = members.get(ident)
-            members[ident] = Person(ident, login, user.get("name", ""), "", (),
-                                    tuple(dict.fromkeys((known.roles if known else ()) + roles)))
+        group_users = {str(m["group"]["id"]): self._group_users(str(m["group"]["id"]))
+                       for m in memberships if m.get("group")}
+        ids = [str(m["user"]["id"]) for m in memberships if m.get("user")] + \
+            [str(user["id"]) for users in group_users.values() for user in users]
+        members = project_members(memberships, group_users, {ident: self._login_of(ident) for ident in ids})
         self._member_cache[project_id] = (time.monotonic(), members)
         return members
+
+    def _group_users(self, group_id: str) -> list[dict[str, Any]]:
+        """The users of a group that is a member of a project (GET /groups/:id.json?include=users,
+        which Redmine answers for a group the API user can see); none, with a warning, when it
+        may not see them."""
+        try:
+            raw = self._call(lambda: self._redmine.group.get(int(group_id), include=["users"]).raw())
+        except TrackerError as exc:
+            if exc.transient:
+                raise
+            log.warning("cannot read the users of Redmine group %s (%s): rules see nobody in it", group_id, exc)
+            return []
+        return [dict(user) for user in raw.get("users") or []]
 
     def _login_of(self, user_id: str) -> str:
         if user_id not in self._logins:
@@ -313,12 +350,12 @@ class RedmineConnector:
 
     @staticmethod
     def _known(person: Person | None, members: dict[str, Person]) -> Person | None:
-        """The person with what the project knows of them (login, roles), when a member."""
+        """The person with what the project knows of them (login, roles, groups), when a member."""
         if person is None or person.id not in members:
             return person
         member = members[person.id]
         return dataclasses.replace(person, login=person.login or member.login, name=person.name or member.name,
-                                   roles=member.roles)
+                                   roles=member.roles, groups=tuple(dict.fromkeys(person.groups + member.groups)))
 
     def resolve_user(self, project_id: str, wanted: str) -> int:
         """A user id from an id, login or display name, among the members of the project."""
@@ -367,7 +404,7 @@ class RedmineConnector:
                     bodies.append({"poll": {"action": "updated", "issue": issue, "journal": journal}})
             for body in bodies:
                 delivery = classify(body)
-                yield Polled(delivery.shape, delivery.dedup_key, body, updated)
+                yield Polled(delivery.shape, delivery.dedup_key, body, updated, str(delivery.issue_id))
 
     # -- history (backfill) --------------------------------------------------------------------
 
@@ -532,9 +569,12 @@ class RedmineConnector:
             self._call(lambda: self._redmine.issue.update(int(ident), custom_fields=custom))
 
     def publish_page(self, project: str, title: str, text: str,
-                     attachment: tuple[str, bytes] | None = None, comments: str = "ticketwarden report") -> str:
+                     attachment: tuple[str, bytes] | None = None, comments: str = "ticketwarden report",
+                     version: int | None = None) -> str:
         """Write a wiki page of `project` (created, or replaced by a new version), with one file
-        attached in place of an older one of the same name. Returns the page's address."""
+        attached in place of an older one of the same name. Returns the page's address. With
+        `version` (the one `read_page` saw), Redmine refuses the write (409) when the page has
+        changed since."""
         page = wiki_title(title)
         uploads = []
         if attachment is not None:
@@ -549,10 +589,27 @@ class RedmineConnector:
                             raise
                         log.warning("cannot replace attachment %s of wiki page %s: %s", name, page, exc)
             uploads.append({"path": io.BytesIO(content), "filename": name, "content_type": "text/html"})
-        extra = {"uploads": uploads} if uploads else {}  # python-redmine cannot send `uploads: None`
+        extra: dict[str, Any] = {"uploads": uploads} if uploads else {}  # python-redmine cannot send `uploads: None`
+        if version is not None:
+            extra["version"] = version
         self._call(lambda: self._redmine.wiki_page.update(page, project_id=project, text=text,
                                                           comments=comments, **extra))
         return f"{self.url}/projects/{project}/wiki/{page}"
+
+    def read_page(self, project: str, title: str) -> WrittenText | None:
+        """A wiki page of `project` as it stands (None when there is none): its text, its version,
+        and whether ticketwarden's user wrote that version."""
+        page = wiki_title(title)
+        try:
+            found = self._call(lambda: self._redmine.wiki_page.get(page, project_id=project).raw())
+        except TrackerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        author = str((found.get("author") or {}).get("id") or "")
+        version = found.get("version")
+        return WrittenText(str(found.get("text") or ""), author == self.service_user().id,
+                           f"{self.url}/projects/{project}/wiki/{page}", int(version) if version else None)
 
     def create_page_once(self, project: str, title: str, text: str) -> str:
         """Create a wiki page unless it exists: a page people write on after us (a review's
@@ -616,6 +673,8 @@ class RedmineConnector:
             raise TrackerError("not found in Redmine", transient=False, status=404) from exc
         except rm.ForbiddenError as exc:
             raise TrackerError("Redmine forbids this to the API user", transient=False, status=403) from exc
+        except rm.ConflictError as exc:  # a conditional write to something changed since it was read
+            raise TrackerError("Redmine refused a write to a changed page", transient=True, status=409) from exc
         except rm.AuthError as exc:
             raise TrackerError("Redmine rejected the API key", transient=True, status=401) from exc
         except rm.ServerError as exc:

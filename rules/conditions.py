@@ -340,6 +340,9 @@ class Facts:
     role_of: Callable[[Person | None, Ticket | None], str | Sequence[str] | None]  # a person's role(s)
     sla_states: Mapping[str, str] = field(default_factory=dict)  # policy -> running|paused|met|breached|cancelled
     measures: Mapping[str, Any] | None = None  # a measured rule's figures for one group
+    # (field, custom ref) -> its values and their text for the trace, read once per event:
+    # most rules look at the same few fields (project, tracker, status)
+    read: dict[tuple[str, str | None], tuple[list[str] | None, str]] = field(default_factory=dict, compare=False)
 
 
 def evaluate(nodes: Sequence[Node], facts: Facts, trace: list[ConditionTrace] | None = None,
@@ -378,8 +381,11 @@ def evaluate_condition(condition: Condition, facts: Facts) -> tuple[bool, str]:
     op = condition.op
     if op in CHANGE_OPS:
         return _evaluate_change(condition, facts.event, ref)
-    values = ticket_values(condition.field, ref, facts)
-    shown = "empty" if values is None else " | ".join(values)
+    known = facts.read.get((condition.field, ref))
+    if known is None:
+        values = ticket_values(condition.field, ref, facts)
+        known = facts.read[(condition.field, ref)] = (values, "empty" if values is None else " | ".join(values))
+    values, shown = known
     if op == "is empty":
         return values is None, shown
     if op == "is not empty":

@@ -1,5 +1,6 @@
 """Knowledge-base articles, pure: the keywords an article is found by, how well an incident
-matches an article, and the article and index texts as both trackers render them.
+matches an article, the article and index texts as both trackers render them, and how the
+article's generated part is put into a page people also write on.
 
 Matching is deliberately simple and deterministic, so a suggestion can be explained: the
 significant words (stop words of English and Spanish left out, accents and case folded) that
@@ -126,3 +127,60 @@ def product_slug(product: str) -> str:
     """A product as a Jira label (the article index there): `kb-` and the folded name."""
     slug = re.sub(r"[^a-z0-9]+", "-", fold(product)).strip("-")
     return f"kb-{slug or 'general'}"[:255]
+
+
+# The generated part of an article's page (Redmine) or description (Jira) lies between a line
+# holding BEGIN and one holding END; everything around it is people's and kept.
+BEGIN, END = "ticketwarden:article-begin", "ticketwarden:article-end"
+_TOKEN = re.compile(r"ticketwarden:article-(?=begin|end)")
+
+
+def generated_block(text: str, tracker: str, hint: str) -> str:
+    """The article's generated part between its two marker lines: HTML comments on Redmine
+    (its Textile and Markdown wikis show neither), italic lines on Jira (its wiki markup has no
+    hidden comment, so they say what they are). A marker word the text itself carries (a
+    customer's description, say) is broken up, so that only the marker lines are markers."""
+    body = _TOKEN.sub("ticketwarden: article-", text).strip("\n")
+    if tracker == "jira":
+        begin, end = f"_{BEGIN}: {hint}_", f"_{END}_"
+    else:
+        begin, end = f"<!-- {BEGIN}: {re.sub('-{2,}', '-', hint)} -->", f"<!-- {END} -->"
+    return f"{begin}\n\n{body}\n\n{end}\n"
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A page's new text, and how the generated part got into it: `new` (no page yet),
+    `replaced` (between its markers), `rewritten` (a page without markers that only
+    ticketwarden has written: the whole page), `appended` (the markers are gone and people
+    wrote on the page: the generated part goes below all they wrote)."""
+
+    text: str
+    how: str
+
+
+def merge_generated(current: str | None, block: str, ours: bool) -> Merged:
+    """Put the generated `block` into a page's `current` text, keeping everything outside its
+    markers as people wrote it. The last BEGIN line before the last END line is the generated
+    part (an END line a person deleted leaves an orphan BEGIN that is kept as text). `ours`:
+    ticketwarden wrote the current version (no person edited it since)."""
+    if current is None or not current.strip():
+        return Merged(block, "new")
+    lines = current.splitlines(keepends=True)
+    end = next((n for n in range(len(lines) - 1, -1, -1) if END in lines[n]), None)
+    begin = None if end is None else next((n for n in range(end - 1, -1, -1) if BEGIN in lines[n]), None)
+    if end is not None and begin is not None:
+        return Merged("".join(lines[:begin]) + block + "".join(lines[end + 1:]), "replaced")
+    if ours:
+        return Merged(block, "rewritten")
+    return Merged(current.rstrip() + "\n\n" + block, "appended")
+
+
+def article_link(tracker: str, project: str, page: str, title: str, url: str) -> str:
+    """An article as a link in a note on one of its tickets: a wiki link to `page` of
+    `project`'s wiki (Redmine), a link named by the issue key at the end of `url` (Jira)."""
+    label = " ".join(re.sub(r"[\[\]|{}]", " ", title).split())
+    if tracker == "jira":
+        key = url.rstrip("/").rsplit("/", 1)[-1]
+        return f"[{key}: {label}|{url}]"
+    return f"[[{project}:{page}|{label}]]"

@@ -35,6 +35,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "record.to_assign": "(to assign)",
         "record.another_source": "Another occurrence of this cause: {key} ({url}).",
         "escalate.again": "Escalated again from {key} ({url}).",
+        "escalate.description": "Support ticket: {key} ({url})\nCustomer: {customer}\nPriority: {priority}",
+        "escalate.note": "Escalated to development: {key} ({url}).",
         "report.title": "Quality indicators",
         "report.period": "Incidents created from {start} to {end}",
         "report.by": "by {by}",
@@ -111,6 +113,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kb.index_intro": "Articles about {product}, kept up to date by ticketwarden.",
         "kb.index_sources": "{count} ticket(s)",
         "kb.suggestions": "Knowledge base articles that may help:",
+        "kb.generated": "Written by ticketwarden from the source tickets: write above or below this part, "
+                        "not inside it.",
+        "kb.source_note": "This ticket is one of the source tickets of the knowledge base article {link}.",
     },
     "es": {
         "record.kind.nonconformity": "No conformidad",
@@ -134,6 +139,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "record.to_assign": "(a asignar)",
         "record.another_source": "Otra ocurrencia de esta causa: {key} ({url}).",
         "escalate.again": "Escalado de nuevo desde {key} ({url}).",
+        "escalate.description": "Incidencia de soporte: {key} ({url})\nCliente: {customer}\nPrioridad: {priority}",
+        "escalate.note": "Escalada a desarrollo: {key} ({url}).",
         "report.title": "Indicadores de calidad",
         "report.period": "Incidentes creados del {start} al {end}",
         "report.by": "por {by}",
@@ -211,6 +218,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kb.index_intro": "Artículos sobre {product}, mantenidos al día por ticketwarden.",
         "kb.index_sources": "{count} ticket(s)",
         "kb.suggestions": "Artículos de la base de conocimiento que pueden ayudar:",
+        "kb.generated": "Escrito por ticketwarden a partir de los tickets de origen: escriba encima o debajo "
+                        "de esta parte, no dentro de ella.",
+        "kb.source_note": "Este ticket es uno de los tickets de origen del artículo de la base de conocimiento "
+                          "{link}.",
     },
 }
 

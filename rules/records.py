@@ -64,29 +64,41 @@ def record_description(parts: Mapping[str, Any], locale: str = "en", messages: M
     return "\n".join(lines)
 
 
-def record_outcome(description: str, messages: Messages = DEFAULT) -> dict[str, str]:
+def record_outcome(description: str, messages: Messages = DEFAULT, locale: str | None = None) -> dict[str, str]:
     """What people wrote in a closed record's skeleton (`record_description`): the root cause
     (the answered whys), the corrective actions and the effectiveness review's result, for the
-    lessons-learned register. Read in whichever language the skeleton was written; parts still
-    "(to fill in)" are left out."""
-    lines = (description or "").splitlines()
-    sections = _sections(lines)
-    for locale in LOCALES:
-        def text(key: str, locale: str = locale) -> str:
-            return messages.text(locale, key)
-
-        if text("record.corrective_action") not in sections and text("record.root_cause") not in sections:
-            continue
-        unfilled = {text("record.to_fill"), text("record.why"), "-", ""}
-        whys = [line.strip().lstrip("#*").strip() for line in sections.get(text("record.root_cause"), [])
-                if line.strip().startswith(("#", "*"))]
-        found = {
-            "root_cause": "; ".join(why for why in whys if why not in unfilled),
-            "corrective_action": _item(sections.get(text("record.corrective_action"), []), text("record.actions")),
-            "result": _item(sections.get(text("record.effectiveness"), []), text("record.result")),
-        }
-        return {part: value for part, value in found.items() if value and value not in unfilled}
+    lessons-learned register. The skeleton is read with the headings it was written with: the
+    rulebook's `messages` (its `locale` first), then the catalogue's own wording (a record
+    opened before the rulebook reworded them), in either language; parts still "(to fill in)"
+    are left out."""
+    sections = _sections((description or "").splitlines())
+    locales = [*([locale] if locale in LOCALES else []), *(name for name in LOCALES if name != locale)]
+    catalogues = [messages, DEFAULT] if messages.overrides else [messages]
+    for catalogue in catalogues:
+        for language in locales:
+            found = _outcome(sections, catalogue, language)
+            if found is not None:
+                return found
     return {}
+
+
+def _outcome(sections: Mapping[str, list[str]], messages: Messages, locale: str) -> dict[str, str] | None:
+    """The filled-in parts of a skeleton whose headings are `messages`' in `locale` (None when
+    the skeleton has none of them)."""
+    def text(key: str) -> str:
+        return messages.text(locale, key).strip()
+
+    if text("record.corrective_action") not in sections and text("record.root_cause") not in sections:
+        return None
+    unfilled = {text("record.to_fill"), text("record.why"), "-", ""}
+    whys = [line.strip().lstrip("#*").strip() for line in sections.get(text("record.root_cause"), [])
+            if line.strip().startswith(("#", "*"))]
+    found = {
+        "root_cause": "; ".join(why for why in whys if why not in unfilled),
+        "corrective_action": _item(sections.get(text("record.corrective_action"), []), text("record.actions")),
+        "result": _item(sections.get(text("record.effectiveness"), []), text("record.result")),
+    }
+    return {part: value for part, value in found.items() if value and value not in unfilled}
 
 
 def _sections(lines: list[str]) -> dict[str, list[str]]:

@@ -280,7 +280,8 @@ def load_rulebook(sources: Sequence[tuple[str, str]], channels: Iterable[str] | 
         field_names=sorted(merged.fields), vocabulary=merged.vocabulary, field_values=merged.field_values,
         channels=frozenset(c.casefold() for c in channels) if channels is not None else None,
         environment_errors=environment_errors,
-        calendar_zones={name: c.timezone for name, c in calendars.items()}, calendars=calendars)
+        calendar_zones={name: c.timezone for name, c in calendars.items()}, calendars=calendars,
+        locale=merged.locale or "en", messages=messages)
 
     rules: list[Rule] = []
     seen_names: dict[str, str] = {}

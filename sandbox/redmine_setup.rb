@@ -30,6 +30,8 @@ end
 incident = ensure_tracker('Incident', support_tracker, new_status)
 nonconformity = ensure_tracker('Nonconformity', support_tracker, new_status)
 observation = ensure_tracker('Observation', support_tracker, new_status)
+# Change control (examples/rulebooks/change-control.yaml): change requests follow Feature's workflow.
+change_request = ensure_tracker('Change request', Tracker.find_by!(name: 'Feature'), new_status)
 # The added statuses join every tracker's workflow so staff (and rules) can move into them.
 STATUSES.each do |name|
   status = IssueStatus.find_by!(name: name)
@@ -77,6 +79,10 @@ ensure_field('Root cause', 'text', record_trackers)
 ensure_field('Corrective action', 'text', record_trackers)
 ensure_field('Effectiveness review', 'text', record_trackers)
 ensure_field('Review due', 'date', record_trackers)
+# The change board's decision and the assessment it needs (no default: the rulebook sets Pending).
+ensure_field('Approval', 'list', [change_request], possible_values: %w[Pending Approved Rejected])
+ensure_field('Impact', 'list', [change_request], possible_values: %w[Low Medium High])
+ensure_field('Risk', 'list', [change_request], possible_values: %w[Low Medium High])
 
 def ensure_project(identifier, name, trackers)
   project = Project.find_or_initialize_by(identifier: identifier)
@@ -94,6 +100,7 @@ projects = [
   ensure_project('development', 'Development', [bug, Tracker.find_by!(name: 'Feature')]),
   ensure_project('quality', 'Quality', [nonconformity, observation]),
   ensure_project('knowledge', 'Knowledge', []),  # knowledge-base articles: its wiki
+  ensure_project('changes', 'Changes', [change_request]),  # change requests, apart from incidents
 ]
 
 def ensure_user(login, firstname, lastname, password)
@@ -119,6 +126,16 @@ person = ensure_user('agent', 'Alice', 'Agent', person_password)
     next if Member.where(user_id: user.id, project_id: project.id).exists?
     Member.create!(principal: user, project: project, role_ids: [manager.id])
   end
+end
+
+# The change board: the group change-board, a member of `changes`, gives its users the rulebook's
+# role `approver`. Cora is on it; Alice (the person above) is a Manager there but not an approver.
+approver = ensure_user('cora', 'Cora', 'Board', SecureRandom.hex(24))
+board = Group.find_by(lastname: 'change-board') || Group.create!(name: 'change-board')
+board.users << approver unless board.users.include?(approver)
+changes = Project.find_by!(identifier: 'changes')
+unless Member.where(user_id: board.id, project_id: changes.id).exists?
+  Member.create!(principal: board, project: changes, role_ids: [manager.id])
 end
 
 admin = User.find_by!(login: 'admin')

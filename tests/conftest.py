@@ -18,8 +18,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from ticketwarden import migrate
+from rules.redaction import DEFAULT as DEFAULT_REDACTION
+from ticketwarden import logs, migrate
 from ticketwarden.store import Store, create_db_engine
+
+
+@pytest.fixture(autouse=True)
+def _log_redaction_of_the_default_rulebook() -> Iterator[None]:
+    """A rulebook a test loads puts its redaction into the process's log formatter (as the
+    service does on every reload); the next test starts from the default again."""
+    yield
+    logs.use_redaction(DEFAULT_REDACTION)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_RULEBOOK = ROOT / "examples" / "rulebooks" / "redmine-support.yaml"

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from connector.errors import Polled
 from ticketwarden.clock import Clock, utcnow
-from ticketwarden.store import Store
+from ticketwarden.store import Store, ticket_ref
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,8 @@ class Poller:
         for found in self.connector.poll(since, self.overlap):
             new, _ = self.store.store_delivery(
                 source=self.connector.kind, shape=found.shape, dedup_key=found.dedup_key,
-                path="(poll)", headers={}, body=json.dumps(found.body), now=self.clock())
+                path="(poll)", headers={}, body=json.dumps(found.body), now=self.clock(),
+                ticket=ticket_ref(self.connector.kind, found.ticket_id) if found.ticket_id else None)
             stored += int(new)
             if found.updated is not None and found.updated > newest:
                 newest = found.updated

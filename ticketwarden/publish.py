@@ -43,12 +43,38 @@ class ReportPublisher:
                 text += self._redmine_review(connector, params["project"], title, review, locale)
             url = connector.publish_page(params["project"], title, text, (f"{wiki_title(title)}.html", html))
         else:
+            project, issue_type = str(params["project"]), str(params.get("issue_type") or "Task")
             text = render(report, "jira", locale, rulebook.messages)
+            related: list[str] = []
             if review is not None:
-                text += "\n" + render_review(review, "jira", locale, rulebook.messages)
-            url = connector.publish_issue(marker("jira", "report", f"{params['project']}\x1f{title}"),
-                                          params["project"], params.get("issue_type") or "Task", title, text)
+                section, related = self._jira_review(connector, project, issue_type, title, review, locale)
+                text += section
+            url = connector.publish_issue(marker("jira", "report", f"{project}\x1f{title}"),
+                                          project, issue_type, title, text)
+            if related:  # issue links too, so Jira shows them beside the report (url ends with its key)
+                connector.link_issues(url.rsplit("/", 1)[-1], related)
         return f"report published: {url}"
+
+    def _jira_review(self, connector: Any, project: str, issue_type: str, title: str, review: Review,
+                     locale: str) -> tuple[str, list[str]]:
+        """The review section of a report issue, and the keys of the issues it links to: the
+        year's lessons-learned register as an issue of its own (one per project and year, found
+        again by its marker label and written again each time: it is derived), and a decisions
+        issue for this review, created once and then left to the meeting (never overwritten)."""
+        rulebook = self.rules.current
+        assert rulebook is not None
+        messages = rulebook.messages
+        lessons = messages.text(locale, "review.lessons", year=str(review.year))
+        decisions = f"{messages.text(locale, 'review.decisions')} {title}"
+        register = connector.publish_issue(marker("jira", "lessons", f"{project}\x1f{review.year}"), project,
+                                           issue_type, lessons, render_lessons(review, "jira", locale, messages))
+        hint = messages.text(locale, "review.decisions_hint")
+        meeting = connector.create_issue(marker("jira", "decisions", f"{project}\x1f{title}"), project, issue_type,
+                                         decisions, f"h2. {decisions}\n\n{hint}\n")
+        links = (f"[{lessons}|{register}]", f"[{decisions}|{meeting.url}]")
+        return (f"\nh2. {messages.text(locale, 'review.title')}\n\n"
+                + render_review(review, "jira", locale, messages, links=links),
+                [register.rsplit("/", 1)[-1], meeting.key])
 
     def _redmine_review(self, connector: Any, project: str, title: str, review: Review, locale: str) -> str:
         """The review section of a report page: the year's lessons-learned register on a page of

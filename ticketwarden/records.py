@@ -21,7 +21,8 @@ from rules.actions.nonconformity import RECORD_KEY, RECORD_URL
 from rules.model import Effect, Event, Ticket
 from rules.records import OVERDUE, REMINDER, TRIGGER_OF, due_markers, next_check, record_outcome, reminders
 from ticketwarden.clock import Clock
-from ticketwarden.store import FollowUp, RecordRow, Store
+from ticketwarden.rulefiles import RulebookHolder
+from ticketwarden.store import FollowUp, RecordRow, Store, ticket_ref
 
 log = logging.getLogger(__name__)
 SOURCE = "related"  # inbox source of events about related issues (development issues, records)
@@ -48,10 +49,13 @@ class RecordKeeper:
     created into events for the tickets they came from."""
 
     def __init__(self, store: Store, clock: Clock, lease: timedelta = timedelta(minutes=5),
-                 settle: timedelta = timedelta(seconds=30)):
+                 settle: timedelta = timedelta(seconds=30), rules: RulebookHolder | None = None):
         """`settle`: how long a retry of a creation whose answer was lost waits before looking
-        for the marker (Jira Cloud's search shows a new issue only after a few seconds)."""
+        for the marker (Jira Cloud's search shows a new issue only after a few seconds).
+        `rules`: the rulebook in force, whose `messages` and `locale` wrote the records'
+        skeletons and so read them back when they close."""
         self.store = store
+        self.rules = rules
         self.clock = clock
         self.lease = lease
         self.settle = settle
@@ -175,7 +179,8 @@ class RecordKeeper:
             for source in record.sources:
                 follow_ups.append(FollowUp(SOURCE, f"development:{ticket.tracker_kind}:{source}:{event.id}", {
                     "related": {"tracker": ticket.tracker_kind, "ticket_id": source, "triggers": triggers,
-                                "at": event.occurred_at.isoformat(), "facts": {"development": facts}}}))
+                                "at": event.occurred_at.isoformat(), "facts": {"development": facts}}},
+                    ticket_ref(ticket.tracker_kind, source)))
         return follow_ups
 
     def _follow_due_date(self, record: RecordRow, new: str | None) -> None:
@@ -197,11 +202,18 @@ class RecordKeeper:
         now = self.clock()
         if ticket.is_closed and record.state != "closed":
             # what people wrote in it (root cause, actions, result) goes to the lessons learned
-            outcome = record_outcome(ticket.description) if record.kind != DEVELOPMENT else {}
+            outcome = self._outcome(ticket.description) if record.kind != DEVELOPMENT else {}
             self.store.record_state(record.id, "closed", None, now, outcome=outcome or None)
         elif not ticket.is_closed and record.state == "closed":
             owed = _owed(record, record.action_due)
             self.store.record_state(record.id, "open", next_check(owed, record.fired), now)
+
+    def _outcome(self, description: str) -> dict[str, str]:
+        """What people wrote in a record's skeleton, read with the headings that wrote it."""
+        rulebook = self.rules.current if self.rules is not None else None
+        if rulebook is None:
+            return record_outcome(description)
+        return record_outcome(description, rulebook.messages, rulebook.locale)
 
     def sweep(self) -> int:
         """Queue the reminders that have come due on open records; returns how many."""
@@ -218,7 +230,8 @@ class RecordKeeper:
             follow_ups = [FollowUp(SOURCE, f"record:{record.tracker}:{record.id}:{marker_}", {
                 "related": {"tracker": record.tracker, "ticket_id": record.target_id,
                             "triggers": [TRIGGER_OF[marker_]], "at": moments[marker_].isoformat(),
-                            "facts": {"record": self._facts(record, marker_)}}}) for marker_ in markers]
+                            "facts": {"record": self._facts(record, marker_)}}},
+                ticket_ref(record.tracker, record.target_id)) for marker_ in markers]
             if self.store.fire_record(record, fired, next_check(owed, fired), follow_ups, now):
                 queued += len(follow_ups)
         return queued

@@ -35,7 +35,7 @@ from ticketwarden.metrics import Metrics
 from ticketwarden.poller import Poller
 from ticketwarden.reports import PAGE_TYPES
 from ticketwarden.rulefiles import RulebookHolder
-from ticketwarden.store import RULEBOOK_VALUE, Store, create_db_engine
+from ticketwarden.store import RULEBOOK_VALUE, Store, create_db_engine, ticket_ref
 from ticketwarden.surveys import Surveys
 from ticketwarden.worker import Connector, RetryPolicy, Worker
 from webhooks.app import AdminHooks, MetricsHooks, SurveyHooks, WebhookSettings, create_app
@@ -52,9 +52,10 @@ class StoreIntake:
         self._clock = clock
 
     def store(self, *, source: str, shape: str, dedup_key: str, path: str,
-              headers: Mapping[str, str], body: bytes) -> tuple[bool, int]:
+              headers: Mapping[str, str], body: bytes, ticket_id: str = "") -> tuple[bool, int]:
         return self._store.store_delivery(source=source, shape=shape, dedup_key=dedup_key, path=path,
-                                          headers=headers, body=body, now=self._clock())
+                                          headers=headers, body=body, now=self._clock(),
+                                          ticket=ticket_ref(source, ticket_id) if ticket_id else None)
 
 
 @dataclass

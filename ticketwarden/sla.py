@@ -22,7 +22,7 @@ from rules.sla import (
     status,
 )
 from ticketwarden.clock import Clock as WallClock
-from ticketwarden.store import ClockRow, FollowUp, Store
+from ticketwarden.store import ClockRow, FollowUp, Store, ticket_ref
 
 log = logging.getLogger(__name__)
 SOURCE = "sla"
@@ -62,7 +62,7 @@ def follow_up(event: SlaEvent, tracker: str, ticket_id: str) -> FollowUp:
     """An SLA event the sweep found, queued for the rules (its key is the event's identity)."""
     return FollowUp(SOURCE, sla_event_id(tracker, ticket_id, event), {"sla": {
         "trigger": event.trigger, "policy": event.policy, "cycle": event.cycle, "at": event.at.isoformat(),
-        "tracker": tracker, "ticket_id": ticket_id}})
+        "tracker": tracker, "ticket_id": ticket_id}}, ticket_ref(tracker, ticket_id))
 
 
 def sweep(book: SlaBook, store: Store, clock: WallClock, batch: int = 500) -> int:

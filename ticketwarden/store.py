@@ -70,8 +70,10 @@ inbox = sa.Table(
     sa.Column("processed_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
     sa.Column("lease_owner", sa.String(128)),  # the instance holding the claim
+    sa.Column("ticket", sa.String(96)),  # "tracker:id" of the ticket it is about (`ticket_ref`); None: none
     sa.UniqueConstraint("source", "dedup_key", name="uq_inbox_source_dedup_key"),
     sa.Index("ix_inbox_state_available_at", "state", "available_at"),
+    sa.Index("ix_inbox_ticket_state", "ticket", "state"),
 )
 
 outbox = sa.Table(
@@ -330,6 +332,13 @@ class FollowUp:
     source: str
     dedup_key: str
     body: Mapping[str, Any]
+    ticket: str | None = None  # `ticket_ref` of the ticket it is about
+
+
+def ticket_ref(tracker: str, ticket_id: str | int) -> str:
+    """How an inbox item names its ticket: items of one ticket are decided by one worker at a
+    time, in the order they came (`claim_inbox`)."""
+    return f"{tracker}:{ticket_id}"
 
 
 @dataclass(frozen=True)
@@ -560,11 +569,12 @@ class Store:
 
     def store_delivery(self, *, source: str, shape: str, dedup_key: str, path: str,
                        headers: Mapping[str, str], body: bytes | str,
-                       now: datetime) -> tuple[bool, int]:
-        """Insert a delivery unless one with the same key is there: (new?, inbox id)."""
+                       now: datetime, ticket: str | None = None) -> tuple[bool, int]:
+        """Insert a delivery unless one with the same key is there: (new?, inbox id). `ticket`:
+        its `ticket_ref`, when known at intake."""
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         values = dict(source=source, shape=shape, dedup_key=dedup_key, path=path, headers=_dumps(dict(headers)),
-                      body=text, received_at=now, state=PENDING, attempts=0, available_at=now)
+                      body=text, received_at=now, state=PENDING, attempts=0, available_at=now, ticket=ticket)
         try:
             with self._writing() as conn:
                 inserted = conn.execute(self._store_delivery, values).scalar()
@@ -613,7 +623,13 @@ class Store:
             return {row[0] for row in rows}
 
     def claim_inbox(self, now: datetime, lease: timedelta, limit: int = 10) -> list[InboxItem]:
-        rows = self._claim(inbox, now, lease, limit)
+        """Due deliveries and events, oldest first, but none of a ticket whose items another live
+        claim holds: one worker at a time decides on a ticket, so two never move its clocks at
+        once, and its items are decided in the order they came."""
+        held = inbox.alias("held")
+        rows = self._claim(inbox, now, lease, limit, held_elsewhere=sa.exists().where(
+            held.c.ticket == inbox.c.ticket, held.c.state == PROCESSING, held.c.lease_until >= now,
+            held.c.id != inbox.c.id))
         return [InboxItem(r.id, r.source, r.shape, r.dedup_key, r.body, r.attempts, r.received_at) for r in rows]
 
     def complete_inbox(self, item_id: int, *, effects: list[Effect], trace: Mapping[str, Any],
@@ -964,7 +980,7 @@ class Store:
         """Put events caused by a decision or a sweep into the inbox, each key once."""
         rows = [dict(source=follow_up.source, shape=follow_up.source, dedup_key=follow_up.dedup_key, path="(sla)",
                      headers="{}", body=_dumps(dict(follow_up.body)), received_at=now, state=PENDING, attempts=0,
-                     available_at=now) for follow_up in follow_ups]
+                     available_at=now, ticket=follow_up.ticket) for follow_up in follow_ups]
         if rows:
             conn.execute(self._inbox_insert, rows)
 
@@ -1437,18 +1453,21 @@ class Store:
         return sqlite_insert(table)
 
     def _claim(self, table: sa.Table, now: datetime, lease: timedelta, limit: int,
-               whole_tickets: bool = False) -> list[Any]:
+               whole_tickets: bool = False, held_elsewhere: Any = None) -> list[Any]:
         """Take up to `limit` due rows: pending and available, or processing with a lapsed lease;
-        `whole_tickets` also takes the other due rows of the tickets those rows are about."""
+        `whole_tickets` also takes the other due rows of the tickets those rows are about. A row
+        for which `held_elsewhere` holds is left alone."""
         due = sa.or_(
             sa.and_(table.c.state == PENDING, table.c.available_at <= now),
             sa.and_(table.c.state == PROCESSING, table.c.lease_until < now),
         )
         if whole_tickets:  # a ticket another claim holds is left to it: its effects stay in order
             held = table.alias("held")
-            due = sa.and_(due, ~sa.exists().where(
+            held_elsewhere = sa.exists().where(
                 held.c.tracker == table.c.tracker, held.c.ticket_id == table.c.ticket_id,
-                held.c.state == PROCESSING, held.c.lease_until >= now, held.c.id != table.c.id))
+                held.c.state == PROCESSING, held.c.lease_until >= now, held.c.id != table.c.id)
+        if held_elsewhere is not None:
+            due = sa.and_(due, ~held_elsewhere)
         with self._writing() as conn:
             query = sa.select(table.c.id, table.c.state, table.c.attempts).where(due) \
                 .order_by(table.c.id).limit(limit)

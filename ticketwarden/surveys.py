@@ -21,7 +21,7 @@ from rules.messages import DEFAULT, Messages
 from rules.model import Effect, Ticket
 from ticketwarden import records
 from ticketwarden.clock import Clock
-from ticketwarden.store import FollowUp, Store, SurveyRow
+from ticketwarden.store import FollowUp, Store, SurveyRow, ticket_ref
 from ticketwarden.survey_html import form_page, notice_page
 
 log = logging.getLogger(__name__)
@@ -137,4 +137,4 @@ class Surveys:
         facts: dict[str, Any] = {"survey": {"score": str(score), "comment": comment}}
         return FollowUp(records.SOURCE, f"survey:{survey.tracker}:{survey.id}", {
             "related": {"tracker": survey.tracker, "ticket_id": survey.ticket_id, "triggers": ["survey.answered"],
-                        "at": now.isoformat(), "facts": facts}})
+                        "at": now.isoformat(), "facts": facts}}, ticket_ref(survey.tracker, survey.ticket_id))

@@ -118,7 +118,7 @@ class Worker:
         self.clock = clock
         self.retry = retry
         self.lease = lease
-        self.records = RecordKeeper(store, clock, lease)
+        self.records = RecordKeeper(store, clock, lease, rules=rules)
         self.surveys = surveys or Surveys(store, clock, "http://127.0.0.1:8080")
         self.publisher = ReportPublisher(store, rules, clock)
         self.knowledge = KnowledgeBase(store, rules, clock)

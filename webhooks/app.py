@@ -37,8 +37,9 @@ class Intake(Protocol):
     """Where deliveries go. The application implements it over its database."""
 
     def store(self, *, source: str, shape: str, dedup_key: str, path: str,
-              headers: Mapping[str, str], body: bytes) -> tuple[bool, int]:
-        """Store durably; (True, id) when new, (False, id) for a duplicate. May raise StoreUnavailable."""
+              headers: Mapping[str, str], body: bytes, ticket_id: str = "") -> tuple[bool, int]:
+        """Store durably; (True, id) when new, (False, id) for a duplicate. May raise
+        StoreUnavailable. `ticket_id`: the ticket the delivery is about, as its tracker names it."""
         ...
 
 
@@ -161,7 +162,8 @@ def create_app(intake: Intake, settings: WebhookSettings,
         try:
             new, ident = intake.store(
                 source=source, shape=delivery.shape, dedup_key=delivery.dedup_key,
-                path=request.path, headers=_safe_headers(dict(request.headers)), body=body)
+                path=request.path, headers=_safe_headers(dict(request.headers)), body=body,
+                ticket_id=str(delivery.issue_id))
         except StoreUnavailable as exc:
             log.warning("inbox unavailable: %s", exc)
             return error(503, "the inbox is unavailable; please retry")

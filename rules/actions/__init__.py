@@ -52,6 +52,13 @@ class CompileContext:
     calendar_zones: Mapping[str, str] = field(default_factory=dict)
     calendars: Mapping[str, Any] = field(default_factory=dict)  # name -> rules.rulebook.Calendar
     measured: bool = False  # the action belongs to a measured rule (templates see `measure`, `group`)
+    locale: str = "en"  # the rulebook's: the language of the texts an action writes by default
+    messages: Messages = DEFAULT_MESSAGES
+
+    def default_text(self, name: str, **templates: str) -> str:
+        """A default template in the rulebook's language: the message `name` (as the rulebook
+        words it) with each placeholder standing for a template expression."""
+        return self.messages.text(self.locale, name, **templates)
 
 
 @dataclass(frozen=True)

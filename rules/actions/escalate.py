@@ -37,7 +37,7 @@ OPTIONS = {
         "template",
         default="{{ ticket.description }}\n\nSupport ticket: {{ ticket.key }} ({{ ticket.url }})\n"
                 "Customer: {{ ticket.author }}\nPriority: {{ ticket.priority }}",
-        doc="its description"),
+        doc="its description (the default in the rulebook's `locale`: message `escalate.description`)"),
     "copy": Option("list", default=[], doc="logical fields copied from the support ticket to the new issue"),
     "fields": Option("mapping", default={}, doc="more fields of the new issue (logical name -> value template)"),
     "relation": Option("enum", default="relates", choices=RELATIONS,
@@ -45,7 +45,8 @@ OPTIONS = {
     "assign": Option("text", doc="assignee of the new issue (id, login or name)"),
     "note": Option("template",
                    default="Escalated to development: {{ development.key }} ({{ development.url }}).",
-                   doc="note added to the support ticket; `development.key` and `.url` are the new issue's"),
+                   doc="note added to the support ticket; `development.key` and `.url` are the new issue's "
+                       "(the default in the rulebook's `locale`: message `escalate.note`)"),
     "private": Option("bool", default=True, doc="the note on the support ticket is private"),
     "again_note": Option("template", doc="note added to the development issue when the ticket is escalated "
                                          "again (default: says from where)"),
@@ -56,7 +57,19 @@ OPTIONS = {
 }
 
 
+def localized_defaults(book: CompileContext) -> dict[str, str]:
+    """The description and note written when the rule gives none, in the rulebook's language."""
+    return {
+        "description": "{{ ticket.description }}\n\n" + book.default_text(
+            "escalate.description", key="{{ ticket.key }}", url="{{ ticket.url }}",
+            customer="{{ ticket.author }}", priority="{{ ticket.priority }}"),
+        "note": book.default_text("escalate.note", key="{{ development.key }}", url="{{ development.url }}"),
+    }
+
+
 def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        value = {**localized_defaults(book), **value}
     value = with_template_defaults(OPTIONS, value)
     compiled = compile_options(OPTIONS, value, where, book)
     if compiled is None:

@@ -4,9 +4,10 @@
 ticket with a key drafts its article, a later one adds itself to the article's source tickets
 and fills in the parts still empty, never a second article. Planning renders the parts and the
 keywords the article is found by, from the ticket text with the rulebook's `redaction` applied
-(an article is read by everyone: `leaves_ticket`). Writing it (a Redmine wiki page and its
-product's index page, or a Jira issue labelled for its product) is the worker's, which keeps
-the articles in the store.
+(an article is read by everyone: `leaves_ticket`). Writing it (its generated part into a Redmine
+wiki page and its product's index page, or into a Jira issue labelled for its product, keeping
+what people wrote around it) and the note linking each source ticket to it are the worker's,
+which keeps the articles in the store.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def plan(compiled: dict[str, Any], scope: Scope) -> dict[str, Any]:
 
 SPEC = ActionSpec(
     name="knowledge_article",
-    summary="Draft (once per key) or update a knowledge-base article from solved incidents.",
+    summary="Draft (once per key) or update a knowledge-base article from solved incidents; "
+            "each source ticket gets a private note linking to it.",
     options=OPTIONS, compile=compile_action, plan=plan, needs_ticket=False, leaves_ticket=True,
     example='- knowledge_article: {project: knowledge, key: "{{ ticket.subject }}", '
             'product: "{{ ticket.fields.team }}"}',

@@ -25,7 +25,8 @@ OPTIONS = {
                      schema={"pattern": WINDOW_PATTERN}),
     "by": Option("enum", choices=REPORT_GROUPS, doc="one column per group"),
     "title": Option("template", default="Quality indicators {{ window.month }}",
-                    doc="wiki page title (Redmine) or issue summary (Jira)"),
+                    doc="wiki page title (Redmine) or issue summary (Jira); the default is in the rulebook's "
+                        "`locale` (message `report.title`)"),
     "issue_type": Option("text", default="Task", doc="Jira: the type of the report's issue"),
     "review": Option("int", default=0, doc="months of the support process review to add (trends, targets, worst "
                      "tickets, causes, lessons learned, a decisions page); 0: none", example="12",
@@ -35,7 +36,7 @@ OPTIONS = {
 
 def compile_action(value: Any, where: Where, book: CompileContext) -> dict[str, Any] | None:
     if isinstance(value, dict) and "title" not in value:
-        value = {**value, "title": OPTIONS["title"].default}
+        value = {**value, "title": book.default_text("report.title") + " {{ window.month }}"}
     # the title sees `window` (the period), as a measured rule's templates do
     compiled = compile_options(OPTIONS, value, where, dataclasses.replace(book, measured=True))
     if compiled is None:

@@ -12,12 +12,13 @@ from alembic.runtime.migration import MigrationContext
 from rules.model import Effect
 from tests.helpers import T0
 from ticketwarden import migrate
-from ticketwarden.store import Store, create_db_engine, metadata
+from ticketwarden.store import Completion, Store, create_db_engine, metadata
 
 
-def deliver(store: Store, key: str, now=T0) -> tuple[bool, int]:
+def deliver(store: Store, key: str, now=T0, ticket: str | None = None) -> tuple[bool, int]:
     return store.store_delivery(source="redmine", shape="plugin", dedup_key=key, path="/webhooks/redmine",
-                                headers={"Content-Type": "application/json"}, body=b'{"payload": {}}', now=now)
+                                headers={"Content-Type": "application/json"}, body=b'{"payload": {}}', now=now,
+                                ticket=ticket)
 
 
 def test_migrations_match_the_table_definitions(database_url):
@@ -64,6 +65,24 @@ def test_a_claim_is_exclusive_across_threads(store):
     for thread in threads:
         thread.join()
     assert sorted(taken) == sorted(row["id"] for row in store.inbox_rows())  # every row once, none twice
+
+
+def test_one_worker_at_a_time_decides_on_a_ticket(store):
+    """Another worker's claim skips the items of tickets a live claim holds, and takes them,
+    in their order, once that claim is done or its lease has lapsed."""
+    other = Store(store.engine, owner="worker-b")
+    for number, ticket in enumerate(["redmine:1", "redmine:2", "redmine:1", "redmine:3", "redmine:1", None]):
+        deliver(store, f"event-{number}", ticket=ticket)
+    lease = timedelta(minutes=5)
+    first = store.claim_inbox(T0, lease, limit=2)
+    assert [item.dedup_key for item in first] == ["event-0", "event-1"]
+    second = other.claim_inbox(T0, lease, limit=10)
+    assert [item.dedup_key for item in second] == ["event-3", "event-5"]  # tickets 1 and 2 are held
+    store.complete([Completion(item.id, "redmine", "1", [], []) for item in first], T0)
+    assert [item.dedup_key for item in other.claim_inbox(T0, lease, limit=1)] == ["event-2"]
+    assert other.claim_inbox(T0, lease, limit=10) == []  # event-4's ticket is held by that claim now
+    [lapsed] = store.claim_inbox(T0 + timedelta(minutes=6), lease, limit=1)  # the other stopped answering
+    assert lapsed.dedup_key == "event-2"
 
 
 def test_a_lapsed_lease_is_taken_again(store):

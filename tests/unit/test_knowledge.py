@@ -11,7 +11,20 @@ import pytest
 
 from rules.engine import evaluate
 from rules.errors import RulebookInvalid
-from rules.knowledge import article_text, index_text, keywords, product_slug, rank, score, suggestion_note
+from rules.knowledge import (
+    BEGIN,
+    END,
+    article_link,
+    article_text,
+    generated_block,
+    index_text,
+    keywords,
+    merge_generated,
+    product_slug,
+    rank,
+    score,
+    suggestion_note,
+)
 from rules.messages import Messages
 from rules.model import Change, Comment
 from rules.rulebook import load_rulebook
@@ -183,3 +196,72 @@ def test_an_article_never_carries_a_secret_the_customer_pasted():
     text = repr(effect.params)
     assert "Hunter2secret" not in text and "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in text
     assert "[redacted" in effect.params["parts"]["problem"]
+
+
+HINT = "Written by ticketwarden from the source tickets: write above or below this part, not inside it."
+
+
+def test_the_generated_part_is_marked_in_each_trackers_markup():
+    redmine = generated_block("h2. Problem\n\nLogin fails\n", "redmine", HINT)
+    assert redmine == (f"<!-- {BEGIN}: {HINT} -->\n\nh2. Problem\n\nLogin fails\n\n<!-- {END} -->\n")
+    jira = generated_block("h2. Problem\n\nLogin fails\n", "jira", HINT)
+    assert jira.splitlines()[0] == f"_{BEGIN}: {HINT}_" and jira.splitlines()[-1] == f"_{END}_"
+    # a reworded hint cannot close the HTML comment early
+    assert "--" not in generated_block("x", "redmine", "edit --- outside --->").splitlines()[0][4:-3]
+
+
+def test_a_marker_in_the_customers_text_is_not_a_marker():
+    block = generated_block(f"Pasted: <!-- {END} --> and {BEGIN}\n", "redmine", HINT)
+    assert block.count(BEGIN) == 1 and block.count(END) == 1
+    assert "ticketwarden: article-end" in block and "ticketwarden: article-begin" in block
+
+
+def test_the_generated_part_is_replaced_and_what_people_wrote_around_it_kept():
+    first = generated_block("h2. Problem\n\nv1\n", "redmine", HINT)
+    assert merge_generated(None, first, True).text == first
+    assert merge_generated(None, first, True).how == "new"
+    assert merge_generated("  \n", first, False).how == "new"
+    edited = f"h1. Read this first\r\n\r\nCall the on-duty engineer.\r\n\r\n{first}\r\nh2. Notes\r\n\r\nSeen twice.\r\n"
+    second = generated_block("h2. Problem\n\nv2\n", "redmine", HINT)
+    merged = merge_generated(edited, second, False)
+    assert merged.how == "replaced"
+    assert merged.text == ("h1. Read this first\r\n\r\nCall the on-duty engineer.\r\n\r\n" + second
+                           + "\r\nh2. Notes\r\n\r\nSeen twice.\r\n")
+    assert "v1" not in merged.text
+    # nothing new: the same text, so the caller writes nothing
+    assert merge_generated(merged.text, second, True).text == merged.text
+
+
+def test_a_page_without_markers_is_never_clobbered_unless_only_ticketwarden_wrote_it():
+    block = generated_block("h2. Problem\n\nv2\n", "redmine", HINT)
+    legacy = "h2. Problem\n\nv1\n\nh2. Source tickets\n\n* #1\n"
+    rewritten = merge_generated(legacy, block, ours=True)  # written before markers, nobody edited it
+    assert (rewritten.how, rewritten.text) == ("rewritten", block)
+    people = "h2. Problem\n\nv1, and what an agent added\n"  # a person removed the markers
+    appended = merge_generated(people, block, ours=False)
+    assert appended.how == "appended"
+    assert appended.text == people + "\n" + block  # all of it kept, the new part below
+    again = merge_generated(appended.text, generated_block("h2. Problem\n\nv3\n", "redmine", HINT), ours=False)
+    assert again.how == "replaced" and again.text.startswith(people) and "v3" in again.text and "v2" not in again.text
+
+
+def test_an_orphan_marker_left_by_a_person_is_kept_as_text():
+    block = generated_block("v2", "jira", HINT)
+    orphan = f"Intro\n_{BEGIN}: {HINT}_\nold part whose end line a person deleted\n"
+    appended = merge_generated(orphan, block, ours=False)
+    assert appended.how == "appended" and appended.text.startswith(orphan.rstrip())
+    later = merge_generated(appended.text, generated_block("v3", "jira", HINT), ours=False)
+    assert later.how == "replaced" and later.text.startswith(orphan.rstrip()) and later.text.count("v3") == 1
+    assert "v2" not in later.text
+
+
+def test_a_source_ticket_links_to_its_article_in_each_tracker():
+    assert article_link("redmine", "knowledge", "Portal_login_fails", "Portal login | fails [x]",
+                        "http://r/projects/knowledge/wiki/Portal_login_fails") == \
+        "[[knowledge:Portal_login_fails|Portal login fails x]]"
+    assert article_link("jira", "KB", "", "Orders missing", "http://j/browse/KB-7") == \
+        "[KB-7: Orders missing|http://j/browse/KB-7]"
+    messages = Messages()
+    assert messages.text("en", "kb.source_note", link="[[k:P|P]]") == \
+        "This ticket is one of the source tickets of the knowledge base article [[k:P|P]]."
+    assert messages.text("es", "kb.source_note", link="[[k:P|P]]").startswith("Este ticket es uno de los tickets")

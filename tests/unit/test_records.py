@@ -138,6 +138,31 @@ def test_escalate_plans_the_new_issue_and_a_note_naming_it():
     assert "\x00development.key\x00" in params["note"]  # filled in once the issue exists
 
 
+def test_escalate_writes_its_default_texts_in_the_rulebook_language():
+    rule = "rules:\n  - name: defect\n    on: [ticket.updated]\n    then: [{escalate: {project: development}}]\n"
+
+    def escalated(head: str) -> dict:
+        [effect] = evaluate(load_rulebook([("b.yaml", "version: 1\n" + head + rule)]), event(), ticket(), T0).effects
+        return dict(effect.params)
+
+    english, spanish = escalated(""), escalated("locale: es\n")
+    assert "Support ticket: #42 (http://redmine.test/issues/42)\nCustomer: " in english["description"]
+    assert english["note"] == "Escalated to development: \x00development.key\x00 (\x00development.url\x00)."
+    assert "Incidencia de soporte: #42 (http://redmine.test/issues/42)\nCliente: " in spanish["description"]
+    assert "Prioridad: Normal" in spanish["description"]
+    assert spanish["note"] == "Escalada a desarrollo: \x00development.key\x00 (\x00development.url\x00)."
+    reworded = escalated("messages:\n  en:\n    escalate.note: \"Now with development as {key}, see {url}\"\n")
+    assert reworded["note"] == "Now with development as \x00development.key\x00, see \x00development.url\x00"
+
+
+def test_a_published_report_is_titled_in_the_rulebook_language():
+    rule = ("locale: es\nrules:\n  - name: monthly\n    on: [{schedule: \"0 6 1 * *\"}]\n"
+            "    then: [{publish_report: {tracker: redmine, project: quality}}]\n")
+    book = load_rulebook([("b.yaml", "version: 1\n" + rule)])
+    [effect] = evaluate_scheduled(book, "monthly", DUE, DUE).effects
+    assert effect.params["title"] == "Indicadores de calidad 2026-03"
+
+
 def test_a_rulebook_words_its_own_texts():
     book = load_rulebook([("b.yaml", BOOK.replace("rules:\n", (
         "locale: es\nmessages:\n  es:\n    record.to_fill: \"(pendiente)\"\n"
@@ -206,3 +231,71 @@ def test_what_people_wrote_in_a_closed_record_is_read_back_in_either_language():
                                           "corrective_action": "alert at 80% full and rotate the logs daily",
                                           "result": "no outage in 60 days"}
     assert record_outcome("a description someone rewrote entirely") == {}
+
+
+REWORDED = """
+version: 1
+locale: es
+messages:
+  es:
+    record.root_cause: "Causa raíz"
+    record.why: "¿Por qué? (pendiente)"
+    record.corrective_action: "Acción tomada"
+    record.actions: "Qué se hizo"
+    record.effectiveness: "Verificación"
+    record.result: "Conclusión"
+    record.to_fill: "(pendiente)"
+"""
+FILLED = {"root_cause": "El disco se llenó; Nadie lo vigilaba",
+          "corrective_action": "alertar al 80% y rotar los registros", "result": "sin cortes en 60 días"}
+
+
+def _filled(skeleton: str, why: str, actions: str, result: str, to_fill: str) -> str:
+    return skeleton.replace(f"# {why}", "# El disco se llenó", 1).replace(f"# {why}", "# Nadie lo vigilaba", 1) \
+        .replace(f"* {actions}: {to_fill}", f"* {actions}: alertar al 80% y rotar los registros") \
+        .replace(f"* {result}: {to_fill}", f"* {result}: sin cortes en 60 días")
+
+
+def test_a_closed_record_is_read_back_with_the_headings_the_rulebook_reworded():
+    from rules.records import record_outcome
+
+    book = load_rulebook([("b.yaml", REWORDED)])
+    skeleton = record_description({"kind": "nonconformity", "sources": []}, "es", book.messages)
+    assert "h3. Causa raíz" in skeleton and "* Qué se hizo: (pendiente)" in skeleton
+    assert record_outcome(skeleton, book.messages, "es") == {}  # the reworded "(pendiente)" is not an answer
+    filled = _filled(skeleton, "¿Por qué? (pendiente)", "Qué se hizo", "Conclusión", "(pendiente)")
+    assert record_outcome(filled, book.messages, "es") == FILLED
+    assert record_outcome(filled) == {}  # the catalogue's own headings are not in it
+    # a record opened before the rulebook reworded its headings is still read
+    before = _filled(record_description({"kind": "nonconformity", "sources": []}, "es"),
+                     "¿Por qué? (a completar)", "Acciones", "Resultado", "(a completar)")
+    assert record_outcome(before, book.messages, "es") == FILLED
+
+
+def test_closing_a_record_keeps_what_people_wrote_under_the_rulebooks_headings(tmp_path, sqlite_store, monkeypatch):
+    from rules.model import Change
+    from ticketwarden import logs
+    from ticketwarden.records import RecordKeeper
+    from ticketwarden.rulefiles import RulebookHolder
+
+    monkeypatch.setattr(logs, "_TICKET_TEXT", [logs._TICKET_TEXT[0]])  # loading puts its redaction in force
+    path = tmp_path / "rules.yaml"
+    path.write_text(REWORDED)
+    holder = RulebookHolder([path])
+    assert holder.reload() == []
+    book = holder.current
+    assert book is not None
+    record, _ = sqlite_store.claim_record(
+        tracker="redmine", kind="nonconformity", cause="disk", effect_key="e1", sources=["42"], detail={},
+        action_due=None, review_due=None, now=T0, lease=timedelta(minutes=5))
+    record = sqlite_store.record_created(record.id, target_id="90", target_key="#90", target_url="u/90",
+                                         next_check=None, now=T0)
+    description = _filled(record_description({"kind": "nonconformity", "sources": []}, "es", book.messages),
+                          "¿Por qué? (pendiente)", "Qué se hizo", "Conclusión", "(pendiente)")
+    keeper = RecordKeeper(sqlite_store, lambda: T0, rules=holder)
+    closing = event(changes=(Change("status", "Open", "Closed"),), event_id="redmine:issue:90:journal:3")
+    assert keeper.on_event(closing, ticket(id="90", key="#90", status="Closed", is_closed=True,
+                                           description=description), [record]) == []
+    closed = sqlite_store.record("redmine", "nonconformity", "disk")
+    assert closed is not None and closed.state == "closed"
+    assert closed.detail["outcome"] == FILLED
