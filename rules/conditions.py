@@ -342,7 +342,8 @@ class Facts:
     measures: Mapping[str, Any] | None = None  # a measured rule's figures for one group
     # (field, custom ref) -> its values and their text for the trace, read once per event:
     # most rules look at the same few fields (project, tracker, status)
-    read: dict[tuple[str, str | None], tuple[list[str] | None, str]] = field(default_factory=dict, compare=False)
+    read: dict[tuple[str, str | None], tuple[list[str] | None, str]] = field(
+        default_factory=dict, init=False, compare=False, repr=False)  # a copy (`replace`) starts empty
 
 
 def evaluate(nodes: Sequence[Node], facts: Facts, trace: list[ConditionTrace] | None = None,
