@@ -21,7 +21,7 @@ from bench.common import ROOT, Row, scaled
 from bench.databases import database
 from bench.jira_payloads import SECRET, created, recorded, signed, status_changed
 from bench.pipeline import NOW, Outcome, drain, end_to_end_rows, summary
-from bench.servers import Counters, own_process, serving
+from bench.servers import own_process, serving
 from bench.standin_jira import Model, field_list, issue_after_update, standin_jira
 from connector.jira_payloads import event_from_body, ticket_from_issue
 from rules.engine import evaluate
@@ -91,9 +91,10 @@ def post_signed(url: str, posted: Sequence[Delivery], threads: int = 2) -> Count
     return statuses
 
 
-def run_worker(kind: str, tickets: int, server_url: str | None) -> tuple[Outcome, Counters]:
+def run_worker(kind: str, tickets: int, server_url: str | None) -> tuple[Outcome, dict[str, int]]:
     """Post every delivery (untimed), then time the worker draining them, the stand-in Jira
-    answering from a process of its own as a tracker does."""
+    answering from a process of its own as a tracker does. Also returns what the connector
+    asked that the stand-in does not serve."""
     model = model_for(tickets)
     posted = deliveries(tickets)
     with own_process(standin_jira, model) as (jira_url, counters), database(kind, "e2e-jira", server_url) as url, \
@@ -109,7 +110,7 @@ def run_worker(kind: str, tickets: int, server_url: str | None) -> tuple[Outcome
         failed = [row for row in app.store.inbox_rows() if row["state"] != "done"]
         if failed:
             raise RuntimeError(f"{len(failed)} inbox items not done, e.g. {failed[0].get('last_error')}")
-        return Outcome(len(posted), items, effects, seconds, Counter(counters.calls)), counters
+        return Outcome(len(posted), items, effects, seconds, Counter(counters.calls)), dict(counters.unknown)
 
 
 def field_names() -> dict[str, str]:
@@ -134,9 +135,9 @@ def run_pure(tickets: int) -> tuple[float, int]:
 
 def measure(kind: str, server_url: str | None = None) -> tuple[list[Row], Outcome]:
     tickets = scaled(300, 10)
-    outcome, model = run_worker(kind, tickets, server_url)
-    if model.unknown:
-        raise RuntimeError(f"the connector asked what the stand-in Jira does not serve: {dict(model.unknown)}")
+    outcome, unknown = run_worker(kind, tickets, server_url)
+    if unknown:
+        raise RuntimeError(f"the connector asked what the stand-in Jira does not serve: {unknown}")
     return end_to_end_rows(f"end to end {kind} jira", outcome, *run_pure(tickets),
                            f"{tickets} issues × (created + status change)"), outcome
 
