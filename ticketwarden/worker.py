@@ -197,9 +197,11 @@ class Worker:
                 self._retry_inbox(decided.item, f"{type(exc).__name__}: {exc}")
 
     def _log(self, decided: list[_Decided], new: list[int]) -> None:
+        traced = log.isEnabledFor(logging.INFO)  # a trace's text is made only when it is logged
         for one, fresh in zip(decided, new, strict=True):
             self._count_event(one.item, "decided")
-            for number, decision in enumerate(one.decisions):  # the event's in full, the SLA events' in short
+            shown = one.decisions if traced else []
+            for number, decision in enumerate(shown):  # the event's in full, the SLA events' in short
                 log.info("%s", decision.format(verbose=one.verbose and number == 0), extra={
                     "event": decision.event_id, "inbox": one.item.id,
                     "ticket": f"{one.completion.tracker}:{one.completion.ticket_id}",
