@@ -99,6 +99,7 @@ def test_polling_finds_what_no_webhook_announced(fake: FakeJira, service: Applic
     since = parse_time(fake.issue_json(issue.key)["fields"]["created"]) - timedelta(seconds=1)
     service.store.set_value(poller.state_name, since.isoformat(), since)
     assert poller.poll_once() >= 1
+    assert {row["ticket"] for row in service.store.inbox_rows(source="jira")} == {f"jira:{issue.id}"}
     work(service)
     assert fake.issue_json(issue.key)["fields"]["customfield_10050"]["value"] == "unknown"
     assert poller.poll_once() == 0 or all(

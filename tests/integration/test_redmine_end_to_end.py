@@ -126,8 +126,8 @@ def test_poller_alone_brings_the_event(service, redmine):
     application.store.set_value(poller.state_name, since.isoformat(), since)
 
     assert poller.poll_once() >= 1
-    keys = [row["dedup_key"] for row in application.store.inbox_rows()]
-    assert f"redmine:issue:{created['id']}:created" in keys
+    tickets = {row["dedup_key"]: row["ticket"] for row in application.store.inbox_rows()}
+    assert tickets[f"redmine:issue:{created['id']}:created"] == f"redmine:{created['id']}"
     while drain(application) != (0, 0):
         pass
     assert_triaged(redmine, created["id"])

@@ -96,6 +96,8 @@ def test_clock_written_warned_breached(service, redmine_env):
     clock.offset = timedelta(minutes=16)  # past 50% of 30 minutes
     application.sweep_sla()
     assert owed() == ["sla.warning"]
+    assert {row["ticket"] for row in application.store.inbox_rows(source="sla")
+            if row["dedup_key"].startswith(f"sla:redmine:{created['id']}:")} == {f"redmine:{created['id']}"}
     application.sweep_sla()
     assert owed() == ["sla.warning"]  # once per cycle
     settle(application)
