@@ -58,13 +58,17 @@ def model_for(tickets: int, first: int = FIRST_ID, journals: int = 1) -> Model:
     return Model({i: issue_after_update(i, JOURNAL_BASE + i, journals) for i in range(first, first + tickets)})
 
 
+def settings_for(url: str, redmine_url: str, instance: str = "") -> Settings:
+    return Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), redmine_url=redmine_url,
+                    redmine_api_key="bench-key", webhook_token=TOKEN, poll_overlap=0,
+                    webhook_rate=0,  # one load generator is one address: no per-source limit
+                    instance=instance)
+
+
 @contextmanager
 def application(url: str, redmine_url: str) -> Iterator[Application]:
     migrate.upgrade(create_db_engine(url))
-    settings = Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), redmine_url=redmine_url,
-                        redmine_api_key="bench-key", webhook_token=TOKEN, poll_overlap=0,
-                        webhook_rate=0)  # one load generator is one address: no per-source limit
-    app = build(settings, clock=lambda: NOW, environ={})
+    app = build(settings_for(url, redmine_url), clock=lambda: NOW, environ={})
     try:
         yield app
     finally:
@@ -124,10 +128,7 @@ def _drain_in_child(url: str, redmine_url: str, number: int, ready: Any, go: Any
     deployment names them; says when it is ready, drains when told, answers what it did."""
     import logging
     logging.basicConfig(level=logging.ERROR)
-    settings = Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), redmine_url=redmine_url,
-                        redmine_api_key="bench-key", webhook_token=TOKEN, poll_overlap=0, webhook_rate=0,
-                        instance=f"bench-worker-{number}")
-    app = build(settings, clock=lambda: NOW, environ={})
+    app = build(settings_for(url, redmine_url, f"bench-worker-{number}"), clock=lambda: NOW, environ={})
     try:
         ready.put(number)
         go.wait()

@@ -1448,10 +1448,10 @@ class Store:
         rows of the tickets those rows are about (`ClaimStatements`)."""
         claim = _claim_statements(table)
         with self._writing() as conn:
-            due_rows: list[Any] = list(conn.execute(claim.due(self._skip_locked), {"now": now, "limit": limit}))
-            if claim.whole_tickets and due_rows:
+            due_rows: list[Any] = list(conn.execute(self._locking(claim.due), {"now": now, "limit": limit}))
+            if claim.rest is not None and due_rows:
                 taken = [row[0] for row in due_rows]
-                due_rows += list(conn.execute(claim.rest(self._skip_locked),
+                due_rows += list(conn.execute(self._locking(claim.rest),
                                               {"now": now, "taken": taken, "limit": len(taken) * 10}))
             # The rows are ours until commit (SQLite: the write lock taken at BEGIN IMMEDIATE;
             # PostgreSQL: FOR UPDATE SKIP LOCKED), so one UPDATE claims them all.
@@ -1460,6 +1460,10 @@ class Store:
                 return []
             taken_rows = conn.execute(claim.take, {"ids": claimed, "until": now + lease, "owner": self.owner})
             return sorted(taken_rows, key=lambda row: row.id)
+
+    def _locking(self, query: sa.Select[Any]) -> sa.Select[Any]:
+        """PostgreSQL: the rows a claim reads stay its own until commit, others skip them."""
+        return query.with_for_update(skip_locked=True) if self._skip_locked else query
 
     @staticmethod
     def _audit(conn: Connection, now: datetime, kind: str, tracker: str, ticket_id: str,
@@ -1475,18 +1479,9 @@ class ClaimStatements:
     ticket: the inbox by its `ticket`, the outbox by tracker and ticket id); for the outbox,
     the rest of the taken rows' tickets; and the UPDATE that takes them."""
 
-    table: sa.Table
-    whole_tickets: bool
-    due_rows: sa.Select[Any]
-    rest_rows: sa.Select[Any] | None
+    due: sa.Select[Any]
+    rest: sa.Select[Any] | None  # None: the inbox, whose claim does not take whole tickets
     take: Any
-
-    def due(self, skip_locked: bool) -> sa.Select[Any]:
-        return self.due_rows.with_for_update(skip_locked=True) if skip_locked else self.due_rows
-
-    def rest(self, skip_locked: bool) -> sa.Select[Any]:
-        assert self.rest_rows is not None
-        return self.rest_rows.with_for_update(skip_locked=True) if skip_locked else self.rest_rows
 
 
 @functools.cache
@@ -1513,7 +1508,7 @@ def _claim_statements(table: sa.Table) -> ClaimStatements:
     take = sa.update(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True))).values(
         state=PROCESSING, lease_until=sa.bindparam("until", type_=UTCDateTime), lease_owner=sa.bindparam("owner"),
         attempts=table.c.attempts + 1).returning(*table.c)
-    return ClaimStatements(table, whole_tickets, due_rows, rest_rows, take)
+    return ClaimStatements(due_rows, rest_rows, take)
 
 
 # What writing effects came to (`Store.record_outcomes`), built once: one row each.

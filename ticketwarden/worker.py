@@ -190,8 +190,7 @@ class Worker:
             try:
                 self._log([decided], self.store.complete([decided.completion], self.clock()))
             except ClockConflict as exc:  # another worker moved the clock: decide again on its state, now
-                log.info("inbox %s: %s; deciding again", decided.item.id, exc)
-                self.store.retry_inbox(decided.item.id, str(exc), self.clock())
+                self._retry_inbox(decided.item, str(exc), at_once=True)
             except Exception as exc:
                 log.exception("inbox %s: its decision could not be recorded", decided.item.id)
                 self._retry_inbox(decided.item, f"{type(exc).__name__}: {exc}")
@@ -422,10 +421,16 @@ class Worker:
         if self.metrics is not None:
             self.metrics.events.labels(item.source, outcome).inc()
 
-    def _retry_inbox(self, item: InboxItem, error: str, retry_after: float | None = None) -> None:
-        log.warning("inbox %s: %s; retrying later", item.id, error)
+    def _retry_inbox(self, item: InboxItem, error: str, retry_after: float | None = None,
+                     at_once: bool = False) -> None:
+        """Put an item back: after the retry's back-off (and no sooner than `retry_after`), or
+        `at_once` when nothing failed and only a newer state must be decided on."""
+        if at_once:
+            log.info("inbox %s: %s; deciding again", item.id, error)
+        else:
+            log.warning("inbox %s: %s; retrying later", item.id, error)
         self._count_event(item, "retried")
-        wait = max(self.retry.delay(item.attempts), timedelta(seconds=retry_after or 0))
+        wait = timedelta(0) if at_once else max(self.retry.delay(item.attempts), timedelta(seconds=retry_after or 0))
         self.store.retry_inbox(item.id, error, self.clock() + wait)
 
     # -- outbox ----------------------------------------------------------------------------------

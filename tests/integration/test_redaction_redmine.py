@@ -19,7 +19,6 @@ from collections.abc import Iterator
 import pytest
 
 from connector.redmine_payloads import parse_time
-from rules.redaction import DEFAULT
 from tests.integration.receiver import Receiver
 from tests.integration.redmine_service import poll_from, settle
 from tests.integration.sandbox import SandboxRedmine
@@ -74,7 +73,6 @@ def service(tmp_path, redmine_env) -> Iterator[tuple[Application, Receiver, io.S
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
-        logs.use_redaction(DEFAULT)
         receiver.close()
 
 

@@ -247,19 +247,14 @@ def test_reports_redact_their_groups():
     assert shown.charts == {"origin_by_team": {f"token={TOKEN}": {"internal": 1}}}
 
 
-@pytest.fixture
-def rulebook_redaction():
-    yield logs.use_redaction
-    logs.use_redaction(DEFAULT)
-
-
-def test_log_lines_are_redacted_with_the_rulebook_in_force(rulebook_redaction):
+def test_log_lines_are_redacted_with_the_rulebook_in_force():
+    """(tests/conftest.py puts the default redaction back after each test.)"""
     formatter = logs.Redacting(logging.Formatter("%(message)s"), ["rk-0123456789abcdef"])
     line = logging.LogRecord("ticketwarden.worker", logging.INFO, __file__, 1, "  [x] description ~= vpn  (%s)",
                              (f"password: {SECRET_PASSWORD} mail jane@customer.example.com, rk-0123456789abcdef",),
                              None)
     assert formatter.format(line) == \
         f"  [x] description ~= vpn  (password: {PASSWORD} mail jane@customer.example.com, ***)"
-    rulebook_redaction(load("version: 1\nredaction: {patterns: [emails]}\n").redaction)
+    logs.use_redaction(load("version: 1\nredaction: {patterns: [emails]}\n").redaction)
     assert formatter.format(line) == \
         f"  [x] description ~= vpn  (password: {SECRET_PASSWORD} mail [redacted: e-mail], ***)"
