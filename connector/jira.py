@@ -24,6 +24,7 @@ from jira import JIRA, JIRAError
 from connector import notes
 from connector.delivery import Delivered
 from connector.errors import Created, Polled, TrackerError, WrittenText
+from connector.http import environment_once
 from connector.jira_payloads import (
     KIND,
     classify,
@@ -77,6 +78,7 @@ class JiraConnector:
                 # whatever our timeout says; a refused call is retried by the inbox or outbox.
                 self._jira = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=0,
                                                      **self._auth))
+                environment_once(self._jira._session, self.url)
             return self._jira
 
     def _creating_client(self) -> JIRA:
@@ -88,6 +90,7 @@ class JiraConnector:
                 self._creator = self._call(lambda: JIRA(server=self.url, timeout=self._timeout, max_retries=0,
                                                         get_server_info=False,
                                                         **self._auth))
+                environment_once(self._creator._session, self.url)
             return self._creator
 
     @property

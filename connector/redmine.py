@@ -24,6 +24,7 @@ from redminelib.engines.sync import SyncEngine
 from connector import notes
 from connector.delivery import Delivered, without_history
 from connector.errors import Created, Polled, TrackerError, UnknownReference, WrittenText
+from connector.http import environment_once
 from connector.ratelimit import RateLimit
 from connector.redmine_payloads import (
     KIND,
@@ -61,7 +62,7 @@ class _TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def _engine_with_timeout(timeout: float) -> type[SyncEngine]:
+def _engine_with_timeout(timeout: float, url: str) -> type[SyncEngine]:
     class TimeoutEngine(SyncEngine):  # type: ignore[misc]  # python-redmine ships no type hints
         @staticmethod
         def create_session(**params: Any) -> requests.Session:
@@ -71,7 +72,7 @@ def _engine_with_timeout(timeout: float) -> type[SyncEngine]:
                     session.headers.update(value)
                 else:
                     setattr(session, name, value)
-            return session
+            return environment_once(session, url)
 
     return TimeoutEngine
 
@@ -152,7 +153,7 @@ class RedmineConnector:
     def __init__(self, url: str, api_key: str, *, timeout: float = 15.0, rate: float = 0.0):
         self.url = url.rstrip("/")
         self._redmine = Redmine(
-            self.url, key=api_key, engine=_engine_with_timeout(timeout),
+            self.url, key=api_key, engine=_engine_with_timeout(timeout, self.url),
             requests={"headers": {"X-Skip-Webhooks": "1", "User-Agent": "ticketwarden"}},
         )
         self._vocabulary: Vocabulary | None = None
