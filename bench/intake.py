@@ -17,7 +17,7 @@ from bench.payloads import encoded_opened
 from bench.servers import serving
 from ticketwarden import migrate
 from ticketwarden.config import Settings
-from ticketwarden.service import build
+from ticketwarden.service import build, settle_memory
 from ticketwarden.store import create_db_engine
 
 TOKEN = "bench-token"  # noqa: S105 - a loopback-only benchmark token
@@ -53,6 +53,7 @@ def real_intake(url: str) -> Iterator[str]:
     settings = Settings(database_url=url, rules=(EXAMPLE_RULEBOOK,), webhook_token=TOKEN, poll_overlap=0,
                         webhook_rate=0)  # one load generator is one address: no per-source limit
     application = build(settings, connectors={}, environ={})
+    settle_memory()  # as the service does once started
     try:
         with serving(application.app) as base:
             yield base

@@ -26,7 +26,7 @@ from rules.engine import evaluate
 from rules.rulebook import load_rulebook
 from ticketwarden import migrate
 from ticketwarden.config import Settings
-from ticketwarden.service import Application, build
+from ticketwarden.service import Application, build, settle_memory
 from ticketwarden.store import DEAD, PENDING, PROCESSING, create_db_engine
 
 WORKER_PROCESSES = 2  # one per core of the 2-core target machine
@@ -69,6 +69,7 @@ def settings_for(url: str, redmine_url: str, instance: str = "") -> Settings:
 def application(url: str, redmine_url: str) -> Iterator[Application]:
     migrate.upgrade(create_db_engine(url))
     app = build(settings_for(url, redmine_url), clock=lambda: NOW, environ={})
+    settle_memory()  # as the service does once started
     try:
         yield app
     finally:
@@ -129,6 +130,7 @@ def _drain_in_child(url: str, redmine_url: str, number: int, ready: Any, go: Any
     import logging
     logging.basicConfig(level=logging.ERROR)
     app = build(settings_for(url, redmine_url, f"bench-worker-{number}"), clock=lambda: NOW, environ={})
+    settle_memory()
     try:
         ready.put(number)
         go.wait()

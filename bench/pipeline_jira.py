@@ -28,7 +28,7 @@ from rules.engine import evaluate
 from rules.rulebook import load_rulebook
 from ticketwarden import migrate
 from ticketwarden.config import Settings
-from ticketwarden.service import Application, build
+from ticketwarden.service import Application, build, settle_memory
 from ticketwarden.store import create_db_engine
 
 JIRA_RULEBOOK = os.path.join(ROOT, "examples", "rulebooks", "jira-support.yaml")
@@ -63,6 +63,7 @@ def application(url: str, jira_url: str) -> Iterator[Application]:
                         jira_webhook_secret=SECRET, poll_overlap=0,
                         webhook_rate=0)  # one load generator is one address: no per-source limit
     app = build(settings, clock=lambda: NOW, environ={})
+    settle_memory()  # as the service does once started
     try:
         yield app
     finally:

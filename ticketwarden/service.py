@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -419,7 +420,18 @@ def _started(settings: Settings) -> Application:
     if not application.connectors:
         log.warning("no tracker configured (set REDMINE_URL and REDMINE_API_KEY, or JIRA_URL and its "
                     "credentials): deliveries are stored but wait for a tracker")
+    settle_memory()
     return application
+
+
+def settle_memory() -> None:
+    """Once the process has started: collect what starting left behind, then leave everything
+    that lives on (libraries, the compiled rulebook, SQLAlchemy's tables and statements) out of
+    the cycle collector's full passes, which would otherwise walk all of it again every few
+    hundred events: a tenth of the worker's CPU time in the end-to-end benchmark. Objects made
+    later are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def _on_signals(application: Application, shutdown: Callable[..., None]) -> None:
