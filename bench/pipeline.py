@@ -203,13 +203,14 @@ def measure(kind: str, server_url: str | None = None) -> tuple[list[Row], Outcom
     outcome = run_worker(kind, tickets, server_url)
     pure = run_pure(tickets)
     rows = end_to_end_rows(f"end to end {kind}", outcome, *pure, f"{tickets} tickets × (opened + status change)")
-    if kind == "postgresql":  # several workers share a store on PostgreSQL (SQLite takes one writer)
-        many = run_workers(kind, tickets, server_url, WORKER_PROCESSES)
-        rows.append(Row(f"end to end {kind}, {WORKER_PROCESSES} workers: processed", "deliveries/s",
-                        many.deliveries / many.seconds, outcome.deliveries / outcome.seconds, "one worker, same run",
-                        f"{WORKER_PROCESSES} worker processes; {many.inbox_items} inbox items, "
-                        f"{many.effects} effects applied, "
-                        f"{sum(many.calls.values()) / many.deliveries:.2f} tracker calls/delivery"))
+    # Several workers share a store on either database (SQLite's writers, one at a time, queue
+    # on the store's writer lock, a flock across processes: `ticketwarden.store.WriterLock`).
+    many = run_workers(kind, tickets, server_url, WORKER_PROCESSES)
+    rows.append(Row(f"end to end {kind}, {WORKER_PROCESSES} workers: processed", "deliveries/s",
+                    many.deliveries / many.seconds, outcome.deliveries / outcome.seconds, "one worker, same run",
+                    f"{WORKER_PROCESSES} worker processes; {many.inbox_items} inbox items, "
+                    f"{many.effects} effects applied, "
+                    f"{sum(many.calls.values()) / many.deliveries:.2f} tracker calls/delivery"))
     return rows, outcome
 
 

@@ -8,10 +8,14 @@ died is taken again when its lease runs out.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import logging
+import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -494,20 +498,23 @@ class OutboxItem:
     attempts: int
 
 
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for another's write lock
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL, a busy timeout and its data folder created."""
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
 
         @sa_event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # transactions are begun below, not by pysqlite
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -527,6 +534,108 @@ def create_db_engine(url: str) -> Engine:
 READ_ONLY = "ticketwarden_read_only"  # execution option of the store's read connections
 
 
+class WriterLock:
+    """What a SQLite store's writers queue on before `BEGIN IMMEDIATE`: a thread lock for the
+    threads of this process and, for a database file, an exclusive `flock` on the file
+    `<database>.writer-lock` beside it for the other processes (several `ticketwarden worker`s,
+    or `serve` beside `worker`, on one file).
+
+    SQLite's own write lock alone makes a poor queue: a writer that finds it taken waits in the
+    busy handler, which sleeps in growing steps (1, 2, 5, 10 ... 100 ms) and tries again, asleep
+    while the lock is free and often beaten to it again (one process's write waited up to a second
+    while another's went on). A blocking flock waits in the kernel and is woken as soon as its
+    holder lets go, the writers taking turns. The thread lock stays:
+    a flock belongs to an open file description, which the threads of a process share.
+    `BEGIN IMMEDIATE` stays too, for writers that do not take this lock (`ticketwarden migrate`,
+    the sqlite3 shell).
+
+    The file is opened on first use in each process (a forked child must not share its parent's
+    description: their flocks would be one), and closed by `close` (the engine's dispose)."""
+
+    def __init__(self, path: str | None, wait: float = SQLITE_BUSY_TIMEOUT) -> None:
+        self.path = path  # None: the thread lock only (an in-memory database)
+        self.wait = wait  # seconds another process may hold it before a writer gives up
+        self._thread = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0  # the process `_fd` was opened in
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                self._lock_file(fd)
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
+
+    def _lock_file(self, fd: int) -> None:
+        """Take the file's flock, waiting at most `wait` seconds (as long as SQLite's busy
+        timeout would): a process stuck while it holds the lock must not stop every other one
+        for good. A blocking flock cannot be given a limit, so the wait tries again every 0.1 ms
+        at first and every 2 ms at most, far finer than the busy handler's steps."""
+        pause, deadline = 0.0001, 0.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            now = time.monotonic()
+            deadline = deadline or now + self.wait
+            if now >= deadline:
+                raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+                    f"database is locked (another process held its writer lock for {self.wait:g} s)"))
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+
+    def _file(self) -> int | None:
+        """The lock file of this process (opened under the thread lock, on first use)."""
+        if self.path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():
+            # A descriptor from before a fork is the parent's: closing this copy leaves its flock alone.
+            if self._fd is not None:
+                os.close(self._fd)
+            self._fd = None
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                log.warning("no writer lock file %s (%s): writers of other processes wait in SQLite's "
+                            "busy handler instead", self.path, exc)
+                self.path = None
+                return None
+            self._pid = os.getpid()
+        return self._fd
+
+    def close(self, *_args: object) -> None:
+        """Close the lock file (opened again on the next write); a listener of `engine_disposed`."""
+        with self._thread:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+    @staticmethod
+    def for_engine(engine: Engine) -> WriterLock:
+        """The lock of a SQLite engine: with a lock file when its database is a file."""
+        url = engine.url
+        database = url.database or ""
+        if database.startswith("file:"):  # a URI filename (`?uri=true`)
+            database = "" if url.query.get("mode") == "memory" else database[len("file:"):]
+        if database in ("", ":memory:"):
+            return WriterLock(None)
+        lock = WriterLock(os.path.realpath(database) + ".writer-lock")
+        sa_event.listen(engine, "engine_disposed", lock.close)
+        return lock
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
@@ -539,8 +648,9 @@ class Store:
         self.owner = owner[:128]  # the instance whose claims this store takes (Settings.instance_name)
         self._skip_locked = engine.dialect.name == "postgresql"
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
-        # growing steps (its busy handler); the process's own writers queue on a lock instead.
-        self._write_lock: threading.Lock | None = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # growing steps (its busy handler); writers queue on a lock instead, the writers of
+        # other processes on the same file too (`WriterLock`).
+        self._write_lock = WriterLock.for_engine(engine) if engine.dialect.name == "sqlite" else None
         # Intake's one statement, built once: the values come as parameters, so a delivery's
         # time under the write lock is the INSERT and the commit, not building the statement.
         self._inbox_insert = self._insert(inbox).on_conflict_do_nothing(index_elements=["source", "dedup_key"])
@@ -651,8 +761,7 @@ class Store:
         if not completions:
             return []
         with self._writing() as conn:
-            for done in completions:
-                self._record_state(conn, done, now)
+            self._record_state(conn, completions, now)
             self._save_facts(conn, [done.facts for done in completions if done.facts is not None], now)
             for done in completions:  # after the facts they add to
                 if done.breaches:
@@ -668,15 +777,29 @@ class Store:
                 state=DONE, processed_at=now, lease_until=None, last_error=None))
         return [new.get(done.item_id, 0) for done in completions]
 
-    def _record_state(self, conn: Connection, done: Completion, now: datetime) -> None:
-        """What one decision changes besides its effects: clocks, follow-ups, origin, facts, seen."""
-        self._claim_parts(conn, done.item_id, list(done.parts), now)
-        for row in done.clocks:
-            if not self._save_clock(conn, row, now):
-                raise ClockConflict(f"SLA clock {row.clock.policy} of {row.clock.ticket_id} changed meanwhile")
-        self._queue(conn, done.follow_ups, now)
-        for change in done.origin_changes:
-            self._origin_change(conn, change)
+    def _record_state(self, conn: Connection, completions: Sequence[Completion], now: datetime) -> None:
+        """What a batch's decisions change besides their effects: the parts they took in, their
+        clocks, follow-up events and origin changes; each kind of row in one statement."""
+        for done in completions:
+            self._claim_parts(conn, done.item_id, list(done.parts), now)
+        self._save_clocks(conn, [row for done in completions for row in done.clocks], now)
+        self._queue(conn, [follow_up for done in completions for follow_up in done.follow_ups], now)
+        changes = [change for done in completions for change in done.origin_changes]
+        if changes:
+            conn.execute(self._origin_insert, [self._origin_row(change) for change in changes])
+
+    def _save_clocks(self, conn: Connection, rows: Sequence[ClockRow], now: datetime) -> None:
+        """Store clocks moved by a batch: the new ones in one INSERT, the others in one versioned
+        UPDATE, in the order they moved (a clock started and moved again in the same batch is
+        inserted first). A count short of the rows means another process wrote one of these
+        clocks since it was read: the whole batch is undone (ClockConflict), and decided again."""
+        new = [self._clock_values(row, now) for row in rows if row.version == 0]
+        if new and len(conn.execute(self._clock_insert, new).all()) != len(new):
+            raise ClockConflict(_conflicting([row for row in rows if row.version == 0]))
+        moved = [row for row in rows if row.version != 0]
+        if moved and conn.execute(self._clock_update, [self._clock_changes(row, now) for row in moved]
+                                  ).rowcount != len(moved):
+            raise ClockConflict(_conflicting(moved))
 
     def _insert_effects(self, conn: Connection, completions: Sequence[Completion], now: datetime) -> dict[int, int]:
         """The batch's effects in one statement, each key once; how many were new per inbox item."""
@@ -952,19 +1075,28 @@ class Store:
         return fired
 
     def _save_clock(self, conn: Connection, row: ClockRow, now: datetime) -> bool:
-        clock = row.clock
-        state = dict(history=_dumps([t.to_dict() for t in clock.transitions]), state=row.state,
-                     due_at=row.due_at, next_check=row.next_check, updated_at=now)
+        """Store one clock; False when another process wrote it since it was read."""
         if row.version == 0:
-            result = conn.execute(self._clock_insert, dict(
-                tracker=clock.tracker, ticket_id=clock.ticket_id, policy=clock.policy, cycle=clock.cycle,
-                version=1, **state))
-            return bool(result.all())
-        result = conn.execute(self._clock_update, {
-            "key_tracker": clock.tracker, "key_ticket_id": clock.ticket_id, "key_policy": clock.policy,
-            "key_cycle": clock.cycle, "key_version": row.version, "new_version": row.version + 1,
-            **{f"new_{name}": value for name, value in state.items()}})
-        return result.rowcount == 1
+            return bool(conn.execute(self._clock_insert, self._clock_values(row, now)).all())
+        return conn.execute(self._clock_update, self._clock_changes(row, now)).rowcount == 1
+
+    @staticmethod
+    def _clock_state(row: ClockRow, now: datetime) -> dict[str, Any]:
+        return dict(history=_dumps([t.to_dict() for t in row.clock.transitions]), state=row.state,
+                    due_at=row.due_at, next_check=row.next_check, updated_at=now)
+
+    def _clock_values(self, row: ClockRow, now: datetime) -> dict[str, Any]:
+        """A new clock's row (`_clock_insert`)."""
+        clock = row.clock
+        return dict(tracker=clock.tracker, ticket_id=clock.ticket_id, policy=clock.policy, cycle=clock.cycle,
+                    version=1, **self._clock_state(row, now))
+
+    def _clock_changes(self, row: ClockRow, now: datetime) -> dict[str, Any]:
+        """A stored clock's versioned update (`_clock_update`)."""
+        clock = row.clock
+        return {"key_tracker": clock.tracker, "key_ticket_id": clock.ticket_id, "key_policy": clock.policy,
+                "key_cycle": clock.cycle, "key_version": row.version, "new_version": row.version + 1,
+                **{f"new_{name}": value for name, value in self._clock_state(row, now).items()}}
 
     def _queue(self, conn: Connection, follow_ups: Iterable[FollowUp], now: datetime) -> None:
         """Put events caused by a decision or a sweep into the inbox, each key once."""
@@ -977,9 +1109,12 @@ class Store:
     # -- failure origin and ticket facts ---------------------------------------------------------
 
     def _origin_change(self, conn: Connection, change: OriginChange) -> None:
-        conn.execute(self._origin_insert, dict(
-            tracker=change.tracker, ticket_id=change.ticket_id, at=change.at, old=change.old, new=change.new,
-            by_kind=change.by_kind, by=change.by[:255], event=change.event[:255]))
+        conn.execute(self._origin_insert, self._origin_row(change))
+
+    @staticmethod
+    def _origin_row(change: OriginChange) -> dict[str, Any]:
+        return dict(tracker=change.tracker, ticket_id=change.ticket_id, at=change.at, old=change.old,
+                    new=change.new, by_kind=change.by_kind, by=change.by[:255], event=change.event[:255])
 
     def origin_history(self, tracker: str | None, ticket_id: str) -> list[OriginChange]:
         query = sa.select(origin_history).where(origin_history.c.ticket_id == ticket_id) \
@@ -1470,6 +1605,13 @@ class Store:
                subject: str, detail: Any) -> None:
         conn.execute(sa.insert(audit).values(at=now, kind=kind, tracker=tracker, ticket_id=ticket_id,
                                              subject=subject[:255], detail=_dumps(detail)))
+
+
+def _conflicting(rows: Sequence[ClockRow]) -> str:
+    """Which clocks a conflict was among (one of them changed meanwhile)."""
+    named = sorted({f"{row.clock.policy} of {row.clock.tracker}:{row.clock.ticket_id}" for row in rows})
+    return f"SLA clock {named[0]} changed meanwhile" if len(named) == 1 else \
+        f"one of the SLA clocks {', '.join(named)} changed meanwhile"
 
 
 @dataclass(frozen=True)

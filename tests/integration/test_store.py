@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from rules.model import Effect
+from rules.sla import PAUSED, STARTED, STOPPED, Clock, Transition
 from tests.helpers import T0
 from ticketwarden import migrate
-from ticketwarden.store import Completion, Store, create_db_engine, metadata
+from ticketwarden.store import ClockConflict, ClockRow, Completion, Store, create_db_engine, metadata
 
 
 def deliver(store: Store, key: str, now=T0, ticket: str | None = None) -> tuple[bool, int]:
@@ -157,3 +159,49 @@ def test_concurrent_deliveries_are_all_stored(store):
 def test_sqlite_runs_in_wal_mode(sqlite_store):
     with sqlite_store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def _clock(ticket: str, *kinds: str) -> Clock:
+    transitions = tuple(Transition(kind, T0 + timedelta(minutes=n), timedelta(hours=4) if kind == STARTED else None)
+                        for n, kind in enumerate(kinds))
+    return Clock("redmine", ticket, "resolution", 1, transitions)
+
+
+def _decided(store: Store, key: str, ticket: str, *clocks: ClockRow) -> Completion:
+    _, item_id = deliver(store, key, ticket=f"redmine:{ticket}")
+    return Completion(item_id, "redmine", ticket, [], [], list(clocks))
+
+
+def test_a_batch_stores_a_clock_started_and_moved_in_it(store):
+    """The batch's clocks go in one INSERT and one UPDATE: a clock the first event started and
+    the second paused is inserted, then updated, and ends at the second state."""
+    started = _decided(store, "k1", "7", ClockRow(_clock("7", STARTED), "running", T0, T0, 0))
+    paused = _decided(store, "k2", "7", ClockRow(_clock("7", STARTED, PAUSED), "paused", None, None, 1))
+    other = _decided(store, "k3", "8", ClockRow(_clock("8", STARTED), "running", T0, T0, 0))
+    store.complete([started, paused, other], T0)
+    [seven] = store.clocks_for("redmine", "7")
+    [eight] = store.clocks_for("redmine", "8")
+    assert (seven.version, seven.state, [t.kind for t in seven.clock.transitions]) == (2, "paused", [STARTED, PAUSED])
+    assert (eight.version, eight.state) == (1, "running")
+
+
+def test_a_clock_another_process_moved_undoes_the_whole_batch(store):
+    """One clock of a batch written meanwhile (its version moved on): nothing of the batch is
+    kept, so every item of it is decided again."""
+    store.complete([_decided(store, "k1", "7", ClockRow(_clock("7", STARTED), "running", T0, T0, 0))], T0)
+    store.complete([_decided(store, "k2", "7", ClockRow(_clock("7", STARTED, PAUSED), "paused", None, None, 1))], T0)
+    fresh = _decided(store, "k3", "8", ClockRow(_clock("8", STARTED), "running", T0, T0, 0))
+    stale = _decided(store, "k4", "7", ClockRow(_clock("7", STARTED, STOPPED), "met", None, None, 1))
+    with pytest.raises(ClockConflict, match="resolution of redmine:7 changed meanwhile"):
+        store.complete([fresh, stale], T0)
+    assert store.clocks_for("redmine", "8") == []
+    [seven] = store.clocks_for("redmine", "7")
+    assert (seven.version, seven.state) == (2, "paused")
+    pending = {row["dedup_key"] for row in store.inbox_rows(state="pending")}
+    assert {"k3", "k4"} <= pending
+
+
+def test_a_clock_started_twice_meanwhile_is_a_conflict(store):
+    store.complete([_decided(store, "k1", "7", ClockRow(_clock("7", STARTED), "running", T0, T0, 0))], T0)
+    with pytest.raises(ClockConflict, match="resolution of redmine:7"):
+        store.complete([_decided(store, "k2", "7", ClockRow(_clock("7", STARTED), "running", T0, T0, 0))], T0)

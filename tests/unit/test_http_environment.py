@@ -30,7 +30,7 @@ def proxy() -> Iterator[tuple[str, list[str]]]:
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             seen.append(self.requestline)
             self.send_response(200)
             self.send_header("Content-Length", "2")
@@ -98,7 +98,7 @@ def test_a_session_told_not_to_trust_the_environment_is_left_alone(monkeypatch) 
 
 
 def test_the_redmine_connector_reads_the_environment_when_it_starts(monkeypatch, proxy) -> None:
-    address, seen = proxy
+    address, _seen = proxy
     monkeypatch.setenv("HTTP_PROXY", address)
     connector = RedmineConnector("http://redmine.example", "key", timeout=5)
     session = connector._redmine.engine.session

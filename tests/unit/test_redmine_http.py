@@ -63,7 +63,7 @@ def redmine() -> Iterator[tuple[str, Seen]]:
             else:
                 self._answer(404, {})
 
-        do_GET = do_PUT = _handle  # noqa: N815 (http.server's naming)
+        do_GET = do_PUT = _handle
 
         def log_message(self, *_: object) -> None:
             pass
