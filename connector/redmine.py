@@ -77,8 +77,10 @@ class _TimeoutSession(requests.Session):
         prepared.prepare(method=method.upper(), url=url, data=kwargs.get("data") or None, auth=self.auth,
                          headers={name: value for name, value in headers.items() if value is not None},
                          params=kwargs.get("params") or None)
+        # A CA bundle means nothing to plain HTTP, and requests looks at the disk for it on every call.
+        verify = True if self.verify is None or not url.startswith("https:") else self.verify
         response = self.get_adapter(url).send(prepared, timeout=kwargs["timeout"], proxies=self.proxies,
-                                              verify=True if self.verify is None else self.verify, cert=self.cert)
+                                              verify=verify, cert=self.cert)
         if response.is_redirect:
             response.close()
             return super().request(method, url, **kwargs)
