@@ -336,9 +336,7 @@ class BusinessCalendar:
         if days <= 0:
             return _moment(micros)
         walked, idle = 0, 0
-        previous = (year, day)
         while walked < days:
-            previous = (year, day)
             day += 1
             if day == len(index.day_starts):
                 year, day = year + 1, 0
@@ -349,10 +347,12 @@ class BusinessCalendar:
                 idle += 1
                 if idle > MAX_IDLE_DAYS:
                     raise NoWorkingTime(f"calendar {self.name!r} has no working day after {start.isoformat()}")
-        if into == 0:  # the start of a working day: the end of the day before (in working days)
-            year, day = previous
-            index = self._year(year)
-            wanted = index.day_before[day + 1]
+        if into == 0:  # the start of a working day: the end of the working day before the last
+            wanted = index.day_before[day]
+            while wanted == 0:  # none earlier in its year: the end of the last earlier year with any
+                year -= 1  # (the start's own day has some, so this stops at its year at the latest)
+                wanted = self._total(year)
+            index = self._years.get(year) or self._year(year)
         else:
             wanted = min(index.day_before[day] + into, index.day_before[day + 1])
         i = bisect_left(index.after, wanted)

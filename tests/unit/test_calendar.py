@@ -1,6 +1,6 @@
 """Business-time arithmetic: the examples the SLA promises rest on, DST days, and edge rules."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -197,3 +197,18 @@ def _utc_day(day: int, hour: int) -> datetime:
 def test_business_days_as_documented(start, days, due):
     """The table in docs/rules.md ("Business days"), with Thursday 26th a half day."""
     assert WEEKDAYS_9_TO_5.add_business_days(start, days) == due
+
+
+def test_a_start_of_day_due_on_the_last_working_day_of_a_year_stays_in_that_year():
+    """The end of the N-th working day counting the start's, even when the next working day is
+    in the next year and not its January 1st (a holiday, a weekend): not that day's start."""
+    assert OFFICE.add_business_days(ba(2026, 12, 31, 9), 1) == ba(2026, 12, 31, 18)  # 1 January: a holiday
+    assert WEEKDAYS_9_TO_5.add_business_days(datetime(2027, 12, 30, 9, tzinfo=UTC), 2) \
+        == datetime(2027, 12, 31, 17, tzinfo=UTC)  # 2028-01-01 is a Saturday
+    assert WEEKDAYS_9_TO_5.add_business_days(datetime(2027, 12, 30, 9, tzinfo=UTC), 3) \
+        == datetime(2028, 1, 3, 17, tzinfo=UTC)
+    # the day before the next working day in a year without working time at all (was an IndexError)
+    idle = BusinessCalendar("idle", ZoneInfo("UTC"), WEEKDAYS_9_TO_5.hours, dates=frozenset(
+        {date(2028, 12, 29)} | {date(2029, 1, 1) + timedelta(days=n) for n in range(365)}))
+    assert idle.add_business_days(datetime(2028, 12, 28, 9, tzinfo=UTC), 1) == datetime(2028, 12, 28, 17, tzinfo=UTC)
+    assert idle.add_business_days(datetime(2028, 12, 28, 9, tzinfo=UTC), 2) == datetime(2030, 1, 1, 17, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rules.calendar import BusinessCalendar, _YearIndex
@@ -266,6 +266,9 @@ def brute_business_days(cal: BusinessCalendar, start: datetime, days: int) -> da
 
 @settings(max_examples=80, deadline=None)
 @given(calendars(), moments, st.integers(0, 12))
+@example(  # the start of a working day due on the last working day of a year (not at the next one's start)
+    cal=BusinessCalendar("random", ZoneInfo("Europe/Madrid"), {3: ((time(2, 0), time(2, 15)),)}),
+    start=datetime(2026, 10, 22, 0, 0, tzinfo=UTC), days=11)
 def test_business_days_agree_with_the_reference(cal, start, days):
     assert cal.add_business_days(start, days) == brute_business_days(cal, start, days)
 
