@@ -26,6 +26,9 @@ def serving(app: Any, threads: int = SERVER_THREADS) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
     finally:
+        # Let the answers in progress finish first: a task that ends after the server closed
+        # wakes a loop that is gone (waitress logs "Bad file descriptor").
+        server.task_dispatcher.shutdown(timeout=5)
         server.close()
         thread.join(timeout=5)
 
