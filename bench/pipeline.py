@@ -83,11 +83,18 @@ def drain(app: Application) -> tuple[int, int]:
     while True:
         taken, applied = app.worker.process_inbox(), app.worker.apply_outbox(wait=False)
         items, effects = items + taken, effects + applied
-        if not taken and not applied:
-            if app.worker.applier.pending == 0:
-                app.worker.record_outcomes()  # the last writes finished after the last record: count them in
-                return items, effects
+        if taken or applied:
+            continue
+        if app.worker.applier.pending:
             app.worker.applier.wait(0.05)
+            continue
+        # Every write has finished and its outcome is queued. A claim made while the last ones
+        # were still in flight left their tickets' other effects (one ticket's are written in
+        # order): one more pass records the outcomes and takes those.
+        again = app.worker.apply_outbox(wait=False)
+        effects += again
+        if not again and not app.worker.applier.pending:
+            return items, effects
 
 
 def take_in(app: Application, posted: list[bytes], threads: int = 2) -> None:
