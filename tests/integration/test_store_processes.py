@@ -183,7 +183,8 @@ def test_an_in_memory_database_takes_no_lock_file(tmp_path: Path) -> None:
 def test_a_writer_gives_up_when_another_holds_the_lock_too_long(tmp_path: Path) -> None:
     """A process stuck while it holds the lock stops the others no longer than SQLite's busy
     timeout would: they get the same "database is locked" (two descriptors of one file exclude
-    each other like two processes do)."""
+    each other like two processes do). The wait given up is taken over by the next writer, and
+    a wait that ends with nobody waiting lets the lock go at once."""
     path = str(tmp_path / "db.writer-lock")
     holder, waiter = WriterLock(path), WriterLock(path, wait=0.3)
     with holder:
@@ -191,7 +192,30 @@ def test_a_writer_gives_up_when_another_holds_the_lock_too_long(tmp_path: Path) 
         with pytest.raises(OperationalError, match="database is locked"), waiter:
             pass
         assert time.monotonic() - started >= 0.3
-    with waiter:  # free again: taken at once
+        with pytest.raises(OperationalError, match="database is locked"), waiter:  # the same wait, taken over
+            pass
+    waiter.wait = 5.0
+    with waiter:  # the pending wait got the lock when the holder let go, and this writer has it
+        with pytest.raises(OperationalError), WriterLock(path, wait=0.1):
+            pass
+    with holder:  # let go when the writer was done: free again
         pass
+    holder.close()
+    waiter.close()
+
+
+def test_a_wait_given_up_does_not_keep_the_lock(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.writer-lock")
+    holder, waiter = WriterLock(path), WriterLock(path, wait=0.2)
+    with holder, pytest.raises(OperationalError), waiter:
+        pass
+    # The holder let go; the abandoned wait takes the lock and lets it go at once.
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with WriterLock(path, wait=0.05):
+                break
+        except OperationalError:
+            assert time.monotonic() < deadline, "the lock stayed taken after the wait was given up"
     holder.close()
     waiter.close()
