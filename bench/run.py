@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from bench import arithmetic, intake, pipeline, pipeline_jira, scaling, sweep
+from bench import arithmetic, intake, pipeline, pipeline_jira, scaling, sweep, writers
 from bench.common import Row, machine_facts, table
 from bench.databases import postgres_server_url
 
@@ -42,6 +42,7 @@ def main() -> None:
         section(f"SLA sweep ({kind})", rows, lambda kind=kind: sweep.measure(kind, server))
     for kind in kinds:
         section(f"intake ({kind})", rows, lambda kind=kind: intake.measure(kind, server))
+    section("writers (sqlite)", rows, writers.measure)
     for kind in kinds:
         def e2e(kind: str = kind) -> list[Row]:
             found, outcome = pipeline.measure(kind, server)
