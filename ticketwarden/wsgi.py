@@ -11,7 +11,8 @@ import os
 
 from ticketwarden import logs
 from ticketwarden.config import from_environment
-from ticketwarden.service import build
+from ticketwarden.service import build, settle_memory
 
 logs.configure("INFO", os.environ.get("TICKETWARDEN_LOG_FORMAT", "text"), logs.secrets_of(os.environ))
 application = build(from_environment()).app
+settle_memory()  # before gunicorn forks its workers (with --preload), or in each of them

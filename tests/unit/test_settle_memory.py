@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,15 @@ print(gone() is None, gc.get_freeze_count() > 0)
     answer = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                             timeout=60, check=True)
     assert answer.stdout.split() == ["True", "True"]
+
+
+def test_the_wsgi_application_freezes_what_it_started_with(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tw.db'}"
+    subprocess.run([sys.executable, "-c", "import sys; from ticketwarden import migrate; "
+                    "from ticketwarden.store import create_db_engine; migrate.upgrade(create_db_engine(sys.argv[1]))",
+                    url], cwd=ROOT, check=True, timeout=120)
+    environment = {"PATH": os.environ.get("PATH", ""), "TICKETWARDEN_DATABASE_URL": url,
+                   "TICKETWARDEN_RULES": str(EXAMPLE)}
+    answer = subprocess.run([sys.executable, "-c", "import gc, ticketwarden.wsgi; print(gc.get_freeze_count())"],
+                            cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=True)
+    assert int(answer.stdout.split()[-1]) > 10_000
