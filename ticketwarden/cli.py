@@ -394,7 +394,8 @@ def serve(bind: str | None, database_url: str | None, rules: tuple[str, ...],
 def worker(database_url: str | None, rules: tuple[str, ...]) -> None:
     """Process deliveries, write effects, sweep SLA clocks, poll the trackers and fire scheduled
     rules, with no HTTP server: run any number of these beside `serve --http-only`, on one or
-    many machines sharing one PostgreSQL, each with its own TICKETWARDEN_INSTANCE."""
+    many machines sharing one PostgreSQL (or on one machine sharing its SQLite file), each with
+    its own TICKETWARDEN_INSTANCE."""
     from ticketwarden.service import run_worker
 
     settings = _settings(database_url=database_url, rules=rules)

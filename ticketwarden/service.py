@@ -388,7 +388,8 @@ def serve(settings: Settings, work: bool = True) -> None:
 def run_worker(settings: Settings) -> None:
     """Process the inbox and outbox, sweep the SLA clocks, poll and fire scheduled rules, with
     no HTTP server, until SIGINT/SIGTERM: any number of these beside `serve --http-only`
-    processes, on one or many machines sharing one PostgreSQL."""
+    processes, on one or many machines sharing one PostgreSQL (or on one machine sharing its
+    SQLite file: `store.WriterLock`)."""
     application = _started(settings)
     stopping = threading.Event()
     _on_signals(application, lambda *_: stopping.set())
