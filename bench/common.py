@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE_RULEBOOK = os.path.join(ROOT, "examples", "rulebooks", "redmine-support.yaml")
@@ -102,3 +103,27 @@ def machine_facts() -> str:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
+
+
+def started_together(target: Callable[..., None], arguments: Sequence[tuple[Any, ...]],
+                     ready_within: float = 120, answers_within: float = 600) -> tuple[list[Any], float]:
+    """Start one process of `target` per tuple of `arguments` (spawned, each given `ready`, `go`
+    and `answers` after its own arguments), let them all go at once when each has said it is
+    ready, and return what they answered and the seconds from go to the last answer."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    ready, go, answers = context.Queue(), context.Event(), context.Queue()
+    processes = [context.Process(target=target, args=(*own, ready, go, answers)) for own in arguments]
+    for process in processes:
+        process.start()
+    try:
+        for _ in processes:
+            ready.get(timeout=ready_within)
+        start = time.perf_counter()
+        go.set()
+        done = [answers.get(timeout=answers_within) for _ in processes]
+        return done, time.perf_counter() - start
+    finally:
+        for process in processes:
+            process.join(timeout=30)

@@ -5,7 +5,6 @@ Redmine; beside the same deliveries parsed and evaluated by the pure engine in-p
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import EXAMPLE_RULEBOOK, Row, scaled
+from bench.common import EXAMPLE_RULEBOOK, Row, scaled, started_together
 from bench.databases import database
 from bench.intake import HEADERS, TOKEN
 from bench.loadgen import post_all
@@ -152,27 +151,12 @@ def run_workers(kind: str, tickets: int, server_url: str | None, processes: int)
     moment all are ready to the moment the last has nothing left."""
     model = model_for(tickets)
     posted = [json.dumps(body).encode() for body in bodies(tickets)]
-    context = multiprocessing.get_context("spawn")
     with own_process(standin_redmine, model) as (redmine_url, counters), \
             database(kind, "e2e-workers", server_url) as url:
         with application(url, redmine_url) as app:
             take_in(app, posted)
         counters.reset_calls()
-        ready, go, answers = context.Queue(), context.Event(), context.Queue()
-        workers = [context.Process(target=_drain_in_child, args=(url, redmine_url, n, ready, go, answers))
-                   for n in range(processes)]
-        for worker in workers:
-            worker.start()
-        try:
-            for _ in workers:
-                ready.get(timeout=120)
-            start = time.perf_counter()
-            go.set()
-            done = [answers.get(timeout=600) for _ in workers]
-            seconds = time.perf_counter() - start
-        finally:
-            for worker in workers:
-                worker.join(timeout=30)
+        done, seconds = started_together(_drain_in_child, [(url, redmine_url, n) for n in range(processes)])
         with application(url, redmine_url) as app:
             for name, rows in (("inbox items", app.store.inbox_rows), ("effects", app.store.outbox_rows)):
                 failed = [row for state in (PENDING, PROCESSING, DEAD) for row in rows(state=state)]

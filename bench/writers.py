@@ -7,13 +7,12 @@ the same writes queued by SQLite's busy handler alone (BEGIN IMMEDIATE only).
 
 from __future__ import annotations
 
-import multiprocessing
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import Row, scaled
+from bench.common import Row, scaled, started_together
 
 PROCESSES = 2
 HOLD = 0.001  # seconds of work inside each write transaction
@@ -52,20 +51,7 @@ def run(writes: int, bare: bool) -> tuple[float, float, float]:
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE writes (what TEXT)")
         engine.dispose()
-        context = multiprocessing.get_context("spawn")
-        ready, go, answers = context.Queue(), context.Event(), context.Queue()
-        processes = [context.Process(target=_write, args=(url, writes, bare, ready, go, answers))
-                     for _ in range(PROCESSES)]
-        for process in processes:
-            process.start()
-        for _ in processes:
-            ready.get(timeout=60)
-        start = time.perf_counter()
-        go.set()
-        done = [answers.get(timeout=300) for _ in processes]
-        seconds = time.perf_counter() - start
-        for process in processes:
-            process.join(timeout=30)
+        done, seconds = started_together(_write, [(url, writes, bare)] * PROCESSES)
     return (PROCESSES * writes / seconds, 1000 * max(longest for longest, _ in done),
             1000 * max(p99 for _, p99 in done))
 
