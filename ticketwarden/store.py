@@ -844,10 +844,11 @@ class Store:
         UPDATE, in the order they moved (a clock started and moved again in the same batch is
         inserted first). A count short of the rows means another process wrote one of these
         clocks since it was read: the whole batch is undone (ClockConflict), and decided again."""
-        new = [self._clock_values(row, now) for row in rows if row.version == 0]
-        if new and len(conn.execute(self._clock_insert, new).all()) != len(new):
-            raise ClockConflict(_conflicting([row for row in rows if row.version == 0]))
+        started = [row for row in rows if row.version == 0]
         moved = [row for row in rows if row.version != 0]
+        if started and len(conn.execute(self._clock_insert, [self._clock_values(row, now) for row in started]
+                                        ).all()) != len(started):
+            raise ClockConflict(_conflicting(started))
         if moved and conn.execute(self._clock_update, [self._clock_changes(row, now) for row in moved]
                                   ).rowcount != len(moved):
             raise ClockConflict(_conflicting(moved))
