@@ -105,6 +105,15 @@ def take_in(app: Application, posted: list[bytes], threads: int = 2) -> None:
         raise RuntimeError(f"intake refused deliveries: {answers.statuses}")
 
 
+def all_done(app: Application) -> None:
+    """Every inbox item and every effect must have ended done; a benchmark that left work
+    undone measured nothing."""
+    for name, rows in (("inbox items", app.store.inbox_rows), ("effects", app.store.outbox_rows)):
+        failed = [row for state in (PENDING, PROCESSING, DEAD) for row in rows(state=state)]
+        if failed:
+            raise RuntimeError(f"{len(failed)} {name} not done, e.g. {failed[0].get('last_error')}")
+
+
 def timed_drain(app: Application, model: Model | Counters, deliveries: int) -> Outcome:
     """Time the worker draining what was taken in; every inbox item must end done. `model`:
     the stand-in's model, or its counters when it serves from its own process."""
@@ -112,10 +121,7 @@ def timed_drain(app: Application, model: Model | Counters, deliveries: int) -> O
     start = time.perf_counter()
     items, effects = drain(app)
     seconds = time.perf_counter() - start
-    for name, rows in (("inbox items", app.store.inbox_rows), ("effects", app.store.outbox_rows)):
-        failed = [row for state in (PENDING, PROCESSING, DEAD) for row in rows(state=state)]
-        if failed:
-            raise RuntimeError(f"{len(failed)} {name} not done, e.g. {failed[0].get('last_error')}")
+    all_done(app)
     return Outcome(deliveries, items, effects, seconds, Counter(model.calls))
 
 
@@ -158,10 +164,7 @@ def run_workers(kind: str, tickets: int, server_url: str | None, processes: int)
         counters.reset_calls()
         done, seconds = started_together(_drain_in_child, [(url, redmine_url, n) for n in range(processes)])
         with application(url, redmine_url) as app:
-            for name, rows in (("inbox items", app.store.inbox_rows), ("effects", app.store.outbox_rows)):
-                failed = [row for state in (PENDING, PROCESSING, DEAD) for row in rows(state=state)]
-                if failed:
-                    raise RuntimeError(f"{len(failed)} {name} not done, e.g. {failed[0].get('last_error')}")
+            all_done(app)
         return Outcome(len(posted), sum(items for items, _ in done), sum(effects for _, effects in done),
                        seconds, Counter(counters.calls))
 
