@@ -20,12 +20,11 @@ import requests
 from redminelib import Redmine
 from redminelib import exceptions as rm
 from redminelib.engines.sync import SyncEngine
-from requests.structures import CaseInsensitiveDict
 
 from connector import notes
 from connector.delivery import Delivered, without_history
 from connector.errors import Created, Polled, TrackerError, UnknownReference, WrittenText
-from connector.http import environment_once
+from connector.http import PooledSession, environment_once
 from connector.ratelimit import RateLimit
 from connector.redmine_payloads import (
     KIND,
@@ -51,48 +50,11 @@ _RELATIONS = {"duplicated_by": "duplicated", "blocked_by": "blocked"}
 MARKER_PREFIX = "ticketwarden-ref: "
 
 
-class _TimeoutSession(requests.Session):
-    """requests has no session-wide timeout; a tracker that hangs must not hang the worker.
-
-    A call goes straight to the connection pool: requests' session layer around it (cookie jars
-    merged and read on every call, hooks, the redirect loop) was a third of the CPU time of a
-    call to a Redmine that answers at once, and the API needs none of it (the key is a header).
-    A call that answers with a redirect is made again through that layer, which follows it."""
-
-    _DIRECT = frozenset({"data", "params", "headers", "timeout"})  # what python-redmine passes
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self._timeout = timeout
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout)
-        if args or self.trust_env or self.params or self.cookies or not self._DIRECT.issuperset(kwargs):
-            return super().request(method, url, *args, **kwargs)
-        headers = CaseInsensitiveDict(self.headers)
-        headers.update(kwargs.get("headers") or {})
-        prepared = requests.PreparedRequest()
-        # Empty data and parameters are left out: requests' checks of what they are cost more
-        # than the rest of preparing the call.
-        prepared.prepare(method=method.upper(), url=url, data=kwargs.get("data") or None, auth=self.auth,
-                         headers={name: value for name, value in headers.items() if value is not None},
-                         params=kwargs.get("params") or None)
-        # A CA bundle means nothing to plain HTTP, and requests looks at the disk for it on every call.
-        verify = True if self.verify is None or not url.startswith("https:") else self.verify
-        response = self.get_adapter(url).send(prepared, timeout=kwargs["timeout"], proxies=self.proxies,
-                                              verify=verify, cert=self.cert)
-        if response.is_redirect:
-            response.close()
-            return super().request(method, url, **kwargs)
-        response.content  # noqa: B018 - read now, as the session layer does: the connection goes back to the pool
-        return response
-
-
 def _engine_with_timeout(timeout: float, url: str) -> type[SyncEngine]:
     class TimeoutEngine(SyncEngine):  # type: ignore[misc]  # python-redmine ships no type hints
         @staticmethod
         def create_session(**params: Any) -> requests.Session:
-            session = _TimeoutSession(timeout)
+            session = PooledSession(timeout)
             for name, value in params.items():
                 if name == "headers":
                     session.headers.update(value)

@@ -1,11 +1,14 @@
-"""Redmine calls go straight to the connection pool (connector.redmine._TimeoutSession), against a
+"""Redmine calls go straight to the connection pool (connector.http.PooledSession), against a
 loopback server that answers as Redmine's REST API does: what is sent, how connections are
-reused, redirects, errors."""
+reused, compressed answers, redirects, errors, timeouts, calls that take requests' whole path."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 
 from connector.errors import TrackerError
 from connector.redmine import RedmineConnector
@@ -34,9 +38,13 @@ def redmine() -> Iterator[tuple[str, Seen]]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Redmine behind its web server
 
-        def _answer(self, status: int, body: dict[str, Any] | None = None, location: str = "") -> None:
+        def _answer(self, status: int, body: dict[str, Any] | None = None, location: str = "",
+                    compressed: bool = False) -> None:
             payload = json.dumps(body).encode() if body is not None else b""
             self.send_response(status)
+            if compressed:
+                payload = gzip.compress(payload)
+                self.send_header("Content-Encoding", "gzip")
             if location:
                 self.send_header("Location", location)
             if body is not None:
@@ -56,6 +64,10 @@ def redmine() -> Iterator[tuple[str, Seen]]:
                 self._answer(301, location=self.path[len("/old"):])
             elif url.path == "/issues/1.json" and self.command == "GET":
                 self._answer(200, ISSUE)
+            elif url.path == "/issues/5.json" and self.command == "GET":  # as a web server that compresses
+                self._answer(200, {"issue": {**ISSUE["issue"], "id": 5}}, compressed=True)
+            elif url.path == "/projects/support/wiki/Caf%C3%A9%20notes.json":
+                self._answer(200, {"wiki_page": {"title": "Café notes", "text": "x", "version": 1}})
             elif url.path == "/issues/1.json" and self.command == "PUT":
                 self._answer(204)
             elif url.path == "/issues/2.json" and self.command == "PUT":
@@ -113,3 +125,72 @@ def test_refusals_and_absence_keep_their_meaning(redmine):
         connector._call(lambda: connector._redmine.issue.update(2, status_id=9))
     assert (refused.value.status, refused.value.transient) == (422, False)
     assert "Status is invalid" in str(refused.value)
+
+
+@pytest.fixture
+def adapter_sends(monkeypatch) -> list[str]:
+    """The URLs sent through requests' adapter (its whole path) rather than straight to the pool."""
+    sent: list[str] = []
+    send = requests.adapters.HTTPAdapter.send
+
+    def counting(self, request, *args, **kwargs):
+        sent.append(request.url)
+        return send(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", counting)
+    return sent
+
+
+def test_issue_reads_and_writes_skip_requests_whole_path(redmine, adapter_sends):
+    url, seen = redmine
+    connector = RedmineConnector(url, "key", timeout=5)
+    connector.fetch_issue(1)
+    connector._call(lambda: connector._redmine.issue.update(1, notes="Checked"))
+    assert adapter_sends == [] and len(seen.requests) == 2
+
+
+def test_an_address_that_needs_quoting_takes_requests_whole_path(redmine, adapter_sends):
+    url, seen = redmine
+    connector = RedmineConnector(url, "key", timeout=5)
+    page = connector._call(lambda: connector._redmine.wiki_page.get("Café notes", project_id="support"))
+    assert page.title == "Café notes"
+    assert seen.requests[-1]["path"] == "/projects/support/wiki/Caf%C3%A9%20notes.json"
+    assert len(adapter_sends) == 1
+
+
+def test_a_compressed_answer_is_read(redmine):
+    url, seen = redmine
+    connector = RedmineConnector(url, "key", timeout=5)
+    assert connector.fetch_issue(5)["id"] == 5
+    assert "gzip" in seen.requests[0]["headers"]["Accept-Encoding"]
+
+
+@pytest.fixture
+def silent_tracker() -> Iterator[str]:
+    """Accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def test_a_tracker_that_does_not_answer_in_time_is_a_transient_failure(silent_tracker):
+    connector = RedmineConnector(silent_tracker, "key", timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(TrackerError) as failed:
+        connector.fetch_issue(1)
+    assert failed.value.transient and "ReadTimeout" in str(failed.value)
+    assert time.monotonic() - started < 3
+
+
+def test_a_tracker_that_is_down_is_a_transient_failure():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    connector = RedmineConnector(f"http://127.0.0.1:{closed}", "key", timeout=2)
+    with pytest.raises(TrackerError) as failed:
+        connector.fetch_issue(1)
+    assert failed.value.transient and "ConnectionError" in str(failed.value)
