@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -133,6 +133,20 @@ def test_named_values_and_times_round_trip(store):
     deliver(store, "k", now=T0)
     assert store.inbox_rows()[0]["received_at"] == T0  # aware UTC in, aware UTC out
     assert store.counts() == {"inbox": {"pending": 1}, "outbox": {}}
+
+
+def test_moments_are_stored_as_utc_whatever_their_zone(store):
+    """The same moment from any zone is stored, and read back, as the same UTC moment; a moment
+    without a zone is refused, also after the same wall time was stored with one."""
+    east = timezone(timedelta(hours=5, minutes=30))
+    later = T0 + timedelta(microseconds=1)
+    for key, now in (("a", T0), ("b", T0.astimezone(east)), ("c", later.astimezone(east)), ("d", later)):
+        deliver(store, key, now=now)
+    received = {row["dedup_key"]: row["received_at"] for row in store.inbox_rows()}
+    assert received == {"a": T0, "b": T0, "c": later, "d": later}
+    assert {moment.tzinfo for moment in received.values()} == {UTC}
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+        deliver(store, "e", now=T0.replace(tzinfo=None))
 
 
 def test_concurrent_deliveries_are_all_stored(store):
