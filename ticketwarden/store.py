@@ -90,7 +90,7 @@ inbox = sa.Table(
     sa.Column("lease_owner", sa.String(128)),  # the instance holding the claim
     sa.Column("ticket", sa.String(96)),  # "tracker:id" of the ticket it is about (`ticket_ref`); None: none
     sa.UniqueConstraint("source", "dedup_key", name="uq_inbox_source_dedup_key"),
-    sa.Index("ix_inbox_state_available_at", "state", "available_at"),
+    sa.Index("ix_inbox_state_id", "state", "id"),  # claim order
     sa.Index("ix_inbox_ticket_state", "ticket", "state"),
 )
 
@@ -113,7 +113,7 @@ outbox = sa.Table(
     sa.Column("outcome", sa.Text),
     sa.Column("last_error", sa.Text),
     sa.Column("lease_owner", sa.String(128)),  # the instance holding the claim
-    sa.Index("ix_outbox_state_available_at", "state", "available_at"),
+    sa.Index("ix_outbox_state_id", "state", "id"),  # claim order
     sa.Index("ix_outbox_ticket_state", "tracker", "ticket_id", "state"),
 )
 
@@ -1652,7 +1652,10 @@ class Store:
         rows of the tickets those rows are about (`ClaimStatements`)."""
         claim = _claim_statements(table)
         with self._writing() as conn:
-            due_rows: list[Any] = list(conn.execute(self._locking(claim.due), {"now": now, "limit": limit}))
+            params = {"now": now, "limit": limit}
+            due_rows: list[Any] = sorted([*conn.execute(self._locking(claim.fresh), params),
+                                          *conn.execute(self._locking(claim.lapsed), params)],
+                                         key=lambda row: row[0])[:limit]
             if claim.rest is not None and due_rows:
                 taken = [row[0] for row in due_rows]
                 due_rows += list(conn.execute(self._locking(claim.rest),
@@ -1687,10 +1690,18 @@ def _conflicting(rows: Sequence[ClockRow]) -> str:
 class ClaimStatements:
     """A queue's claim, built once (building statements per claim was a fifth of it): the due
     rows, oldest first, leaving the tickets another live claim holds (one worker at a time on a
-    ticket: the inbox by its `ticket`, the outbox by tracker and ticket id); for the outbox,
-    the rest of the taken rows' tickets; and the UPDATE that takes them."""
+    ticket: the inbox by its `ticket`, the outbox by tracker and ticket id), read as those
+    pending and available and those whose lease lapsed; for the outbox, the rest of the taken
+    rows' tickets; and the UPDATE that takes them.
 
-    due: sa.Select[Any]
+    The two kinds of due rows are two queries: as one, with an OR, the database read every
+    pending row and sorted them to find the oldest (7.5 ms for 100 of 20,000 on SQLite); the
+    pending ones alone are read in claim order from the (state, id) index, and the read stops
+    at the limit (0.08 ms). That index replaced one on (state, available_at), which SQLite's
+    planner preferred, sorting again, and which nothing else needed."""
+
+    fresh: sa.Select[Any]
+    lapsed: sa.Select[Any]
     rest: sa.Select[Any] | None  # None: the inbox, whose claim does not take whole tickets
     take: Any
 
@@ -1702,24 +1713,37 @@ def _claim_statements(table: sa.Table) -> ClaimStatements:
     whole_tickets = table is outbox
     same_ticket = [held.c.tracker == table.c.tracker, held.c.ticket_id == table.c.ticket_id] if whole_tickets \
         else [held.c.ticket == table.c.ticket]
-    due = sa.and_(
-        sa.or_(sa.and_(table.c.state == PENDING, table.c.available_at <= now),
-               sa.and_(table.c.state == PROCESSING, table.c.lease_until < now)),
-        ~sa.exists().where(*same_ticket, held.c.state == PROCESSING, held.c.lease_until >= now,
-                           held.c.id != table.c.id))
+    fresh, lapsed = (sa.and_(table.c.state == PENDING, table.c.available_at <= now),
+                     sa.and_(table.c.state == PROCESSING, table.c.lease_until < now))
+    free = ~sa.exists().where(*same_ticket, held.c.state == PROCESSING, held.c.lease_until >= now,
+                              held.c.id != table.c.id)
     columns = (table.c.id, table.c.state, table.c.attempts)
-    due_rows = sa.select(*columns).where(due).order_by(table.c.id).limit(sa.bindparam("limit"))
+    limit = sa.bindparam("limit")
+    fresh_rows = sa.select(*columns).where(fresh, free).order_by(table.c.id).limit(limit)
+    lapsed_rows = sa.select(*columns).where(lapsed, free).order_by(table.c.id).limit(limit)
+    due = sa.and_(sa.or_(fresh, lapsed), free)
     rest_rows = None
     if whole_tickets:
         taken: sa.BindParameter[Any] = sa.bindparam("taken", expanding=True)
-        tickets = sa.select(table.c.tracker, table.c.ticket_id).where(table.c.id.in_(taken)).distinct()
+        tickets = sa.select(table.c.tracker, table.c.ticket_id).where(table.c.id.in_(taken))
+        # The states' list, implied by `due`, lets SQLite find the rows by their tickets, from
+        # the (tracker, ticket_id, state) index, instead of reading every pending row.
         rest_rows = sa.select(*columns).where(
-            due, sa.tuple_(table.c.tracker, table.c.ticket_id).in_(tickets), table.c.id.not_in(taken)
+            table.c.state.in_((PENDING, PROCESSING)), due,
+            sa.tuple_(table.c.tracker, table.c.ticket_id).in_(tickets), table.c.id.not_in(taken)
         ).order_by(table.c.id).limit(sa.bindparam("limit"))
     take = sa.update(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True))).values(
         state=PROCESSING, lease_until=sa.bindparam("until", type_=UTCDateTime), lease_owner=sa.bindparam("owner"),
-        attempts=table.c.attempts + 1).returning(*table.c)
-    return ClaimStatements(due_rows, rest_rows, take)
+        attempts=table.c.attempts + 1).returning(*(table.c[name] for name in _CLAIMED_COLUMNS[table.name]))
+    return ClaimStatements(fresh_rows, lapsed_rows, rest_rows, take)
+
+
+# What a claim reads back of the rows it took: what InboxItem and OutboxItem hold, no more (the
+# times of an outbox row, each parsed from text on SQLite, were a sixth of its claim).
+_CLAIMED_COLUMNS = {
+    "inbox": ("id", "source", "shape", "dedup_key", "body", "attempts", "received_at"),
+    "outbox": ("id", "effect_key", "action", "tracker", "ticket_id", "rule", "params", "attempts"),
+}
 
 
 # What writing effects came to (`Store.record_outcomes`), built once: one row each.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, timedelta, timezone
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,15 @@ from rules.model import Effect
 from rules.sla import PAUSED, STARTED, STOPPED, Clock, Transition
 from tests.helpers import T0
 from ticketwarden import migrate
-from ticketwarden.store import ClockConflict, ClockRow, Completion, Store, create_db_engine, metadata
+from ticketwarden.store import (
+    ClockConflict,
+    ClockRow,
+    Completion,
+    Store,
+    create_db_engine,
+    metadata,
+    outbox,
+)
 
 
 def deliver(store: Store, key: str, now=T0, ticket: str | None = None) -> tuple[bool, int]:
@@ -93,6 +102,60 @@ def test_a_lapsed_lease_is_taken_again(store):
     assert store.claim_inbox(T0 + timedelta(minutes=4), timedelta(minutes=5)) == []
     [again] = store.claim_inbox(T0 + timedelta(minutes=6), timedelta(minutes=5))
     assert again.id == item.id and again.attempts == 2
+
+
+def test_lapsed_and_pending_items_are_claimed_oldest_first(store):
+    """A claim takes due rows of both kinds (a lapsed lease, pending and available) in the order
+    they came, up to its limit; a row waiting for its retry time is left."""
+    first = deliver(store, "redmine:issue:1:created", ticket="redmine:1")[1]
+    [lapsing] = store.claim_inbox(T0, timedelta(minutes=5))
+    assert lapsing.id == first
+    retry = deliver(store, "redmine:issue:2:created", ticket="redmine:2")[1]
+    store.claim_inbox(T0, timedelta(minutes=5))
+    store.retry_inbox(retry, "tracker down", T0 + timedelta(hours=1))
+    later = [deliver(store, f"redmine:issue:{n}:created", ticket=f"redmine:{n}")[1] for n in (3, 4, 5)]
+    taken = store.claim_inbox(T0 + timedelta(minutes=6), timedelta(minutes=5), limit=3)
+    assert [item.id for item in taken] == [first, *later[:2]]
+    assert [item.id for item in store.claim_inbox(T0 + timedelta(minutes=6), timedelta(minutes=5))] == [later[2]]
+
+
+def test_a_claim_reads_due_rows_in_claim_order(sqlite_store):
+    """The claims' queries, as SQLite plans them, find due rows from the (state, id) index,
+    oldest first, and the rest of an outbox claim's tickets from the ticket index: none reads
+    and sorts every pending row, so a claim costs the same however long the backlog."""
+    for number in range(3):
+        deliver(sqlite_store, f"redmine:issue:{number}:created", ticket=f"redmine:{number}")
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(sa.insert(outbox), [
+            {"effect_key": f"e{n}", "tracker": "redmine", "ticket_id": str(n % 2), "rule": "r", "action": "comment",
+             "params": "{}", "state": "pending", "attempts": 0, "available_at": T0, "created_at": T0}
+            for n in range(4)])
+    executed: list[tuple[str, Any]] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("SELECT"):
+            executed.append((statement, parameters))
+
+    sa.event.listen(sqlite_store.engine, "before_cursor_execute", note)
+    try:
+        assert len(sqlite_store.claim_inbox(T0, timedelta(minutes=5), limit=2)) == 2
+        assert len(sqlite_store.claim_outbox(T0, timedelta(minutes=5), limit=1)) == 2  # with its ticket's other
+    finally:
+        sa.event.remove(sqlite_store.engine, "before_cursor_execute", note)
+    plans: dict[str, list[str]] = {}
+    with sqlite_store.engine.connect() as conn:
+        for statement, parameters in executed:
+            table = statement.split()[1].split(".")[0]
+            kind = "rest" if " OR " in statement else "fresh" if "available_at <=" in statement else "lapsed"
+            steps = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+            plans[f"{table} {kind}"] = [step[3] for step in steps]
+    assert set(plans) == {"inbox fresh", "inbox lapsed", "outbox fresh", "outbox lapsed", "outbox rest"}
+    for table in ("inbox", "outbox"):
+        fresh = plans[f"{table} fresh"]
+        assert fresh[0] == f"SEARCH {table} USING INDEX ix_{table}_state_id (state=?)", fresh
+        assert not any("TEMP B-TREE" in step for step in fresh), fresh
+    assert plans["outbox rest"][0].startswith(
+        "SEARCH outbox USING INDEX ix_outbox_ticket_state (tracker=? AND ticket_id=? AND state=?)"), plans
 
 
 def test_decision_and_effects_are_recorded_together_once(store):
