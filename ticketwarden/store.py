@@ -964,14 +964,14 @@ class Store:
         rows += [{"row_id": lost.item.id, "row_state": PENDING if lost.retry_at else DEAD, "row_outcome": None,
                   "row_error": lost.error, "row_available": lost.retry_at or now} for lost in failed]
         written = {(done.item.effect.tracker_kind, done.item.effect.ticket_id) for done in applied}
-        with self._writing() as conn:
+        audits = [self._audit_row(now, "effect", done.item, {"outcome": done.outcome}) for done in applied] + [
+            self._audit_row(now, "effect-retry" if lost.retry_at else "effect-dead", lost.item,
+                            {"error": lost.error, "retry_at": lost.retry_at}) for lost in failed]
+        with self._writing() as conn:  # the rows are made: the write lock is held only to write them
             for done in applied:
                 if done.origin_change is not None:
                     self._origin_change(conn, done.origin_change)
             conn.execute(_OUTCOME, [row | {"row_now": now} for row in rows])
-            audits = [self._audit_row(now, "effect", done.item, {"outcome": done.outcome}) for done in applied] + [
-                self._audit_row(now, "effect-retry" if lost.retry_at else "effect-dead", lost.item,
-                                {"error": lost.error, "retry_at": lost.retry_at}) for lost in failed]
             conn.execute(_AUDIT, audits)
             if written:
                 conn.execute(_STALE, [{"seen_tracker": tracker, "seen_ticket": ticket} for tracker, ticket in written])
