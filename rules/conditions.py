@@ -106,6 +106,16 @@ class Condition:
     duration: timedelta | None = None
     business_days: int | None = None  # `age > 5bd on office`: counted on `calendar`
     calendar: BusinessCalendar | None = dataclasses.field(default=None, compare=False, repr=False)
+    # How the condition is tested, worked out once from the fields above: every event tests
+    # the conditions of every rule it triggers, and what the operator and field mean is fixed.
+    check: Check = dataclasses.field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", _compile(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (and copied) by its fields: the check is made again, a function is not pickled."""
+        return Condition, tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.init)
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,7 @@ class Group:
 Node = Condition | Group
 
 
-@dataclass
+@dataclass(slots=True)  # (slots: one is made for every condition tested, per rule, per event)
 class ConditionTrace:
     """One evaluated node: its text, result, the values it looked at, and its nesting depth."""
 
@@ -340,17 +350,30 @@ class Facts:
     role_of: Callable[[Person | None, Ticket | None], str | Sequence[str] | None]  # a person's role(s)
     sla_states: Mapping[str, str] = field(default_factory=dict)  # policy -> running|paused|met|breached|cancelled
     measures: Mapping[str, Any] | None = None  # a measured rule's figures for one group
-    # (field, custom ref) -> its values and their text for the trace, read once per event:
-    # most rules look at the same few fields (project, tracker, status)
-    read: dict[tuple[str, str | None], tuple[list[str] | None, str]] = field(
+    # A field's values, their text for the trace and their case-folded set (what `=`, `in` and
+    # `contains` test), read once per event: most rules look at the same few fields (project,
+    # tracker, status). Keyed by the field's name; a custom field's by (name, its ref).
+    read: dict[str | tuple[str, str], Known] = field(
         default_factory=dict, init=False, compare=False, repr=False)  # a copy (`replace`) starts empty
+    # The same for the event's change of a field (None: not changed) and its text for the trace.
+    changed: dict[str | tuple[str, str], tuple[Change | None, str]] = field(
+        default_factory=dict, init=False, compare=False, repr=False)
 
 
 def evaluate(nodes: Sequence[Node], facts: Facts, trace: list[ConditionTrace] | None = None,
              depth: int = 0) -> bool:
-    """AND over the nodes, stopping at the first false; every evaluated node is traced."""
+    """AND over the nodes, stopping at the first false; every evaluated node is traced. (A
+    condition is tested here, not through `evaluate_node`: this runs for every condition of
+    every rule an event triggers.)"""
     for node in nodes:
-        if not evaluate_node(node, facts, trace, depth):
+        if isinstance(node, Group):
+            if not evaluate_node(node, facts, trace, depth):
+                return False
+            continue
+        result, actual = node.check(facts)
+        if trace is not None:
+            trace.append(ConditionTrace(node.text, result, actual, depth))
+        if not result:
             return False
     return True
 
@@ -362,13 +385,17 @@ def evaluate_node(node: Node, facts: Facts, trace: list[ConditionTrace] | None, 
             trace.append(entry)
         if node.kind == "all":
             result = evaluate(node.children, facts, trace, depth + 1)
-        elif node.kind == "any":
-            result = any(evaluate_node(child, facts, trace, depth + 1) for child in node.children)
+        elif node.kind == "any":  # (a loop, not any() over a generator: a group is tested per rule per event)
+            result = False
+            for child in node.children:
+                if evaluate_node(child, facts, trace, depth + 1):
+                    result = True
+                    break
         else:  # not
             result = not evaluate(node.children, facts, trace, depth + 1)
         entry.result = result
         return result
-    result, actual = evaluate_condition(node, facts)
+    result, actual = node.check(facts)
     if trace is not None:
         trace.append(ConditionTrace(node.text, result, actual, depth))
     return result
@@ -376,41 +403,129 @@ def evaluate_node(node: Node, facts: Facts, trace: list[ConditionTrace] | None, 
 
 def evaluate_condition(condition: Condition, facts: Facts) -> tuple[bool, str]:
     """(holds?, the values looked at, for the trace)."""
-    ref = facts.field_refs.get(condition.field) if condition.custom else None
-    if condition.custom and not ref:
-        return False, f"{condition.field} has no mapping for {facts.ticket.tracker_kind}"
-    op = condition.op
-    if op in CHANGE_OPS:
-        return _evaluate_change(condition, facts.event, ref)
-    known = facts.read.get((condition.field, ref))
-    if known is None:
-        values = ticket_values(condition.field, ref, facts)
-        known = facts.read[(condition.field, ref)] = (values, "empty" if values is None else " | ".join(values))
-    values, shown = known
+    return condition.check(facts)
+
+
+Check = Callable[["Facts"], tuple[bool, str]]
+Known = tuple["list[str] | None", str, frozenset[str]]  # a field's values, their text, their case-folded set
+
+
+def _compile(condition: Condition) -> Check:
+    """The test of one condition, its operator and field settled here once: a change test, or
+    a test of the field's values (read once per event into `Facts.read`)."""
+    if condition.op in CHANGE_OPS:
+        return _change_check(condition)
+    name, source, test = condition.field, _source(condition.field), _test(condition)
+    if not condition.custom:
+        def check(facts: Facts) -> tuple[bool, str]:
+            known = facts.read.get(name)
+            if known is None:
+                known = _remember(facts, name, name, None, source)
+            return test(known, facts)
+        return check
+
+    def check_custom(facts: Facts) -> tuple[bool, str]:
+        ref = facts.field_refs.get(name)
+        if not ref:
+            return False, f"{name} has no mapping for {facts.ticket.tracker_kind}"
+        known = facts.read.get((name, ref))
+        if known is None:
+            known = _remember(facts, (name, ref), name, ref, source)
+        return test(known, facts)
+    return check_custom
+
+
+def _remember(facts: Facts, key: str | tuple[str, str], name: str, ref: str | None,
+              source: Callable[[Ticket, Event, Facts], Any]) -> Known:
+    """A field's values read, kept in `Facts.read` under `key`: most rules test the same few fields."""
+    values = _read_values(name, ref, facts, source)
+    known = facts.read[key] = (values, "empty" if values is None else " | ".join(values),
+                               frozenset() if values is None else frozenset(map(str.casefold, values)))
+    return known
+
+
+def _test(condition: Condition) -> Callable[[Known, Facts], tuple[bool, str]]:
+    """What the operator makes of the values read (None: the field is empty). `=`, `in`,
+    `contains` and their negations compare case-folded sets, which an empty field leaves empty."""
+    op, wanted = condition.op, condition.values
     if op == "is empty":
-        return values is None, shown
+        return lambda known, facts: (known[0] is None, known[1])
     if op == "is not empty":
-        return values is not None, shown
-    if values is None:
-        return op in ("!=", "not in"), shown
+        return lambda known, facts: (known[0] is not None, known[1])
+    if condition.business_days is None and condition.duration is None and op in ("contains", "=", "in", "!=",
+                                                                                 "not in"):
+        folded = frozenset(w.casefold() for w in (wanted[:1] if op == "contains" else wanted))
+        if op in ("!=", "not in"):
+            return lambda known, facts: (folded.isdisjoint(known[2]), known[1])
+        return lambda known, facts: (not folded.isdisjoint(known[2]), known[1])
+    holds = _holds(condition)
+    when_empty = op in ("!=", "not in")
+
+    def test(known: Known, facts: Facts) -> tuple[bool, str]:
+        if known[0] is None:
+            return when_empty, known[1]
+        return holds(known[0], known[1], facts)
+    return test
+
+
+def _holds(condition: Condition) -> Callable[[list[str], str, Facts], tuple[bool, str]]:
+    """The operator's test of a field that has values: business days, a duration, a regular
+    expression or an order."""
+    op, wanted = condition.op, condition.values
     if condition.business_days is not None:  # age in business days
-        return _business_age_holds(condition, facts)
+        return lambda values, shown, facts: _business_age_holds(condition, facts)
     if condition.duration is not None:  # age, or a duration of a JSM SLA
-        span = _span(condition, facts)
-        shown = "unknown" if span is None else _short(span)
-        return span is not None and DURATION_OPS[op](span, condition.duration), shown
-    wanted = condition.values
-    if op == "contains":
-        return any(_same(value, wanted[0]) for value in values), shown
-    if op in ("=", "in"):
-        return any(_same(value, w) for value in values for w in wanted), shown
-    if op in ("!=", "not in"):
-        return not any(_same(value, w) for value in values for w in wanted), shown
+        return lambda values, shown, facts: _duration_holds(condition, facts)
     if op == "~=":
-        assert condition.pattern is not None
-        return any(condition.pattern.search(value) for value in values), shown
-    pairs = [_ordered(value, wanted[0]) for value in values]
-    return any(pair is not None and ORDER_OPS[op](*pair) for pair in pairs), shown
+        pattern = condition.pattern
+        assert pattern is not None
+        return lambda values, shown, facts: (any(pattern.search(value) for value in values), shown)
+    compare, bound = ORDER_OPS[op], wanted[0]
+
+    def ordered(values: list[str], shown: str, facts: Facts) -> tuple[bool, str]:
+        pairs = [_ordered(value, bound) for value in values]
+        return any(pair is not None and compare(*pair) for pair in pairs), shown
+    return ordered
+
+
+def _duration_holds(condition: Condition, facts: Facts) -> tuple[bool, str]:
+    assert condition.duration is not None
+    span = _span(condition, facts)
+    shown = "unknown" if span is None else _short(span)
+    return span is not None and DURATION_OPS[condition.op](span, condition.duration), shown
+
+
+def _change_check(condition: Condition) -> Check:
+    """The test of a change condition; the change of a field, found once per event (`Facts.changed`)."""
+    name, op = condition.field, condition.op
+    standard = CHANGE_NAMES.get(name, name)
+    came, wanted = op in ("changed_to", "added"), condition.values[0] if condition.values else ""
+
+    def holds(seen: tuple[Change | None, str]) -> tuple[bool, str]:
+        change, shown = seen
+        if change is None:
+            return False, shown
+        if op == "changed":
+            return True, shown
+        return _moved(change, came, wanted), shown
+
+    def check(facts: Facts) -> tuple[bool, str]:
+        seen = facts.changed.get(standard)
+        if seen is None:
+            change = facts.event.change_of(standard)
+            seen = facts.changed[standard] = (change, _change_text(change))
+        return holds(seen)
+
+    def check_custom(facts: Facts) -> tuple[bool, str]:
+        ref = facts.field_refs.get(name)
+        if not ref:
+            return False, f"{name} has no mapping for {facts.ticket.tracker_kind}"
+        seen = facts.changed.get((name, ref))
+        if seen is None:
+            change = facts.event.change_of_custom(ref)
+            seen = facts.changed[(name, ref)] = (change, _change_text(change))
+        return holds(seen)
+    return check_custom if condition.custom else check
 
 
 def _business_age_holds(condition: Condition, facts: Facts) -> tuple[bool, str]:
@@ -460,19 +575,38 @@ def _short(delta: timedelta) -> str:
 
 def ticket_values(name: str, custom_ref: str | None, facts: Facts) -> list[str] | None:
     """Every text form a field may be matched by (an id, a login, a name); None when empty."""
-    ticket, event = facts.ticket, facts.event
+    return _read_values(name, custom_ref, facts, _source(name))
+
+
+def _read_values(name: str, custom_ref: str | None, facts: Facts,
+                 source: Callable[[Ticket, Event, Facts], Any]) -> list[str] | None:
+    """`ticket_values`, with the field's `_source` found beforehand."""
     if facts.measures is not None and name in facts.measures:
         return _as_values(facts.measures[name])
     if custom_ref is not None:
-        return _as_values(ticket.custom_field(custom_ref))
+        return _as_values(facts.ticket.custom_field(custom_ref))
+    return _as_values(source(facts.ticket, facts.event, facts))
+
+
+def _source(name: str) -> Callable[[Ticket, Event, Facts], Any]:
+    """How a field that is neither a measure nor a custom field is read (once per condition)."""
     related = related_field(name)
     if related is not None:
-        return _as_values(event.related.get(related[0], {}).get(related[1]))
+        prefix, fact = related
+        return lambda ticket, event, facts: event.related.get(prefix, {}).get(fact)
     if name.startswith("sla.") and name != "sla.policy":
-        return _as_values(facts.sla_states.get(name[4:]))
+        policy = name[4:]
+        return lambda ticket, event, facts: facts.sla_states.get(policy)
     if name.startswith(jsm.PREFIX):
-        return _as_values(_jsm_value(name, ticket))
-    return _as_values(_GETTERS[name](ticket, event, facts))
+        return lambda ticket, event, facts: _jsm_value(name, ticket)
+    return _GETTERS.get(name) or _unknown_field(name)
+
+
+def _unknown_field(name: str) -> Callable[[Ticket, Event, Facts], Any]:
+    """A field with no reader (a measure name, outside a measured rule): fails when read."""
+    def read(ticket: Ticket, event: Event, facts: Facts) -> Any:
+        raise KeyError(name)
+    return read
 
 
 # How each built-in field is read: built once (this runs for every condition of every rule).
@@ -509,6 +643,8 @@ def _person(person: Person | None) -> list[str] | None:
 
 
 def _as_values(value: Any) -> list[str] | None:
+    if type(value) is str:  # the usual: a name, a status
+        return [value] if value else None
     if value is None or value == "" or value == []:
         return None
     if isinstance(value, datetime):
@@ -544,23 +680,16 @@ def _as_datetime(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _evaluate_change(condition: Condition, event: Event, custom_ref: str | None) -> tuple[bool, str]:
-    """`changed`, `changed_to` / `changed_from` and `added` / `removed` against the event's change
-    of the field. A multi-value field's change is a set: `changed_to X` holds when X came (is
-    among the values after and was not before), `changed_from X` when X went."""
-    if custom_ref is not None:
-        change = event.change_of_custom(custom_ref)
-    else:
-        change = event.change_of(CHANGE_NAMES.get(condition.field, condition.field))
+def _change_text(change: Change | None) -> str:
+    """A change as the trace shows it. A multi-value field's change is a set: `changed_to X`
+    holds when X came (is among the values after and was not before), `changed_from X` when X
+    went (`_moved`)."""
     if change is None:
-        return False, "not changed"
+        return "not changed"
     shown = f"{change.old or 'empty'} → {change.new or 'empty'}"
     if change.of_values:
         shown += f" (added: {', '.join(change.added) or 'none'}; removed: {', '.join(change.removed) or 'none'})"
-    if condition.op == "changed":
-        return True, shown
-    came = condition.op in ("changed_to", "added")
-    return _moved(change, came, condition.values[0]), shown
+    return shown
 
 
 def _moved(change: Change, came: bool, wanted: str) -> bool:

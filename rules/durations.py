@@ -45,12 +45,16 @@ def format_duration(value: timedelta | float | int, largest: str = "d") -> str:
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     parts = []
-    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-    for unit, size in units[[u for u, _ in units].index(largest):]:
+    for unit, size in _UNITS_FROM.get(largest) or _SIZES[[u for u, _ in _SIZES].index(largest):]:
         count, seconds = divmod(seconds, size)
         if count:
             parts.append(f"{count}{unit}")
     return sign + (" ".join(parts) if parts else "0s")
+
+
+_SIZES = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+# The units `format_duration` shows, from each largest one (an unknown one fails as before: ValueError).
+_UNITS_FROM = {unit: _SIZES[index:] for index, (unit, _) in enumerate(_SIZES)}
 
 
 @dataclass(frozen=True)

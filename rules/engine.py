@@ -11,31 +11,32 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from rules.actions import PlanError, Scope
+from rules.actions import ACTIONS, PlanError, Scope
 from rules.conditions import ConditionTrace, Facts
 from rules.conditions import evaluate as evaluate_conditions
 from rules.messages import Messages
 from rules.model import Change, Effect, Event, Person, Ticket
 from rules.redaction import Redactor, redact_context
 from rules.rulebook import Rule, Rulebook
-from rules.templates import TemplateError, template_context
+from rules.templates import Reads, TemplateError, template_context
 
 SELF = Person("ticketwarden", "ticketwarden", "ticketwarden")
 
 
-@dataclass
+@dataclass(slots=True)  # (slots: traces are made for every rule, at every chain depth, of every event)
 class ActionTrace:
     action: str
     outcome: str  # "planned" or "error: ..."
     key: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class RuleTrace:
     rule: str
     triggered: bool
@@ -60,23 +61,30 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready trace for the audit log. A rule the event did not trigger is listed by
         name only, under its chain depth: most rules are not triggered by a given event, and
-        their full entries were most of every audit record."""
+        their full entries were most of every audit record. Made for every decision: one pass
+        over the rules."""
+        rules: list[dict[str, Any]] = []
         not_triggered: dict[str, list[str]] = {}
+        idle, idle_depth = None, None  # the list of the depth last seen (the rules come by depth)
         for r in self.rules:
-            if not r.triggered:
-                not_triggered.setdefault(str(r.depth), []).append(r.rule)
+            if r.triggered:  # (loops, not comprehensions: each of those is a call, for a list of 0 to 3)
+                conditions = []
+                for c in r.conditions:
+                    conditions.append({"condition": c.text, "result": c.result, "actual": c.actual, "depth": c.depth})
+                actions = []
+                for a in r.actions:
+                    actions.append({"action": a.action, "outcome": a.outcome, "key": a.key})
+                rules.append({"rule": r.rule, "depth": r.depth, "triggered": r.triggered, "matched": r.matched,
+                              "skipped": r.skipped, "conditions": conditions, "actions": actions})
+            elif r.depth == idle_depth and idle is not None:
+                idle.append(r.rule)
+            else:
+                idle, idle_depth = not_triggered.setdefault(str(r.depth), []), r.depth
+                idle.append(r.rule)
         return {
             "event": self.event_id, "ticket": self.ticket_id, "triggers": self.triggers,
             "rulebook": self.rulebook_version, "ignored": self.ignored, "warnings": self.warnings,
-            "rules": [
-                {"rule": r.rule, "depth": r.depth, "triggered": r.triggered, "matched": r.matched,
-                 "skipped": r.skipped,
-                 "conditions": [{"condition": c.text, "result": c.result, "actual": c.actual, "depth": c.depth}
-                                for c in r.conditions],
-                 "actions": [{"action": a.action, "outcome": a.outcome, "key": a.key} for a in r.actions]}
-                for r in self.rules if r.triggered
-            ],
-            "not_triggered": not_triggered,
+            "rules": rules, "not_triggered": not_triggered,
             "effects": [{"key": e.key, "action": e.action, "rule": e.rule, "params": dict(e.params)}
                         for e in self.effects],
         }
@@ -227,13 +235,15 @@ def _run_rules(rulebook: Rulebook, event: Event, ticket: Ticket, now: datetime,
                field_refs: dict[str, str | None], decision: Decision, set_by: dict[str, str],
                depth: int, sla_states: Mapping[str, str],
                sla_info: Mapping[str, Mapping[str, Any]]) -> list[Effect]:
+    """Trace every rule, then evaluate the triggered ones: an event triggers few of the rules,
+    so the others only get their (name-only) trace entry, made in one pass."""
     facts = Facts(ticket, event, now, field_refs, rulebook.staff.roles_of, sla_states)
     before = len(decision.effects)
-    for rule in rulebook.rules:
-        trace = RuleTrace(rule.name, triggered=bool(rule.triggers & event.triggers), depth=depth)
-        decision.rules.append(trace)
-        if not trace.triggered:
-            continue
+    triggered = rulebook.triggered(event.triggers)
+    traces = [RuleTrace(rule.name, hit, [], [], "", False, depth)
+              for rule, hit in zip(rulebook.rules, triggered, strict=True)]
+    decision.rules.extend(traces)
+    for rule, trace in itertools.compress(zip(rulebook.rules, traces, strict=True), triggered):
         if not rule.enabled:
             trace.skipped = "disabled"
             continue
@@ -253,9 +263,13 @@ def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
                   redaction: Redactor | None = None) -> None:
     """Plan each action of a matched rule. An action that writes outside the ticket plans from
     the ticket text with the rulebook's `redaction` applied (customer property, rules.redaction);
-    the others from the text as it is, since they write on the customer's own ticket."""
+    the others from the text as it is, since they write on the customer's own ticket. The
+    template context holds what the rule's actions may read of it (`Rule.reads`)."""
+    reads = rule.reads
     scope = Scope(ticket, event, now, rule.name, field_refs,
-                  template_context(ticket, event, field_refs, now, rule.name, calendar_zones, sla_info, extra),
+                  template_context(ticket, event, field_refs, now, rule.name, calendar_zones,
+                                   _sla_seen(sla_info, reads, event), extra, reads.names, reads.ticket_keys,
+                                   reads.event_keys),
                   locale, messages or Messages())
     outside: list[Scope] = []  # made once, for the first action that writes outside the ticket
     for index, action in enumerate(rule.actions):
@@ -277,6 +291,18 @@ def _plan_actions(rule: Rule, event: Event, ticket: Ticket, now: datetime,
         trace.actions.append(ActionTrace(name, "planned", key))
 
 
+def _sla_seen(sla_info: Mapping[str, Mapping[str, Any]] | None, reads: Reads,
+              event: Event) -> Mapping[str, Mapping[str, Any]] | None:
+    """The clocks' info a rule's templates may read (`sla_info` may make each when first read,
+    rules.sla.lazy_views): what they cannot read is left out, so it is never made."""
+    if reads.sla_policies is None or not sla_info:
+        return sla_info
+    if reads.names is not None and "sla" not in reads.names:
+        return None
+    kept = reads.sla_policies | {event.sla_policy or ""} if reads.sla_event else reads.sla_policies
+    return {name: sla_info[name] for name in sla_info if name in kept}
+
+
 def _redacted(scope: Scope, redaction: Redactor | None) -> Scope:
     if redaction is None:
         return scope
@@ -289,8 +315,8 @@ _STANDARD = {"status": "status", "priority": "priority", "subject": "subject", "
 def _derive(effects: list[Effect], event: Event, ticket: Ticket, field_refs: Mapping[str, str | None],
             depth: int) -> tuple[Event, Ticket] | None:
     """The event our own planned changes make, and the ticket after them; None if nothing changes."""
-    from rules.actions import ACTIONS
-
+    if not effects:  # the usual, deeper in a chain
+        return None
     changes: list[Change] = []
     updates: dict[str, Any] = {}
     custom = dict(ticket.custom_fields)

@@ -22,7 +22,7 @@ from rules.calendar import BusinessCalendar
 from rules.engine import SELF, Decision, evaluate
 from rules.model import Effect, Event, Ticket
 from rules.rulebook import Rulebook
-from rules.sla import Clock, SlaEvent, track, views
+from rules.sla import Clock, SlaEvent, lazy_views, track
 
 IGNORED_NO_TRIGGER = "no trigger (a no-op update or a deletion)"
 IGNORED_GONE = "the ticket no longer exists"
@@ -77,7 +77,7 @@ def process(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], event
         step.moved = [update.clock for update in updates]
         step.clocks = merged(clocks, step.moved)
         step.sla_events = [happened for update in updates for happened in update.events]
-    states, info = views(rulebook, calendars, step.clocks, now) if rulebook.sla else ({}, {})
+    states, info = _views(rulebook, calendars, step.clocks, now)
     step.decisions.append(_decide(rulebook, event, ticket, now, states, info, ours))
     if ticket is not None:
         step.decisions += [evaluate(rulebook, sla_event(ticket.tracker_kind, ticket.id, happened), ticket, now,
@@ -100,8 +100,14 @@ def decide_sla(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], ev
     record's reminder), on the ticket and clocks as they are now."""
     if ticket is None:
         return _ignored(event, IGNORED_GONE, rulebook.version)
-    states, info = views(rulebook, calendars, clocks, now) if rulebook.sla else ({}, {})
+    states, info = _views(rulebook, calendars, clocks, now)
     return evaluate(rulebook, event, ticket, now, states, info)
+
+
+def _views(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks: Sequence[Clock],
+           now: datetime) -> tuple[Mapping[str, str], Mapping[str, Mapping[str, Any]]]:
+    """What the rules may see of the clocks (`rules.sla.views`), worked out as they read it."""
+    return lazy_views(rulebook, calendars, clocks, now) if rulebook.sla else ({}, {})
 
 
 def _decide(rulebook: Rulebook, event: Event, ticket: Ticket | None, now: datetime,

@@ -13,12 +13,13 @@ import hashlib
 import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rules.actions import ACTIONS, ActionSpec, CompileContext
+from rules.actions import ACTIONS, ActionSpec, CompileContext, context_reads
 from rules.calendar import BusinessCalendar
 from rules.conditions import ConditionContext, ConditionSyntaxError, Group, Node, parse_condition
 from rules.context import Where
@@ -56,8 +57,11 @@ from rules.schema import (
 )
 from rules.source import MappingNode, SequenceNode, YamlSyntaxError, parse_yaml, tab_lines, without_tabs
 from rules.suggest import did_you_mean
+from rules.templates import READS_NOTHING, Reads
 
 DEFAULT_CHAIN_LIMIT = 10
+TRIGGER_SETS = 256  # distinct event trigger sets whose triggered rules a rulebook keeps
+TRACKER_KINDS_KEPT = 16  # tracker kinds whose field references a rulebook keeps
 TICKET_FIELDS_FOR_SCHEDULE = ("actor", "actor_role", "comment", "comment_visibility", "sla.policy")
 
 
@@ -128,6 +132,15 @@ class Rule:
     description: str = ""
     schedules: tuple[str, ...] = ()
     measure: Measure | None = None
+
+    @functools.cached_property
+    def reads(self) -> Reads:
+        """What of the template context (the ticket, the event, the SLA clocks, ...) planning
+        the rule's actions may read, worked out once: what the rule cannot read is not made."""
+        reads = READS_NOTHING
+        for action in self.actions:
+            reads |= context_reads(action.spec, action.compiled)
+        return reads
 
 
 @dataclass(frozen=True)
@@ -207,8 +220,20 @@ class Rulebook:
     warnings: tuple[RuleError, ...] = ()
 
     def field_refs(self, tracker_kind: str) -> dict[str, str | None]:
-        """Logical field name -> this tracker's field reference (name or id), None if unmapped."""
-        return {name: refs.get(tracker_kind) for name, refs in self.fields.items()}
+        """Logical field name -> this tracker's field reference (name or id), None if unmapped.
+        Asked for several times an event: each tracker kind's is worked out once, and a copy
+        given (the caller may change its own)."""
+        refs = self._field_refs.get(tracker_kind)
+        if refs is None:
+            refs = {name: mapped.get(tracker_kind) for name, mapped in self.fields.items()}
+            if len(self._field_refs) < TRACKER_KINDS_KEPT:
+                self._field_refs[tracker_kind] = refs
+        return dict(refs)
+
+    @functools.cached_property
+    def _field_refs(self) -> dict[str, dict[str, str | None]]:
+        """`field_refs`' answers so far, by tracker kind."""
+        return {}
 
     def origin_ref(self, tracker_kind: str) -> str | None:
         """This tracker's field holding the failure origin (None: origin not tracked or unmapped)."""
@@ -216,10 +241,34 @@ class Rulebook:
 
     @property
     def calendar_zones(self) -> dict[str, str]:
+        """Calendar name -> time zone (a copy: the caller may change its own)."""
+        return dict(self._calendar_zones)
+
+    @functools.cached_property
+    def _calendar_zones(self) -> dict[str, str]:
+        """`calendar_zones`, worked out once: every rule planned reads them."""
         return {name: calendar.timezone for name, calendar in self.calendars.items()}
 
     def rule(self, name: str) -> Rule | None:
         return next((rule for rule in self.rules if rule.name == name), None)
+
+    def triggered(self, triggers: AbstractSet[str]) -> tuple[bool, ...]:
+        """Whether each rule (in file order) is triggered by an event with these triggers. Asked
+        for every event and chained change, of a handful of trigger sets: each set's answer is
+        kept on the rulebook (at most TRIGGER_SETS of them; an immutable rulebook never changes it)."""
+        key = triggers if isinstance(triggers, frozenset) else frozenset(triggers)
+        known = self._triggered
+        hits = known.get(key)
+        if hits is None:
+            hits = tuple(not rule.triggers.isdisjoint(key) for rule in self.rules)
+            if len(known) < TRIGGER_SETS:
+                known[key] = hits
+        return hits
+
+    @functools.cached_property
+    def _triggered(self) -> dict[frozenset[str], tuple[bool, ...]]:
+        """`triggered`'s answers so far (a new rulebook, `replace`d or loaded, starts empty)."""
+        return {}
 
 
 def rulebook_version(sources: Sequence[tuple[str, str]]) -> str:

@@ -11,7 +11,7 @@ calendar recalculates from the same history.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -208,8 +208,11 @@ def _warn_point(policy: SlaPolicy, target: timedelta) -> timedelta | None:
 def describe(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, now: datetime,
              calendars: Calendars | None = None) -> dict[str, Any]:
     """A clock as templates see it (`sla.due_local`, `sla.remaining`, ...)."""
-    current = status(clock, policy, calendar, now, calendars)
+    return _described(clock, policy, calendar, status(clock, policy, calendar, now, calendars))
 
+
+def _described(clock: Clock, policy: SlaPolicy, calendar: BusinessCalendar, current: Status) -> dict[str, Any]:
+    """`describe` of a status already derived."""
     def local(moment: datetime | None) -> str:
         return moment.astimezone(calendar.zone).strftime("%Y-%m-%d %H:%M %Z") if moment else ""
 
@@ -225,13 +228,68 @@ def views(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks:
           now: datetime) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """What rules see of a ticket's clocks (the newest cycle of each policy the rulebook still
     has): each policy's state (`sla.NAME`) and its template info (`sla.policies.NAME`)."""
+    info = {name: dict(described) for name, described in lazy_views(rulebook, calendars, clocks, now)[1].items()}
+    return {name: described["state"] for name, described in info.items()}, info
+
+
+def lazy_views(rulebook: Rulebook, calendars: Mapping[str, BusinessCalendar], clocks: Iterable[Clock],
+               now: datetime) -> tuple[Mapping[str, str], Mapping[str, Mapping[str, Any]]]:
+    """`views`, each policy's worked out when first read, and once: an event's conditions read
+    the state of a policy or two, its templates the info of one if any, and deriving a clock's
+    status and wording its times were most of what a step cost. Pure as `views` (made for one
+    step's clocks and `now`); a clock whose status cannot be derived (a calendar with no
+    working time left) fails the step when read, where `views` failed it whether read or not."""
     newest: dict[str, Clock] = {}
     for clock in sorted(clocks, key=lambda c: c.cycle):
         if clock.policy in rulebook.sla:
             newest[clock.policy] = clock
-    info = {name: describe(clock, rulebook.sla[name], calendars[rulebook.sla[name].calendar], now, calendars)
-            for name, clock in newest.items()}
-    return {name: described["state"] for name, described in info.items()}, info
+    derived: dict[str, Status] = {}
+
+    def status_of(name: str) -> Status:
+        if name not in derived:
+            policy = rulebook.sla[name]
+            derived[name] = status(newest[name], policy, calendars[policy.calendar], now, calendars)
+        return derived[name]
+
+    def info_of(name: str) -> dict[str, Any]:
+        policy = rulebook.sla[name]
+        return _described(newest[name], policy, calendars[policy.calendar], status_of(name))
+
+    return LazyMapping(newest, lambda name: status_of(name).state), LazyMapping(newest, info_of)
+
+
+class LazyMapping(Mapping[str, Any]):
+    """A mapping of known keys whose values are made when first read (and kept): a `dict` to
+    whoever reads it, but what nobody reads is never made."""
+
+    def __init__(self, keys: Iterable[str], make: Callable[[str], Any]) -> None:
+        self._keys = dict.fromkeys(keys)  # ordered, as `views` orders them
+        self._make = make
+        self._made: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self._value(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """As a dict's: an error while making a value is raised, not taken for a missing key."""
+        return self._value(key) if key in self._keys else default
+
+    def _value(self, key: str) -> Any:
+        if key in self._made:
+            return self._made[key]
+        made = self._made[key] = self._make(key)
+        return made
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 # -- following a ticket ---------------------------------------------------------------------------
@@ -318,9 +376,10 @@ def _track_policy(policy: SlaPolicy, calendars: Calendars, clock: Clock | None, 
     at = event.occurred_at
     applies = evaluate_conditions(policy.applies, facts)
     reopen = "continue" if event.close_refused else policy.reopen
-    starting = clock is None or (clock.stopped and "ticket.reopened" in event.triggers and reopen == "new_cycle") \
-        or (clock.cancelled and applies)  # applies again: a new cycle from now
-    if clock is not None and not clock.stopped and not applies \
+    stopped, cancelled = (clock.stopped, clock.cancelled) if clock is not None else (False, False)
+    starting = clock is None or (stopped and "ticket.reopened" in event.triggers and reopen == "new_cycle") \
+        or (cancelled and applies)  # applies again: a new cycle from now
+    if clock is not None and not stopped and not applies \
             and not (policy.stop and evaluate_conditions(policy.stop, facts)):  # stopping wins: met or breached
         update = Update(clock)
         _add(update, Transition(CANCELLED, at, reason="the policy no longer applies"))
@@ -338,11 +397,11 @@ def _track_policy(policy: SlaPolicy, calendars: Calendars, clock: Clock | None, 
         target = target_length(policy, choice, scaled, calendar, begin)
         _add(update, Transition(STARTED, begin, target, "started", choice, scaled))
         update.events.append(SlaEvent("sla.started", policy.name, cycle, begin))
-        return _follow(policy, calendars, update, facts, at)
+        return _follow(policy, calendars, update, facts, at, (choice, scaled))
     assert clock is not None
     update = Update(clock)
-    if clock.stopped:
-        if "ticket.reopened" in event.triggers and reopen == "continue" and not clock.cancelled:
+    if stopped:
+        if "ticket.reopened" in event.triggers and reopen == "continue" and not cancelled:
             _add(update, Transition(REOPENED, at, reason=CLOSE_REFUSED if event.close_refused
                                     else "ticket reopened"))
             return _follow(policy, calendars, update, facts, at)
@@ -364,8 +423,10 @@ def _first_start(policy: SlaPolicy, clock: Clock | None, event: Event, ticket: T
     return ticket.created if applied else at
 
 
-def _follow(policy: SlaPolicy, calendars: Calendars, update: Update, facts: Facts, at: datetime) -> Update:
-    """Stop, pause, resume or retarget an open clock to match the ticket now."""
+def _follow(policy: SlaPolicy, calendars: Calendars, update: Update, facts: Facts, at: datetime,
+            chosen: tuple[int, int | None] | None = None) -> Update:
+    """Stop, pause, resume or retarget an open clock to match the ticket now. `chosen`: the
+    target and scale `choose_target` just chose on the same facts (a clock starting)."""
     clock = update.clock
     calendar = calendars[policy.calendar]
     if policy.stop and evaluate_conditions(policy.stop, facts):
@@ -385,7 +446,7 @@ def _follow(policy: SlaPolicy, calendars: Calendars, update: Update, facts: Fact
             _add(update, Transition(PAUSED, at, reason="pause conditions hold"))
         elif not should_pause and paused:
             _add(update, Transition(RESUMED, at, reason="pause conditions no longer hold"))
-    choice, scaled = choose_target(policy, facts)
+    choice, scaled = chosen or choose_target(policy, facts)
     if (choice, scaled) != _current_choice(update.clock):
         wanted = target_length(policy, choice, scaled, calendar_for(policy, choice, calendar, calendars), at)
         _add(update, Transition(TARGET, at, wanted, "another target applies", choice, scaled))

@@ -7,13 +7,15 @@ so `{{ ticket.subjet }}` fails at load time with file:line instead of at 3 a.m.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import StrictUndefined, TemplateError, nodes, pass_context
+import jinja2
+from jinja2 import StrictUndefined, TemplateError, meta, nodes, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -21,7 +23,24 @@ from rules import jsm
 from rules.durations import format_duration
 from rules.model import Change, Comment, Event, Person, Ticket
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, with a quicker way to the lookup templates make most (`ticket.key`, a key
+    of a plain dict that no dict attribute shadows): the sandbox tries an attribute first and
+    takes the key once that fails, raising and catching an error every time, for the same
+    answer."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 def _isoformat(value: Any) -> str:
@@ -66,12 +85,69 @@ FILTERS = {"iso": "a time as ISO 8601", "localtime(zone)": "a time in a calendar
 Template = Any  # jinja2.Template; kept opaque to callers
 
 
+@dataclass(frozen=True)
+class Reads:
+    """What of the template context (`template_context`) a template may read: the names it
+    looks up (None: any); the keys of `ticket` and of `event` it reads (None: any); of `sla`,
+    the clock of the event's policy (`sla.due`) and the clocks of the policies it names
+    (`sla.policies.resolution.due`; None: any). Making the context and deriving the clocks in
+    it are much of what an event costs, and most templates read little of them."""
+
+    names: frozenset[str] | None = frozenset()
+    sla_event: bool = False
+    sla_policies: frozenset[str] | None = frozenset()
+    ticket_keys: frozenset[str] | None = frozenset()
+    event_keys: frozenset[str] | None = frozenset()
+
+    def __or__(self, other: Reads) -> Reads:
+        return Reads(_union(self.names, other.names), self.sla_event or other.sla_event,
+                     _union(self.sla_policies, other.sla_policies), _union(self.ticket_keys, other.ticket_keys),
+                     _union(self.event_keys, other.event_keys))
+
+
+def _union(one: frozenset[str] | None, other: frozenset[str] | None) -> frozenset[str] | None:
+    """Both sets (None, any, with either)."""
+    return None if one is None or other is None else one | other
+
+
+READS_NOTHING, READS_ANYTHING = Reads(), Reads(None, True, None, None, None)
+
+
+class _Compiled(jinja2.Template):
+    """A compiled template that knows from its syntax tree when it is plain text (no
+    expression, tag or comment): rendering it then gives the same text whatever the context,
+    so `render` returns that text without making a render context each event. It also knows
+    what of the context it reads."""
+
+    plain: str | None = None  # what it renders to, when plain text
+    reads: Reads = READS_ANYTHING
+
+
+_ENV.template_class = _Compiled
+
+
 @lru_cache(maxsize=4096)
 def compile_template(text: str) -> Template:
     """Compile a template; raises jinja2.TemplateError on a syntax error. A compiled template
     is immutable, so rules that share a text (a common note) share one: compiling is most of a
-    large rulebook's load."""
-    return _ENV.from_string(_parsed(text))
+    large rulebook's load.
+
+    Its globals are the environment's, copied into a plain dict: jinja keeps them as a ChainMap
+    over the environment's, which every render walked twice (nothing changes them once loaded)."""
+    tree = _parsed(text)
+    template = _ENV.from_string(tree)
+    assert isinstance(template, _Compiled)
+    template.globals = dict(template.globals)
+    if _is_plain(tree):
+        template.plain = str(template.render())
+    template.reads = _reads(tree)
+    return template
+
+
+def _is_plain(tree: nodes.Template) -> bool:
+    """Nothing but text: no name, filter, tag or comment that could read the context."""
+    return all(isinstance(node, nodes.Output) and all(isinstance(part, nodes.TemplateData) for part in node.nodes)
+               for node in tree.body)
 
 
 @lru_cache(maxsize=4096)
@@ -80,8 +156,70 @@ def _parsed(text: str) -> nodes.Template:
     return _ENV.parse(text)
 
 
+def _reads(tree: nodes.Template) -> Reads:
+    """What of the context a template reads: the names jinja looks up in it, and of `ticket`,
+    `event` and `sla` what their lookups name. A template that brings in others reads anything."""
+    if any(tree.find_all(_OTHER_TEMPLATES)):
+        return READS_ANYTHING
+    names = frozenset(meta.find_undeclared_variables(tree))
+    lookups: list[Any] = list(tree.find_all((nodes.Getattr, nodes.Getitem)))
+    outer = {id(lookup.node): lookup for lookup in lookups}
+    sla = _paths(tree, "sla", outer) if "sla" in names else []
+    if sla is None or any(not path or path == ["policies"] for path in sla):
+        sla_event, policies = True, None
+    else:
+        sla_event = any(path[0] != "policies" for path in sla)
+        policies = frozenset(path[1] for path in sla if path[0] == "policies")
+    return Reads(names, sla_event, policies, _first_keys(tree, "ticket", outer), _first_keys(tree, "event", outer))
+
+
+def _first_keys(tree: nodes.Template, name: str, outer: Mapping[int, Any]) -> frozenset[str] | None:
+    """The keys of `name` a template reads (None: any)."""
+    paths = _paths(tree, name, outer)
+    if paths is None or not all(paths):
+        return None
+    return frozenset(path[0] for path in paths)
+
+
+def _paths(tree: nodes.Template, name: str, outer: Mapping[int, Any]) -> list[list[str]] | None:
+    """The keys each use of `name` in a template looks up in turn (`sla.policies.resolution`:
+    policies, resolution), as far as they are constant keys no dict attribute shadows; None
+    when the template binds the name itself (set, for, with, a parameter)."""
+    paths = []
+    for found in tree.find_all(nodes.Name):
+        if found.name != name:
+            continue
+        if found.ctx != "load":
+            return None
+        path, lookup = [], outer.get(id(found))
+        while (key := _plain_key(lookup)) is not None:
+            path.append(key)
+            lookup = outer.get(id(lookup))
+        paths.append(path)
+    return paths
+
+
+_OTHER_TEMPLATES = (nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends)
+
+
+def _plain_key(lookup: nodes.Node | None) -> str | None:
+    """The key a lookup reads of a dict, when it is a constant that no dict attribute shadows."""
+    if isinstance(lookup, nodes.Getattr):
+        key = lookup.attr
+    elif isinstance(lookup, nodes.Getitem) and isinstance(lookup.arg, nodes.Const) \
+            and isinstance(lookup.arg.value, str):
+        key = lookup.arg.value
+    else:
+        return None
+    return None if hasattr(dict, key) or key.startswith("_") else key
+
+
 def render(template: Template, context: Mapping[str, Any]) -> str:
-    return str(template.render(**context))
+    """The template rendered; plain text (`_Compiled.plain`) needs no render context."""
+    plain: str | None = getattr(template, "plain", None)
+    if plain is not None:
+        return plain
+    return str(template.render(context))
 
 
 def template_context(
@@ -93,40 +231,84 @@ def template_context(
     calendar_zones: Mapping[str, str] | None = None,
     sla: Mapping[str, Mapping[str, Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
+    names: Collection[str] | None = None,
+    ticket_keys: Collection[str] | None = None,
+    event_keys: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """The names a template may use. `field_refs` maps logical field names to this tracker's refs.
     `extra` adds names of a measured rule (`measure`, `group`, `window`). The ticket text is as
-    it is here; an action that writes outside the ticket gets it redacted (rules.redaction)."""
-    fields = {name: (ticket.custom_field(ref) if ref else None) for name, ref in field_refs.items()}
-    return {
-        "ticket": {
-            "id": ticket.id, "key": ticket.key, "url": ticket.url, "subject": ticket.subject,
-            "description": ticket.description, "project": ticket.project,
-            "project_name": ticket.project_name, "tracker": ticket.tracker, "type": ticket.tracker,
-            "status": ticket.status, "priority": ticket.priority, "labels": list(ticket.labels),
-            "categories": list(ticket.categories), "fix_versions": list(ticket.fix_versions),
-            "author": _person_name(ticket.author), "assignee": _person_name(ticket.assignee),
-            "created": ticket.created, "updated": ticket.updated, "fields": fields,
-        },
-        "event": {
-            "id": event.id, "triggers": sorted(event.triggers), "actor": _person_name(event.actor),
-            "occurred_at": event.occurred_at,
-            "changes": [{"field": c.field, "old": c.old, "new": c.new, "added": list(c.added),
-                         "removed": list(c.removed)} for c in event.changes],
-            "comment": event.comment.text if event.comment else "",
-            "sla_policy": event.sla_policy or "",
-        },
-        "rule": rule,
-        "now": now,
-        "calendar_zones": dict(calendar_zones or {}),
-        "sla": {**dict(EMPTY_SLA), **dict((sla or {}).get(event.sla_policy or "", {})),
-                "policies": dict(sla or {})},
-        "development": {**EMPTY_RELATED["development"], **dict(event.related.get("development", {}))},
-        "record": {**EMPTY_RELATED["record"], **dict(event.related.get("record", {}))},
-        "survey": {**EMPTY_RELATED["survey"], **dict(event.related.get("survey", {}))},
-        "jsm": jsm.views(ticket.tracker_slas),
-        **dict(extra or {}),
+    it is here; an action that writes outside the ticket gets it redacted (rules.redaction).
+    `names`: only those of ticket, event, sla, development, record, survey and jsm are made
+    (None: all), and of `ticket` and `event` only the `ticket_keys` and `event_keys`, for
+    templates known to read no others (`Reads`)."""
+    wanted = _MADE_NAMES if names is None else names
+    context: dict[str, Any] = {}
+    if "ticket" in wanted:
+        context["ticket"] = _ticket_names(ticket, field_refs, _MADE_KEYS if ticket_keys is None else ticket_keys)
+    if "event" in wanted:
+        context["event"] = _event_names(event, _MADE_KEYS if event_keys is None else event_keys)
+    context["rule"] = rule
+    context["now"] = now
+    context["calendar_zones"] = dict(calendar_zones or {})
+    if "sla" in wanted:
+        context["sla"] = {**dict(EMPTY_SLA), **dict((sla or {}).get(event.sla_policy or "", {})),
+                          "policies": dict(sla or {})}
+    for related, empty in EMPTY_RELATED.items():
+        if related in wanted:
+            context[related] = {**empty, **dict(event.related.get(related, {}))}
+    if "jsm" in wanted:
+        context["jsm"] = jsm.views(ticket.tracker_slas)
+    context.update(extra or {})
+    return context
+
+
+_MADE_NAMES = frozenset({"ticket", "event", "sla", "development", "record", "survey", "jsm"})
+
+
+# What takes more than reading an attribute to make, of `ticket` and `event`: made when asked for.
+_MADE_KEYS = frozenset({"labels", "categories", "fix_versions", "author", "assignee", "fields",
+                        "triggers", "actor", "changes"})
+
+
+def _ticket_names(ticket: Ticket, field_refs: Mapping[str, str | None], keys: Collection[str]) -> dict[str, Any]:
+    """`ticket` in a template. Of what takes more than reading an attribute (`_MADE_KEYS`), only
+    the `keys` asked for are made; the others are left out, as no template reads them."""
+    names: dict[str, Any] = {
+        "id": ticket.id, "key": ticket.key, "url": ticket.url, "subject": ticket.subject,
+        "description": ticket.description, "project": ticket.project,
+        "project_name": ticket.project_name, "tracker": ticket.tracker, "type": ticket.tracker,
+        "status": ticket.status, "priority": ticket.priority,
     }
+    if "labels" in keys:
+        names["labels"] = list(ticket.labels)
+    if "categories" in keys:
+        names["categories"] = list(ticket.categories)
+    if "fix_versions" in keys:
+        names["fix_versions"] = list(ticket.fix_versions)
+    if "author" in keys:
+        names["author"] = _person_name(ticket.author)
+    if "assignee" in keys:
+        names["assignee"] = _person_name(ticket.assignee)
+    names["created"], names["updated"] = ticket.created, ticket.updated
+    if "fields" in keys:
+        names["fields"] = {name: (ticket.custom_field(ref) if ref else None) for name, ref in field_refs.items()}
+    return names
+
+
+def _event_names(event: Event, keys: Collection[str]) -> dict[str, Any]:
+    """`event` in a template; as `_ticket_names`, only the `keys` asked for of what takes more."""
+    names: dict[str, Any] = {"id": event.id}
+    if "triggers" in keys:
+        names["triggers"] = sorted(event.triggers)
+    if "actor" in keys:
+        names["actor"] = _person_name(event.actor)
+    names["occurred_at"] = event.occurred_at
+    if "changes" in keys:
+        names["changes"] = [{"field": c.field, "old": c.old, "new": c.new, "added": list(c.added),
+                             "removed": list(c.removed)} for c in event.changes]
+    names["comment"] = event.comment.text if event.comment else ""
+    names["sla_policy"] = event.sla_policy or ""
+    return names
 
 
 def _person_name(person: Person | None) -> str:
@@ -296,4 +478,4 @@ def dry_render(template: Template, field_names: list[str],
     return None
 
 
-__all__ = ["TemplateError", "compile_template", "dry_render", "render", "template_context", "unknown_names"]
+__all__ = ["Reads", "TemplateError", "compile_template", "dry_render", "render", "template_context", "unknown_names"]

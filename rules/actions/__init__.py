@@ -19,7 +19,17 @@ from rules.messages import Messages
 from rules.model import Event, Ticket
 from rules.schema import Option, read_options
 from rules.suggest import did_you_mean
-from rules.templates import Template, TemplateError, compile_template, dry_render, render, unknown_names
+from rules.templates import (
+    READS_ANYTHING,
+    READS_NOTHING,
+    Reads,
+    Template,
+    TemplateError,
+    compile_template,
+    dry_render,
+    render,
+    unknown_names,
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,9 @@ class ActionSpec:
     needs_ticket: bool = True
     # It writes outside the ticket (another issue, a channel): it plans from redacted ticket text.
     leaves_ticket: bool = False
+    # Its `plan` reads the template context only by rendering the compiled mapping's templates,
+    # as `render_options` does (so what of the context it reads is what they read: `context_reads`).
+    plan_renders_only: bool = False
 
     def check(self, value: Any, where: Where, book: CompileContext) -> Any:
         """The compiled options, or None with the errors recorded at `where`."""
@@ -149,6 +162,18 @@ def render_options(compiled: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
     """Every compiled template rendered for this ticket; other options as they are."""
     return {key: render(value, scope.template_context).strip() if hasattr(value, "render") else value
             for key, value in compiled.items()}
+
+
+def context_reads(spec: ActionSpec, compiled: Any) -> Reads:
+    """What of the template context planning this action may read: what its templates read,
+    when rendering them is all its plan does with the context; else anything."""
+    if (spec.plan is not None and not spec.plan_renders_only) or not isinstance(compiled, Mapping):
+        return READS_ANYTHING
+    reads = READS_NOTHING
+    for value in compiled.values():
+        if hasattr(value, "render"):
+            reads |= getattr(value, "reads", READS_ANYTHING)
+    return reads
 
 
 def check_in_vocabulary(value: Any, table: str, where: Where, book: CompileContext) -> bool:

@@ -98,4 +98,5 @@ SPEC = ActionSpec(
     name="set", summary="Set standard fields and custom fields (through the rulebook's `fields`).",
     options=None, compile=compile_action, plan=plan, sets_fields=lambda compiled: list(compiled),
     changes=changes, example="- set: {origin: unknown, priority: High}",
+    plan_renders_only=True,
 )

@@ -36,4 +36,5 @@ SPEC = ActionSpec(
     compile=compile_action, plan=plan, sets_fields=lambda compiled: ["status"],
     changes=lambda params: {"status": params["status"]},
     example='- transition: {status: "Waiting for customer", comment: "We need your logs."}',
+    plan_renders_only=True,
 )
