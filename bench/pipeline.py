@@ -75,9 +75,12 @@ def application(url: str, redmine_url: str) -> Iterator[Application]:
         app.store.engine.dispose()
 
 
-def drain(app: Application) -> tuple[int, int]:
+def drain(app: Application, shared: bool = False) -> tuple[int, int]:
     """Work as the service's loop does (effects written on the pool while the next inbox batch
-    is decided) until both queues are empty; returns (inbox items, effects) handled."""
+    is decided) until both queues are empty; returns (inbox items, effects) handled. `shared`:
+    other workers drain the same store, so finding nothing to take is not the end while any
+    of them still holds work (an item it decides may queue more, and a ticket it holds keeps
+    that ticket's later items from this worker's claims until it is done)."""
     items = effects = 0
     while True:
         taken, applied = app.worker.process_inbox(), app.worker.apply_outbox(wait=False)
@@ -92,8 +95,17 @@ def drain(app: Application) -> tuple[int, int]:
         # order): one more pass records the outcomes and takes those.
         again = app.worker.apply_outbox(wait=False)
         effects += again
-        if not again and not app.worker.applier.pending:
-            return items, effects
+        if again or app.worker.applier.pending:
+            continue
+        if shared and _unfinished(app):
+            time.sleep(0.002)
+            continue
+        return items, effects
+
+
+def _unfinished(app: Application) -> bool:
+    """Whether an inbox item or an effect is still waiting or held by a worker."""
+    return any(counts.get(PENDING) or counts.get(PROCESSING) for counts in app.store.counts().values())
 
 
 def take_in(app: Application, posted: list[bytes], threads: int = 2) -> None:
@@ -146,7 +158,7 @@ def _drain_in_child(url: str, redmine_url: str, number: int, ready: Any, go: Any
     try:
         ready.put(number)
         go.wait()
-        answers.put(drain(app))
+        answers.put(drain(app, shared=True))
     finally:
         app.store.engine.dispose()
 
