@@ -15,7 +15,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -708,6 +708,74 @@ def _dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
+@dataclass
+class _Waiting:
+    """A delivery waiting for its group's commit, and what that commit came to."""
+
+    values: Mapping[str, Any]
+    woken: threading.Event = field(default_factory=threading.Event)
+    leads: bool = False  # woken to store the next group, its own among it
+    stored: tuple[bool, int] | None = None
+    failed: BaseException | None = None
+
+    def outcome(self) -> tuple[bool, int]:
+        if self.failed is not None:
+            raise self.failed
+        assert self.stored is not None
+        return self.stored
+
+
+class _GroupCommit:
+    """Deliveries that arrive while another is being stored are stored together, in one
+    transaction, by one of their threads (group commit): the commit's fsync, each delivery's
+    cost at intake, is paid once for the group. Every delivery is still answered only once its
+    own commit is done. A group the store cannot take now (StoreUnavailable) fails as a whole,
+    each of its senders told to retry; a group that fails otherwise is stored again one by one,
+    so one delivery's error is its own."""
+
+    def __init__(self, store: Callable[[Sequence[Mapping[str, Any]]], list[tuple[bool, int]]]):
+        self._store = store
+        self._mutex = threading.Lock()
+        self._waiting: list[_Waiting] = []
+        self._leading = False  # a thread is storing a group; the others wait to be woken
+
+    def submit(self, values: Mapping[str, Any]) -> tuple[bool, int]:
+        mine = _Waiting(values)
+        with self._mutex:
+            self._waiting.append(mine)
+            follows, self._leading = self._leading, True
+        if follows:
+            mine.woken.wait()
+            if not mine.leads:
+                return mine.outcome()
+        with self._mutex:
+            group, self._waiting = self._waiting, []
+        try:
+            self._store_group(group)
+        finally:
+            with self._mutex:
+                if self._waiting:  # arrived meanwhile: the first of them stores them
+                    self._waiting[0].leads = True
+                    self._waiting[0].woken.set()
+                else:
+                    self._leading = False
+        return mine.outcome()
+
+    def _store_group(self, group: list[_Waiting]) -> None:
+        try:
+            for waiting, stored in zip(group, self._store([waiting.values for waiting in group]), strict=True):
+                waiting.stored = stored
+        except BaseException as exc:  # noqa: BLE001 - handed to each delivery's own thread
+            if len(group) > 1 and not isinstance(exc, StoreUnavailable):
+                for waiting in group:
+                    self._store_group([waiting])
+                return
+            for waiting in group:  # the store cannot take any now: each is told to retry
+                waiting.failed = exc
+        for waiting in group:
+            waiting.woken.set()
+
+
 class Store:
     """All reads and writes of the service's own state."""
 
@@ -723,6 +791,7 @@ class Store:
         # time under the write lock is the INSERT and the commit, not building the statement.
         self._inbox_insert = self._insert(inbox).on_conflict_do_nothing(index_elements=["source", "dedup_key"])
         self._store_delivery = self._inbox_insert.returning(inbox.c.id)
+        self._intake = _GroupCommit(self._store_deliveries)
         # The statements a batch's record runs per clock, follow-up (`_inbox_insert`) and origin change, likewise
         # built once (building them was most of a batch's time in the store: BENCHMARKS.md).
         self._clock_insert = self._insert(sla_clocks).on_conflict_do_nothing(
@@ -754,17 +823,24 @@ class Store:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         values = dict(source=source, shape=shape, dedup_key=dedup_key, path=path, headers=_dumps(dict(headers)),
                       body=text, received_at=now, state=PENDING, attempts=0, available_at=now, ticket=ticket)
+        return self._intake.submit(values)
+
+    def _store_deliveries(self, every: Sequence[Mapping[str, Any]]) -> list[tuple[bool, int]]:
+        """Deliveries stored in one transaction, each unless one with its key is there (a retry,
+        the poller, a concurrent delivery of the same event, an earlier one of the same group)."""
         try:
             with self._writing() as conn:
-                inserted = conn.execute(self._store_delivery, values).scalar()
-                if inserted is not None:
-                    return True, int(inserted)
-                # Delivered before (a retry, the poller, a concurrent delivery of the same event).
-                known: int = conn.execute(sa.select(inbox.c.id).where(
-                    inbox.c.source == source, inbox.c.dedup_key == dedup_key)).scalar_one()
-                return False, int(known)
+                return [self._store_one(conn, values) for values in every]
         except OperationalError as exc:
             raise StoreUnavailable(str(exc.orig)) from exc
+
+    def _store_one(self, conn: Connection, values: Mapping[str, Any]) -> tuple[bool, int]:
+        inserted = conn.execute(self._store_delivery, values).scalar()
+        if inserted is not None:
+            return True, int(inserted)
+        known: int = conn.execute(sa.select(inbox.c.id).where(
+            inbox.c.source == values["source"], inbox.c.dedup_key == values["dedup_key"])).scalar_one()
+        return False, int(known)
 
     def claim_key(self, source: str, dedup_key: str, now: datetime) -> bool:
         """Record a key as handled (no delivery to process); False if it was already there.

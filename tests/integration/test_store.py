@@ -212,6 +212,16 @@ def test_moments_are_stored_as_utc_whatever_their_zone(store):
         deliver(store, "e", now=T0.replace(tzinfo=None))
 
 
+def test_a_delivery_and_its_duplicate_in_one_group(store):
+    """Stored in one transaction (a group commit): the second copy is a duplicate of the first."""
+    values = {"source": "redmine", "shape": "plugin", "dedup_key": "redmine:issue:7:created",
+              "path": "/webhooks/redmine", "headers": "{}", "body": "{}", "received_at": T0, "state": "pending",
+              "attempts": 0, "available_at": T0, "ticket": "redmine:7"}
+    first, again = store._store_deliveries([values, dict(values)])
+    assert first[0] is True and again == (False, first[1])
+    assert [row["id"] for row in store.inbox_rows()] == [first[1]]
+
+
 def test_concurrent_deliveries_are_all_stored(store):
     """Many intake threads at once (as waitress runs them): none refused, none lost."""
     errors: list[Exception] = []
