@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.errors import PayloadError
@@ -128,9 +128,8 @@ def create_app(intake: Intake, settings: WebhookSettings,
 
     def observed(source: str, answer: tuple[Response, int]) -> tuple[Response, int]:
         if metrics is not None:
-            response, status = answer
-            duplicate = status == 202 and (response.get_json(silent=True) or {}).get("status") == "duplicate"
-            metrics.delivery(source, status, duplicate)
+            _, status = answer
+            metrics.delivery(source, status, status == 202 and g.get("duplicate", False))
         return answer
 
     def accept(source: str, authenticate: Callable[[bytes, WebhookSettings], tuple[Response, int] | None],
@@ -167,6 +166,7 @@ def create_app(intake: Intake, settings: WebhookSettings,
         except StoreUnavailable as exc:
             log.warning("inbox unavailable: %s", exc)
             return error(503, "the inbox is unavailable; please retry")
+        g.duplicate = not new  # for the metrics, without reading the answer back
         return jsonify({"status": "accepted" if new else "duplicate", "event": delivery.dedup_key,
                         "inbox_id": ident}), 202
 
