@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+from bench.servers import TrackerServer
 
 API = "/rest/api/2"
 SITE = "https://bench.atlassian.net"  # the site deliveries name; requests go to the stand-in's own URL
@@ -444,8 +446,7 @@ def handler_for(model: Model) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def standin_jira(model: Model) -> Iterator[str]:
     """The stand-in's base URL while the block runs (issues' `self` links point at it)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(model))
-    server.daemon_threads = True
+    server = TrackerServer(("127.0.0.1", 0), handler_for(model))
     model.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from bench.servers import TrackerServer
 
 SERVICE_USER = {"id": 99, "login": "ticketwarden", "firstname": "ticketwarden", "lastname": "service"}
 USERS = {
@@ -221,8 +223,7 @@ def handler_for(model: Model) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def standin_redmine(model: Model) -> Iterator[str]:
     """The stand-in's base URL while the block runs."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(model))
-    server.daemon_threads = True
+    server = TrackerServer(("127.0.0.1", 0), handler_for(model))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
