@@ -944,9 +944,6 @@ class Store:
                      "subject": str(trace.get("event", ""))[:255], "detail": _dumps(trace)}
                     for done in completions for trace in done.traces])
 
-    def _save_clocks(self, conn: Connection, rows: Sequence[ClockRow], now: datetime) -> None:
-        self._write_clocks(conn, self._clock_rows(rows, now))
-
     def _clock_rows(self, rows: Sequence[ClockRow], now: datetime) -> _ClockRows:
         started = [row for row in rows if row.version == 0]
         moved = [row for row in rows if row.version != 0]
@@ -1855,7 +1852,7 @@ def _claim_statements(table: sa.Table, dialect: str) -> ClaimStatements:
         states = (table.c.state.in_((PENDING, PROCESSING)),) if dialect == "sqlite" else ()
         rest_rows = sa.select(*columns).where(
             *states, due, sa.tuple_(table.c.tracker, table.c.ticket_id).in_(tickets), table.c.id.not_in(taken)
-        ).order_by(table.c.id).limit(sa.bindparam("limit"))
+        ).order_by(table.c.id).limit(limit)
     take = sa.update(table).where(table.c.id.in_(sa.bindparam("ids", expanding=True))).values(
         state=PROCESSING, lease_until=sa.bindparam("until", type_=UTCDateTime), lease_owner=sa.bindparam("owner"),
         attempts=table.c.attempts + 1).returning(*(table.c[name] for name in _CLAIMED_COLUMNS[table.name]))
